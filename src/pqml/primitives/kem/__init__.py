@@ -1,0 +1,1 @@
+"""Key-encapsulation mechanisms, one module per scheme; the registry maps names to them."""

@@ -1,0 +1,1 @@
+"""Signature schemes, one module per scheme; the registry maps names to them."""
