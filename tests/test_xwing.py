@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from conftest import load_json, shared_vector
 
 from pqml.errors import DecryptionError, KeyFormatError
 from pqml.primitives import registry
 from pqml.primitives.kem import xwing
+
+from conftest import load_json, shared_vector
 
 VECTORS = load_json(shared_vector("xwing", "test-vectors.json"))
 

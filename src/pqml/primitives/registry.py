@@ -50,15 +50,20 @@ class Algorithm:
     def available(self) -> bool:
         return _backend_present(self.backend)
 
-    def scheme(self) -> Any:
-        """Import and return the implementing Scheme (raises if the backend is missing)."""
-        if self.impl is None:
-            raise UnavailableAlgorithmError(f"{self.name} has no key-pair scheme")
+    def require_available(self) -> Algorithm:
+        """Raise UnavailableAlgorithmError, with the install hint, if the backend is missing."""
         if not self.available:
             hint = f" (pip install 'pqml[{self.extra}]')" if self.extra else ""
             raise UnavailableAlgorithmError(
                 f"{self.name} needs the '{self.backend}' package, not installed here{hint}"
             )
+        return self
+
+    def scheme(self) -> Any:
+        """Import and return the implementing Scheme (raises if the backend is missing)."""
+        if self.impl is None:
+            raise UnavailableAlgorithmError(f"{self.name} has no key-pair scheme")
+        self.require_available()
         module, _, attr = self.impl.partition(":")
         return getattr(importlib.import_module(module), attr)
 
@@ -156,8 +161,9 @@ _ENTRIES: list[Algorithm] = [
     # ---- signatures: SLH-DSA (FIPS 205), OIDs per RFC 9909 --------------------------------
     *(
         Algorithm(
-            f"SLH-DSA-{h.upper()}-{bits}{v}", "signature", "FIPS 205", {128: 1, 192: 3, 256: 5}[bits],
-            False, "pqcrypto", f"{_SIG}.slhdsa:SLH_DSA_{h.upper()}_{bits}{v.upper()}",
+            f"SLH-DSA-{h.upper()}-{bits}{v}", "signature", "FIPS 205",
+            {128: 1, 192: 3, 256: 5}[bits], False, "pqcrypto",
+            f"{_SIG}.slhdsa:SLH_DSA_{h.upper()}_{bits}{v.upper()}",
             aliases=(f"slhdsa-{h}-{bits}{v}", f"slh-dsa-{h}{bits}{v}", f"sphincs-{h}-{bits}{v}"),
             oids=(f"{_NIST_SIG}{20 + 6 * hi + 2 * bi + vi}",),
             public_key_size=bits // 4, private_key_size=bits // 2,

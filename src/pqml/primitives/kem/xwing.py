@@ -64,9 +64,12 @@ class XWingPrivateKey(KEMPrivateKey):
         d_z, sk_x = expand_seed(self._seed)
         self._sk_m = mlkem.MLKEM768PrivateKey.from_seed_bytes(d_z)
         self._sk_x = x25519.X25519PrivateKey.from_private_bytes(sk_x)
-        self._public = XWingPublicKey(self._sk_m.public_key(), self._sk_x.public_key())
+        self._public: XWingPublicKey | None = None
+        self._pk_x_bytes = self._sk_x.public_key().public_bytes_raw()
 
     def public_key(self) -> XWingPublicKey:
+        if self._public is None:  # derived on demand: keygen-then-save need not pay twice
+            self._public = XWingPublicKey(self._sk_m.public_key(), self._sk_x.public_key())
         return self._public
 
     def private_bytes(self) -> bytes:
@@ -83,7 +86,7 @@ class XWingPrivateKey(KEMPrivateKey):
             ss_x = self._sk_x.exchange(x25519.X25519PublicKey.from_public_bytes(ct_x))
         except ValueError:  # pyca refuses an all-zero (low-order) X25519 result
             raise DecryptionError("X-Wing ciphertext has a low-order X25519 share") from None
-        return combiner(ss_m, ss_x, ct_x, self._public._pk_x_bytes)
+        return combiner(ss_m, ss_x, ct_x, self._pk_x_bytes)
 
     @property
     def components(self) -> tuple[mlkem.MLKEM768PrivateKey, x25519.X25519PrivateKey]:

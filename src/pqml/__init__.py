@@ -1,0 +1,33 @@
+"""pqml: post-quantum protection for machine-learning assets.
+
+The public Python API. Heavy submodules load on first use so ``import pqml`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "registry": "pqml.primitives.registry",
+    "errors": "pqml.errors",
+    "generate_key": "pqml.features.keys:generate",
+    "load_key": "pqml.features.keys:load",
+    "load_private_key": "pqml.features.keys:load_private",
+    "load_public_key": "pqml.features.keys:load_public",
+    "save_private_key": "pqml.features.keys:save_private",
+    "save_public_key": "pqml.features.keys:save_public",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'pqml' has no attribute {name!r}")
+    module, _, attr = target.partition(":")
+    value = import_module(module)
+    return getattr(value, attr) if attr else value

@@ -1,0 +1,125 @@
+"""``pqml keygen``, ``pqml pubkey``, ``pqml convert``: key files in PEM and age encodings."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+
+def _passphrase(path: str | None) -> bytes | None:
+    if path is None:
+        return None
+    data = Path(path).read_bytes().rstrip(b"\r\n")
+    if not data:
+        from pqml.errors import KeyFormatError
+
+        raise KeyFormatError(f"{path}: passphrase file is empty")
+    return data
+
+
+def _warn_classical(alg: str) -> None:
+    click.echo(f"pqml: warning: {alg} is quantum-vulnerable (classical only)", err=True)
+
+
+@click.command()
+@click.option("-a", "--alg", "alg", metavar="NAME",
+              help="Algorithm (e.g. X-Wing, ML-DSA-65, SLH-DSA-SHA2-128s) or a role: "
+                   "kem, signature. Default: the profile's KEM.")
+@click.option("--profile", default="default", show_default=True,
+              help="Algorithm profile: default or cnsa2 (CNSA 2.0).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write the private key here (mode 0600, never overwritten). "
+                   "Default: standard output.")
+@click.option("--format", "fmt", type=click.Choice(["pem", "age"]), default="pem",
+              show_default=True, help="Private key encoding; age for X-Wing and X25519.")
+@click.option("--passphrase-file", type=click.Path(exists=True, dir_okay=False),
+              help="Encrypt the PEM private key with the passphrase in this file.")
+@click.option("--allow-classical", is_flag=True,
+              help="Allow quantum-vulnerable algorithms (Ed25519, ECDSA, RSA, X25519).")
+@click.option("--json", "as_json", is_flag=True, help="Print key facts as JSON.")
+def keygen(alg: str | None, profile: str, output: str | None, fmt: str,
+           passphrase_file: str | None, allow_classical: bool, as_json: bool) -> None:
+    """Generate a key pair; print the public key (age recipient where age has one).
+
+    \b
+    Examples:
+      pqml keygen -o me.key                      # X-Wing, the default KEM
+      pqml keygen --alg ML-DSA-65 -o signer.pem
+      pqml keygen --profile cnsa2 --alg signature -o cnsa.pem
+      pqml keygen --alg xwing --format age -o me.txt
+    """
+    from pqml.features import keys
+
+    key = keys.generate(alg, profile, allow_classical=allow_classical)
+    from pqml.primitives import registry
+
+    entry = registry.get(key.algorithm)
+    if entry.quantum_vulnerable:
+        _warn_classical(entry.name)
+    passphrase = _passphrase(passphrase_file)
+    public = keys.public_text(key, age=entry.name in keys.AGE_ALGORITHMS).strip()
+    if output and output != "-":
+        keys.save_private(key, output, fmt, passphrase=passphrase)  # type: ignore[arg-type]
+        if as_json:
+            click.echo(json.dumps({**keys.describe(key), "private_key_file": output}, indent=2))
+        else:
+            click.echo(public)
+        return
+    if sys.stdout.isatty() and not as_json:
+        click.echo("pqml: warning: writing a private key to the terminal", err=True)
+    sys.stdout.buffer.write(keys.private_bytes(key, fmt, passphrase=passphrase))  # type: ignore[arg-type]
+    sys.stdout.flush()
+    click.echo(f"Public key: {public}" if "\n" not in public else public, err=True)
+
+
+@click.command()
+@click.argument("keyfile", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--age", "as_age", is_flag=True, help="Print the age recipient string.")
+@click.option("--json", "as_json", is_flag=True, help="Print key facts as JSON.")
+@click.option("--passphrase-file", type=click.Path(exists=True, dir_okay=False),
+              help="Passphrase for an encrypted PEM private key.")
+def pubkey(keyfile: str, as_age: bool, as_json: bool, passphrase_file: str | None) -> None:
+    """Print the public key of KEYFILE (a private or public key in PEM or age form)."""
+    from pqml.features import keys
+
+    source: str | bytes = sys.stdin.buffer.read() if keyfile == "-" else keyfile
+    key = keys.load(source, passphrase=_passphrase(passphrase_file))
+    if as_json:
+        click.echo(json.dumps(keys.describe(key), indent=2))
+        return
+    click.echo(keys.public_text(key, age=as_age).rstrip("\n"))
+
+
+@click.command()
+@click.argument("keyfile", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--to", "fmt", type=click.Choice(["pem", "age"]), required=True,
+              help="Target encoding.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write here (never overwritten). Default: standard output.")
+@click.option("--passphrase-file", type=click.Path(exists=True, dir_okay=False),
+              help="Passphrase of an encrypted PEM input.")
+def convert(keyfile: str, fmt: str, output: str | None, passphrase_file: str | None) -> None:
+    """Convert a key between PEM and age encodings (X-Wing and X25519 for age).
+
+    A private key stays private (0600 file); a public key becomes a PEM
+    SubjectPublicKeyInfo or an age recipient string.
+    """
+    from pqml.features import keys
+    from pqml.primitives.base import PrivateKey
+
+    source: str | bytes = sys.stdin.buffer.read() if keyfile == "-" else keyfile
+    key = keys.load(source, passphrase=_passphrase(passphrase_file))
+    if isinstance(key, PrivateKey):
+        if output and output != "-":
+            keys.save_private(key, output, fmt)  # type: ignore[arg-type]
+            return
+        sys.stdout.buffer.write(keys.private_bytes(key, fmt))  # type: ignore[arg-type]
+        return
+    text = keys.public_text(key, age=fmt == "age").rstrip("\n") + "\n"
+    if output and output != "-":
+        keys.save_public(key, output, age=fmt == "age")
+    else:
+        click.echo(text, nl=False)

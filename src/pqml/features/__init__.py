@@ -1,0 +1,1 @@
+"""Features layer: what users do (keys, encrypt, sign, scan, bench), shared by CLI and API."""
