@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from cryptography.hazmat.primitives.asymmetric import x25519
 
-from pqml.errors import DecryptionError, KeyFormatError
+from pqml.errors import DecryptionError, KeyFormatError, WrongKeyTypeError
 from pqml.primitives.base import KEMPrivateKey, KEMPublicKey, KEMScheme
 
 ALGORITHM = "X25519"
@@ -72,6 +72,17 @@ class X25519Scheme(KEMScheme):
         if len(data) != 32:
             raise KeyFormatError(f"X25519 public key must be 32 bytes, got {len(data)}")
         return X25519PublicKey(x25519.X25519PublicKey.from_public_bytes(bytes(data)))
+
+    def wrap_private(self, key: x25519.X25519PrivateKey) -> X25519PrivateKey:
+        """Adopt a pyca key object (e.g. one loaded from PEM by cryptography)."""
+        if not isinstance(key, x25519.X25519PrivateKey):
+            raise WrongKeyTypeError(f"expected an X25519 private key, got {type(key).__name__}")
+        return X25519PrivateKey(key)
+
+    def wrap_public(self, key: x25519.X25519PublicKey) -> X25519PublicKey:
+        if not isinstance(key, x25519.X25519PublicKey):
+            raise WrongKeyTypeError(f"expected an X25519 public key, got {type(key).__name__}")
+        return X25519PublicKey(key)
 
 
 SCHEME = X25519Scheme()

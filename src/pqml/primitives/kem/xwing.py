@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
+from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 
 from pqml.errors import DecryptionError, KeyFormatError
@@ -55,6 +56,11 @@ class XWingPublicKey(KEMPublicKey):
     def components(self) -> tuple[mlkem.MLKEM768PublicKey, x25519.X25519PublicKey]:
         return self._pk_m, self._pk_x
 
+    @property
+    def backend_key(self) -> hpke.MLKEM768X25519PublicKey:
+        """pyca's HPKE key object for KEM.MLKEM768_X25519 (what ``hpke.Suite`` accepts)."""
+        return hpke.MLKEM768X25519PublicKey(self._pk_m, self._pk_x)
+
 
 class XWingPrivateKey(KEMPrivateKey):
     algorithm = ALGORITHM
@@ -91,6 +97,11 @@ class XWingPrivateKey(KEMPrivateKey):
     @property
     def components(self) -> tuple[mlkem.MLKEM768PrivateKey, x25519.X25519PrivateKey]:
         return self._sk_m, self._sk_x
+
+    @property
+    def backend_key(self) -> hpke.MLKEM768X25519PrivateKey:
+        """pyca's HPKE key object for KEM.MLKEM768_X25519 (what ``hpke.Suite`` accepts)."""
+        return hpke.MLKEM768X25519PrivateKey(self._sk_m, self._sk_x)
 
 
 class XWingScheme(KEMScheme):
