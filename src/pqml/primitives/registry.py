@@ -183,31 +183,45 @@ _ENTRIES: list[Algorithm] = [
             f"Falcon-{n}", "signature", "Falcon round 3 (FN-DSA draft)", cat, False, "pqc",
             f"{_SIG}.falcon:FALCON{n}", aliases=(f"falcon{n}",), oids=(oid,),
             public_key_size=pk, private_key_size=sk, signature_size=sig, extra="falcon",
-            notes="compact signatures for edge devices; OID is the OQS provisional arc",
+            notes="compact signatures for edge devices; stored private key is PQClean sk ‖ pk; "
+            "OID is the OQS provisional arc",
         )
         for n, cat, oid, pk, sk, sig in (
-            (512, 1, "1.3.9999.3.11", 897, 1281, 752),
-            (1024, 5, "1.3.9999.3.14", 1793, 2305, 1462),
+            (512, 1, "1.3.9999.3.11", 897, 1281 + 897, 752),
+            (1024, 5, "1.3.9999.3.14", 1793, 2305 + 1793, 1462),
         )
     ),
     # ---- signatures: composite ML-DSA (draft-ietf-lamps-pq-composite-sigs) ---------------
-    # OIDs are checked against the certificates in the draft's test vectors (tests).
+    # OIDs and sizes are checked against the certificates in the draft's test vectors.
+    # Private keys are the ML-DSA seed followed by the traditional key; RSA sizes vary.
     *(
         Algorithm(
             name, "signature", "draft-ietf-lamps-pq-composite-sigs", cat, False, "cryptography",
             f"{_SIG}.composite:{name.replace('-', '_')}",
             aliases=(name.lower().replace("-", ""),), oids=(f"1.3.6.1.5.5.7.6.{arc}",),
-            public_key_size=pk, signature_size=sig,
+            public_key_size=pk, private_key_size=sk, signature_size=sig,
+            status="recommended" if name == "MLDSA65-Ed25519-SHA512" else "supported",
             notes="hybrid: valid only if both ML-DSA and the classical signature verify",
         )
-        for name, cat, arc, pk, sig in (
-            ("MLDSA44-Ed25519-SHA512", 2, 39, 1344, 2484),
-            ("MLDSA44-ECDSA-P256-SHA256", 2, 40, 1377, None),
-            ("MLDSA65-Ed25519-SHA512", 3, 48, 1984, 3373),
-            ("MLDSA65-ECDSA-P256-SHA512", 3, 45, 2017, None),
-            ("MLDSA65-ECDSA-P384-SHA512", 3, 46, 2049, None),
-            ("MLDSA87-ECDSA-P384-SHA512", 5, 49, 2689, None),
-            ("MLDSA87-ECDSA-P521-SHA512", 5, 54, 2725, None),
+        for name, cat, arc, pk, sk, sig in (
+            ("MLDSA44-RSA2048-PSS-SHA256", 2, 37, None, None, 2676),
+            ("MLDSA44-RSA2048-PKCS15-SHA256", 2, 38, None, None, 2676),
+            ("MLDSA44-Ed25519-SHA512", 2, 39, 1344, 64, 2484),
+            ("MLDSA44-ECDSA-P256-SHA256", 2, 40, 1377, 83, None),
+            ("MLDSA65-RSA3072-PSS-SHA512", 3, 41, None, None, 3693),
+            ("MLDSA65-RSA3072-PKCS15-SHA512", 3, 42, None, None, 3693),
+            ("MLDSA65-RSA4096-PSS-SHA512", 3, 43, None, None, 3821),
+            ("MLDSA65-RSA4096-PKCS15-SHA512", 3, 44, None, None, 3821),
+            ("MLDSA65-ECDSA-P256-SHA512", 3, 45, 2017, 83, None),
+            ("MLDSA65-ECDSA-P384-SHA512", 3, 46, 2049, 96, None),
+            ("MLDSA65-ECDSA-brainpoolP256r1-SHA512", 3, 47, 2017, 84, None),
+            ("MLDSA65-Ed25519-SHA512", 3, 48, 1984, 64, 3373),
+            ("MLDSA87-ECDSA-P384-SHA512", 5, 49, 2689, 96, None),
+            ("MLDSA87-ECDSA-brainpoolP384r1-SHA512", 5, 50, 2689, 100, None),
+            ("MLDSA87-Ed448-SHAKE256", 5, 51, 2649, 89, 4741),
+            ("MLDSA87-RSA3072-PSS-SHA512", 5, 52, None, None, 5011),
+            ("MLDSA87-RSA4096-PSS-SHA512", 5, 53, None, None, 5139),
+            ("MLDSA87-ECDSA-P521-SHA512", 5, 54, 2725, 114, None),
         )
     ),
     # ---- signatures: classical (quantum-vulnerable) --------------------------------------
