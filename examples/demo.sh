@@ -7,7 +7,7 @@ rm -rf "$out" && mkdir -p "$out"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "pqml $(pqml --version | awk '{print $NF}'): algorithms available here"
-pqml algorithms --available
+COLUMNS=${COLUMNS:-120} pqml algorithms --available
 
 step "Generate one key of each family"
 pqml keygen --alg X-Wing -o "$out/xwing.pem" > "$out/xwing.recipient"

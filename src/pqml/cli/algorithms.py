@@ -53,10 +53,11 @@ def _print_table(algs: list) -> None:
     from rich.table import Table
 
     console = Console()
-    wide = console.width >= 130  # the standard column only where it fits unwrapped
-    table = Table(title="pqml algorithms", show_lines=False)
-    cols = ["name", "family", *(["standard"] if wide else []), "cat", "quantum-safe",
-            "pk", "sk", "ct/sig", "status", "backend"]
+    wide = console.width >= 140  # optional columns only where they fit unwrapped
+    medium = console.width >= 110
+    table = Table(title="pqml algorithms", show_lines=False, pad_edge=False)
+    cols = ["name", "family", *(["standard"] if wide else []), "cat", "pq-safe",
+            "pk", "sk", "ct/sig", *(["status", "backend"] if medium else [])]
     for col in cols:
         table.add_column(col, no_wrap=col in ("name", "standard"),
                          justify="right" if col in ("cat", "pk", "sk", "ct/sig") else "left")
@@ -73,9 +74,10 @@ def _print_table(algs: list) -> None:
             _size(a.public_key_size) if keyed else "",
             _size(a.private_key_size) if keyed else "",
             _size(out) if a.family != "aead" else "",
-            a.status,
-            a.backend if a.available else f"[yellow]missing {a.backend}[/yellow]",
         ]
+        if medium:
+            row += [a.status,
+                    a.backend if a.available else f"[yellow]missing {a.backend}[/yellow]"]
         table.add_row(*row)
     console.print(table)
 

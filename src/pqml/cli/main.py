@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any
 
@@ -14,8 +15,46 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+# Subcommands by name; each module is imported only when its command runs or --help lists it.
+COMMANDS: dict[str, str] = {
+    "keygen": "pqml.cli.keys:keygen",
+    "pubkey": "pqml.cli.keys:pubkey",
+    "convert": "pqml.cli.keys:convert",
+    "encrypt": "pqml.cli.encrypt:encrypt",
+    "decrypt": "pqml.cli.encrypt:decrypt",
+    "rekey": "pqml.cli.encrypt:rekey",
+    "inspect": "pqml.cli.encrypt:inspect",
+    "sign": "pqml.cli.sign:sign",
+    "verify": "pqml.cli.sign:verify",
+    "digest": "pqml.cli.sign:digest",
+    "scan": "pqml.cli.scan:scan",
+    "algorithms": "pqml.cli.algorithms:algorithms",
+    "bench": "pqml.cli.bench:bench",
+}
+
+
 class PqmlGroup(click.Group):
-    """Turn expected failures into one line on stderr and a non-zero exit, never a traceback."""
+    """Lazy subcommands, and expected failures as one line on stderr with a non-zero exit."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in COMMANDS if self._load(name) is not None]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._load(cmd_name)
+
+    @staticmethod
+    def _load(name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, _, attr = target.partition(":")
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:  # feature not shipped in this build
+                return None
+            raise
+        return getattr(mod, attr)
 
     def invoke(self, ctx: click.Context) -> Any:
         from pqml.errors import PqmlError
@@ -52,19 +91,6 @@ def cli() -> None:
     Generate and convert post-quantum and classical keys, list the algorithms this
     installation offers, and measure them on this machine.
     """
-
-
-def _register() -> None:
-    from pqml.cli import algorithms, bench, keys
-
-    cli.add_command(keys.keygen)
-    cli.add_command(keys.pubkey)
-    cli.add_command(keys.convert)
-    cli.add_command(algorithms.algorithms)
-    cli.add_command(bench.bench)
-
-
-_register()
 
 
 def main() -> None:
