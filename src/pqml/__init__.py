@@ -19,6 +19,20 @@ _LAZY = {
     "load_public_key": "pqml.features.keys:load_public",
     "save_private_key": "pqml.features.keys:save_private",
     "save_public_key": "pqml.features.keys:save_public",
+    "open": "pqml.features.random_access:open",
+    "encrypt_file": "pqml.features.encrypt:encrypt_file",
+    "decrypt_file": "pqml.features.encrypt:decrypt_file",
+    "encrypt_tree": "pqml.features.encrypt:encrypt_tree",
+    "decrypt_tree": "pqml.features.encrypt:decrypt_tree",
+    "rekey": "pqml.features.rekey:rekey",
+    "inspect": "pqml.features.inspect:inspect",
+    "Passphrase": "pqml.features.encryption_keys:Passphrase",
+    "load": "pqml.features.verified_load:load",
+    "verify_for_load": "pqml.features.verified_load:verify_for_load",
+    "sign_model": "pqml.features.signing:sign_model",
+    "verify_model": "pqml.features.signing:verify_model",
+    "digest_model": "pqml.features.manifest:digest_model",
+    "load_policy": "pqml.features.policy:load_policy",
 }
 
 __all__ = ["__version__", *_LAZY]

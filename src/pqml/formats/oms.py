@@ -20,7 +20,13 @@ Facts established from model_signing 1.0.0-1.1.1 and the vectors in ../shared/ve
   (P-256/SHA-256, P-384/SHA-384, P-521/SHA-512); additional signatures are ignored by it.
 * model_signing 1.1 parses bundles with pydantic ``extra="forbid"``: any unknown bundle key
   makes it reject the file, so this module rejects them too and never writes any.
-* A single-file model has exactly one resource named ``"."``.
+* A single-file model has exactly one resource named ``"."`` (``".:start:end"`` shards).
+* The ``shards`` method names resources ``path:start:end`` with algorithm
+  ``<hash>-sharded-<shard_size>`` and skips empty files. model_signing 1.1.1 writes
+  ``shard_size`` as a float (``2.0``), so its API's guessed configuration then fails with a
+  ``TypeError``; and its CLI ``verify`` always re-hashes with the ``files`` method and
+  SHA-256. Only ``files`` + ``sha256`` bundles are verifiable by its CLI, so pqml signs
+  those whenever the bundle must stay verifiable by model_signing.
 
 Formats are pure: bytes in, objects out. Nothing here reads files, touches the network or
 imports a cryptographic backend; signing and verification happen in the features layer.
@@ -423,6 +429,15 @@ def _list(value: Any, where: str) -> list:
     return value
 
 
+def _shard_size(value: Any) -> Any:
+    """model_signing 1.1 writes ``shard_size`` through a protobuf Struct, so it reads back as
+    a JSON float (``1000000000.0``); accept an integral float as the integer it stands for.
+    Anything else is left for :class:`Serialization` to reject."""
+    if type(value) is float and value.is_integer() and 0 < value <= 2**53:
+        return int(value)
+    return value
+
+
 def statement_from_payload(payload: bytes) -> Statement:
     """Parse and validate the DSSE payload as a model_signing v1.0 in-toto statement.
 
@@ -466,7 +481,7 @@ def statement_from_payload(payload: bytes) -> Statement:
         hash_type=_string(ser["hash_type"], "predicate.serialization.hash_type"),
         allow_symlinks=ser["allow_symlinks"],
         ignore_paths=tuple(_list(ignore, "predicate.serialization.ignore_paths")),
-        shard_size=ser.get("shard_size"),
+        shard_size=_shard_size(ser.get("shard_size")),
     )
     resources = []
     for i, item in enumerate(_list(predicate["resources"], "predicate.resources")):

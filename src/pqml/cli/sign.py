@@ -1,0 +1,250 @@
+"""``pqml sign``, ``pqml verify``, ``pqml digest``: OMS model signatures from the shell.
+
+A thin shell over :mod:`pqml.features.signing` and :mod:`pqml.features.manifest`: the same
+options exist as keyword arguments there. Reports go to stdout (``--json`` for machines);
+warnings and the one-line error go to stderr; verification failures exit 1.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import click
+
+_SIZE = re.compile(r"(?i)^\s*(\d+)\s*(|b|k|kb|kib|m|mb|mib|g|gb|gib)\s*$")
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def _size(text: str | None) -> int | None:
+    """``64M``, ``64MiB``, ``1G`` or a byte count (binary units)."""
+    if text is None:
+        return None
+    match = _SIZE.match(text)
+    if not match or int(match.group(1)) <= 0:
+        from pqml.errors import PqmlError
+
+        raise PqmlError(f"invalid shard size {text!r} (e.g. 64M, 1G or a byte count)")
+    return int(match.group(1)) * _UNITS[match.group(2)[:1].lower()]
+
+
+def _warn(message: str) -> None:
+    click.echo(f"pqml: warning: {message}", err=True)
+
+
+def _passphrase(path: str | None) -> bytes | None:
+    if path is None:
+        return None
+    data = Path(path).read_bytes().rstrip(b"\r\n")
+    if not data:
+        from pqml.errors import KeyFormatError
+
+        raise KeyFormatError(f"{path}: passphrase file is empty")
+    return data
+
+
+_method = click.option(
+    "--method", type=click.Choice(["auto", "files", "shards"]), default="auto",
+    show_default=True,
+    help="OMS serialization. auto: files when the first key is ECDSA (model_signing can "
+         "then verify it) or the hash is BLAKE3, else shards.",
+)
+_shard_size = click.option(
+    "--shard-size", metavar="SIZE",
+    help="Shard size for the shards method (e.g. 64M, the default; 1G).",
+)
+_hash = click.option(
+    "--hash", "hash_name", metavar="NAME",
+    help="sha256 (default), sha384 (default under cnsa2), sha512, blake3.",
+)
+_ignore = click.option(
+    "--ignore-paths", "ignore_paths", multiple=True, metavar="PATH",
+    help="Path to leave out, relative to the model directory (repeatable); recorded in the "
+         "signed statement.",
+)
+_ignore_git = click.option(
+    "--ignore-git-paths/--no-ignore-git-paths", default=True, show_default=True,
+    help="Leave out .git, .github, .gitattributes, .gitignore (as model_signing does).",
+)
+_symlinks = click.option(
+    "--allow-symlinks", is_flag=True,
+    help="Follow symbolic links to files inside the model (refused otherwise).",
+)
+
+
+@click.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("-k", "--key", "keys", multiple=True, required=True, metavar="KEY",
+              help="Private key file; repeat for several signatures, in this order (ECDSA "
+                   "first keeps the bundle verifiable by model_signing).")
+@click.option("--signature", type=click.Path(dir_okay=False, path_type=Path),
+              metavar="PATH", help="Bundle to write. Default: MODEL/model.sig for a "
+                                   "directory, MODEL.sig beside a single file.")
+@click.option("--profile", default="default", show_default=True,
+              help="Algorithm profile: default or cnsa2 (SHA-384, CNSA 2.0 keys only).")
+@_hash
+@_method
+@_shard_size
+@_ignore
+@_ignore_git
+@_symlinks
+@click.option("--passphrase-file", type=click.Path(exists=True, dir_okay=False),
+              help="Passphrase for encrypted private key files.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def sign(model: Path, keys: tuple[str, ...], signature: Path | None, profile: str,
+         hash_name: str | None, method: str, shard_size: str | None,
+         ignore_paths: tuple[str, ...], ignore_git_paths: bool, allow_symlinks: bool,
+         passphrase_file: str | None, as_json: bool) -> None:
+    """Sign MODEL (a directory or a file) into an OpenSSF Model Signing bundle.
+
+    \b
+    Examples:
+      pqml sign my-model -k signer.pem                 # ML-DSA-65 (pqml keygen --alg ML-DSA-65)
+      pqml sign my-model -k ecdsa.pem -k mldsa.pem     # hybrid: model_signing checks the first
+      pqml sign my-model --profile cnsa2 -k mldsa87.pem  # SHA-384 + ML-DSA-87
+    """
+    from pqml.features import signing
+
+    result = signing.sign_model(
+        model, list(keys), signature=signature, profile=profile, hash=hash_name,
+        method=method,  # type: ignore[arg-type]
+        shard_size=_size(shard_size), ignore_paths=ignore_paths,
+        ignore_git_paths=ignore_git_paths, allow_symlinks=allow_symlinks,
+        passphrase=_passphrase(passphrase_file),
+    )
+    for message in result.warnings:
+        _warn(message)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    from pqml.primitives import registry
+
+    signers = ", ".join(
+        alg + (" (quantum-vulnerable)" if registry.get(alg).quantum_vulnerable else "")
+        for alg in result.algorithms
+    )
+    m = result.manifest
+    how = m.hash_type + (f", shards of {m.shard_size} bytes" if m.method == "shards" else "")
+    click.echo(f"Signed {model} -> {result.signature}")
+    click.echo(f"  {len(m.files)} files ({how}); signatures: {signers}")
+    click.echo(f"  root digest: {result.root_digest}")
+
+
+def _print_report(report: Any, as_json: bool, *, failed: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    for check in report.signatures:
+        click.echo(check.describe())
+    shown = [f for f in report.files if not (f.status == "ok" and failed)]
+    for entry in shown:
+        click.echo(entry.describe())
+    if not failed:
+        counts: dict[str, int] = {}
+        for entry in report.files:
+            counts[entry.status] = counts.get(entry.status, 0) + 1
+        summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        kind = "partial: only the files asked for" if report.partial else "every file"
+        click.echo(f"Verified {report.model} ({kind}; {summary})")
+        if report.root_digest:
+            click.echo(f"  root digest: {report.root_digest}")
+
+
+@click.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("-p", "--public-key", "public_keys", multiple=True, metavar="PUBKEY",
+              help="Trusted public (or private) key file; repeatable.")
+@click.option("--certificate-chain", "certificate_chain", multiple=True, metavar="PEM",
+              help="Trusted certificates for certificate bundles (chain and root); repeatable.")
+@click.option("--signature", type=click.Path(dir_okay=False, path_type=Path),
+              metavar="PATH", help="Bundle to check (default as for sign; for a single file "
+                                   "also model.sig beside it).")
+@click.option("--require-pq", is_flag=True,
+              help="Fail unless a post-quantum signature from a trusted key verified.")
+@click.option("--policy", "policy_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Trust policy, JSON or TOML (trusted_keys, required_algorithms, "
+                   "min_signatures, require_pq, certificate_chain).")
+@click.option("--allow-unsigned-files", is_flag=True,
+              help="Accept files the signature does not cover (they are still listed).")
+@_symlinks
+@click.option("--only", "only", multiple=True, metavar="FILE",
+              help="Partial verification: check the signature, then hash only this file "
+                   "(relative to MODEL; repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
+def verify(model: Path, public_keys: tuple[str, ...], certificate_chain: tuple[str, ...],
+           signature: Path | None, require_pq: bool, policy_file: str | None,
+           allow_unsigned_files: bool, allow_symlinks: bool, only: tuple[str, ...],
+           as_json: bool) -> None:
+    """Verify MODEL against its OMS bundle: signatures first, then every file.
+
+    Reports each signature (algorithm, key, verified or not, quantum-vulnerable) and each
+    file that differs (modified, added, removed, renamed). Exit status 1 on any failure.
+
+    \b
+    Examples:
+      pqml verify my-model -p signer.pub.pem
+      pqml verify my-model -p ecdsa.pub -p mldsa.pub --require-pq
+      pqml verify my-model --certificate-chain ca.pem
+      pqml verify my-model --policy trust.toml --only model.safetensors
+    """
+    from pqml.errors import VerificationError
+    from pqml.features import signing
+
+    try:
+        result = signing.verify_model(
+            model, list(public_keys), certificate_chain=certificate_chain,
+            signature=signature, policy=policy_file, require_pq=require_pq,
+            allow_unsigned_files=allow_unsigned_files, allow_symlinks=allow_symlinks,
+            files=list(only) if only else None,
+        )
+    except VerificationError as exc:
+        if exc.report is not None:
+            _print_report(exc.report, as_json, failed=True)
+        raise
+    _print_report(result, as_json, failed=False)
+    for message in result.warnings:
+        _warn(message)
+
+
+@click.command()
+@click.argument("model", type=click.Path(path_type=Path))
+@_hash
+@click.option("--profile", default="default", show_default=True,
+              help="Profile whose default hash to use (cnsa2: SHA-384).")
+@click.option("--method", type=click.Choice(["auto", "files", "shards"]), default="auto",
+              show_default=True,
+              help="OMS serialization. auto: what pqml sign picks for a post-quantum first "
+                   "key (shards; files for BLAKE3). Use files for an ECDSA-first bundle.")
+@_shard_size
+@_ignore
+@_ignore_git
+@_symlinks
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the manifest: every file's size and digest, and both roots.")
+def digest(model: Path, hash_name: str | None, profile: str, method: str,
+           shard_size: str | None, ignore_paths: tuple[str, ...], ignore_git_paths: bool,
+           allow_symlinks: bool, as_json: bool) -> None:
+    """Print MODEL's root digest: one value binding every file's name, size and digest.
+
+    With the same options it equals the root digest ``pqml sign`` records (the signature
+    file and git paths are skipped alike). docs/FORMAT.md defines it byte by byte.
+    """
+    from pqml.features import manifest
+    from pqml.primitives import registry
+
+    name = hash_name or registry.profile(profile).default("hash").name
+    size = _size(shard_size)
+    chosen = method
+    if method == "auto":
+        chosen = "shards" if size is not None or manifest.hash_type(name) != "blake3" else "files"
+    result = manifest.digest_model(
+        model, hash=name, method=chosen,  # type: ignore[arg-type]
+        shard_size=size, ignore_paths=ignore_paths, ignore_git_paths=ignore_git_paths,
+        allow_symlinks=allow_symlinks,
+    )
+    if as_json:
+        click.echo(json.dumps({"model": str(model), **result.as_dict()}, indent=2))
+    else:
+        click.echo(f"{result.root_digest()}  {model}")

@@ -1,0 +1,551 @@
+"""Sign and verify models as OpenSSF Model Signing (OMS) bundles, post-quantum or hybrid.
+
+Three layers, each usable alone, as in model_signing: hashing (:mod:`.manifest`), signing
+(one DSSE envelope, one signature per key) and verifying (signatures against a trust
+policy first, then the files). What pqml adds to the format, without breaking it:
+
+* **Several signatures in one envelope**, in the order the keys were given. model_signing
+  verifies only ``signatures[0]`` (ECDSA), so a hybrid bundle lists the ECDSA key first and
+  stays verifiable by it while pqml also checks the ML-DSA / SLH-DSA / Falcon / composite
+  signatures after it. Every signature's ``keyid`` is its key's OMS hint (SHA-256 of the SPKI
+  PEM), so a verifier maps signatures to trusted keys without trying each;
+  ``verificationMaterial.publicKey.hint`` names the first key, as model_signing expects.
+  PQ keys sign the DSSE PAE bytes themselves with an empty context string, the plain use
+  any other DSSE verifier would make of the algorithm.
+* **The root digest and file sizes** in the predicate's ``pqml`` field (model_signing
+  ignores it): names, sizes and digests in one value, and empty files covered even by
+  the ``shards`` method, which has no resource for them.
+* **Verification that fails closed**: the signature and trust policy are checked before any
+  file is read; then every signed file must match, every unsigned file is reported (and
+  fails unless allowed), symlinks are refused unless allowed, and no name from the bundle
+  is ever opened outside the model root.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pqml.errors import (
+    IntegrityError,
+    PolicyError,
+    PqmlError,
+    SignatureVerificationError,
+    TrustPolicyError,
+    UnsignedFileError,
+    WrongKeyTypeError,
+)
+from pqml.features import integrity, manifest, model_tree
+from pqml.features import policy as trust_policy
+from pqml.features.policy import KeySource, TrustedKey, TrustPolicy
+from pqml.formats import oms
+from pqml.primitives.base import PrivateKey, SigningKey
+
+SIGNATURE_NAME = "model.sig"
+MAX_BUNDLE_SIZE = 256 << 20  # a 1 TB model in 64 MiB shards needs about 2 MB
+MethodChoice = Literal["auto", "files", "shards"]
+
+
+def default_signature_path(model: str | os.PathLike[str]) -> Path:
+    """``MODEL/model.sig`` for a directory (what model_signing writes when run inside it,
+    and where the vectors keep it), ``MODEL.sig`` beside a single file."""
+    path = Path(model)
+    return path / SIGNATURE_NAME if path.is_dir() else path.with_name(path.name + ".sig")
+
+
+def find_signature(model: str | os.PathLike[str]) -> Path:
+    """The default bundle to verify; for a single file, also ``model.sig`` beside it
+    (model_signing's default name when it signs a file from that file's directory)."""
+    path = Path(model)
+    default = default_signature_path(path)
+    if path.is_dir() or default.exists():
+        return default
+    sibling = path.with_name(SIGNATURE_NAME)
+    return sibling if sibling.exists() else default
+
+
+# ---- signing -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignResult:
+    model: Path
+    signature: Path
+    manifest: manifest.Manifest
+    algorithms: tuple[str, ...]
+    key_ids: tuple[str, ...]
+    ignore_paths: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def root_digest(self) -> str:
+        return self.manifest.root_digest()
+
+    def as_dict(self) -> dict[str, Any]:
+        from pqml.primitives import registry
+
+        return {
+            "model": str(self.model),
+            "signature": str(self.signature),
+            "root_digest": self.root_digest,
+            "subject_digest": oms.subject_digest(self.manifest.resources()),
+            "hash_type": self.manifest.hash_type,
+            "method": self.manifest.method,
+            "shard_size": self.manifest.shard_size,
+            "files": len(self.manifest.files),
+            "ignore_paths": list(self.ignore_paths),
+            "signatures": [
+                {
+                    "algorithm": alg,
+                    "key_id": kid,
+                    "quantum_vulnerable": registry.get(alg).quantum_vulnerable,
+                }
+                for alg, kid in zip(self.algorithms, self.key_ids, strict=True)
+            ],
+            "warnings": list(self.warnings),
+        }
+
+
+def _signing_key(source: SigningKey | PrivateKey | str | os.PathLike[str],
+                 passphrase: bytes | None) -> tuple[SigningKey, str]:
+    from pqml.features import keys
+    from pqml.primitives import registry
+
+    if isinstance(source, PrivateKey):
+        key: PrivateKey = source
+        where = f"{source.algorithm} key"
+    else:
+        where = os.fspath(source)
+        key = keys.load_private(Path(source), passphrase=passphrase)
+    if registry.get(key.algorithm).family != "signature" or not isinstance(key, SigningKey):
+        raise WrongKeyTypeError(f"{where}: {key.algorithm} is not a signature key")
+    return key, where
+
+
+def _choose_method(method: MethodChoice, htype: str, first: str, shard_size: int | None,
+                   names: Iterable[str]) -> manifest.Method:
+    if method != "auto":
+        return method
+    if shard_size is not None:
+        return "shards"
+    if htype == "blake3" or first.startswith("ECDSA-"):
+        return "files"  # BLAKE3 is parallel by itself; model_signing can verify only files
+    if any(":" in name for name in names):
+        return "files"  # shard resources are 'path:start:end': such a name is ambiguous
+    return "shards"
+
+
+def subject_name(model: Path) -> str:
+    """model_signing's subject name: the model path's last component."""
+    name = model.name
+    if not name or name == "..":
+        name = os.path.basename(os.path.realpath(model))
+    return name
+
+
+def sign_model(
+    model: str | os.PathLike[str],
+    keys: Sequence[SigningKey | PrivateKey | str | os.PathLike[str]],
+    *,
+    signature: str | os.PathLike[str] | None = None,
+    profile: str = "default",
+    hash: str | None = None,
+    method: MethodChoice = "auto",
+    shard_size: int | None = None,
+    ignore_paths: Iterable[str | os.PathLike[str]] = (),
+    ignore_git_paths: bool = True,
+    allow_symlinks: bool = False,
+    passphrase: bytes | None = None,
+    workers: int | None = None,
+) -> SignResult:
+    """Hash ``model`` (a directory or one file) and write an OMS bundle signed by ``keys``.
+
+    ``keys`` are signing keys or private key files, one DSSE signature each, in order.
+    ``profile`` 'cnsa2' defaults the hash to SHA-384 and refuses keys CNSA 2.0 does not
+    allow. ``method`` 'auto' signs ``files`` when the first key is ECDSA or the hash is
+    BLAKE3, else ``shards`` of ``shard_size`` (64 MiB). The bundle is written atomically to
+    ``signature`` (default: :func:`default_signature_path`); inputs are never modified.
+    """
+    from pqml.primitives import registry
+
+    root = Path(model)
+    if not keys:
+        raise PolicyError("at least one signing key is required (-k KEY)")
+    prof = registry.profile(profile)
+    signers = [_signing_key(k, passphrase) for k in keys]
+    for key, where in signers:
+        try:
+            prof.check(registry.get(key.algorithm))
+        except PolicyError as exc:
+            raise PolicyError(f"{where}: {exc}") from None
+    htype = manifest.hash_type(hash or prof.default("hash").name)
+    prof.check(registry.get(manifest.registry_name(htype)))
+    registry.get(manifest.registry_name(htype)).require_available()
+    sig_path = Path(signature) if signature is not None else default_signature_path(root)
+    ignore = manifest.default_ignore_paths(root, ignore_paths, ignore_git_paths, sig_path)
+    listing = model_tree.list_model(root, ignore_paths=ignore, allow_symlinks=allow_symlinks)
+    chosen = _choose_method(method, htype, signers[0][0].algorithm, shard_size, listing.files)
+    if chosen == "shards":
+        shard_size = shard_size or manifest.DEFAULT_SHARD_SIZE
+        if shard_size <= 0:
+            raise PqmlError(f"shard size must be positive, got {shard_size}")
+    found = manifest.hash_listing(listing, htype=htype, method=chosen, shard_size=shard_size,
+                                  allow_symlinks=allow_symlinks, workers=workers)
+    if not found.files:
+        raise PqmlError(f"{root}: no files to sign")
+    given = [model_tree.normalize_relative(p, root) for p in ignore_paths]
+    warnings = _sign_warnings(root, [k.algorithm for k, _ in signers], htype, chosen, given,
+                              listing)
+    statement = found.to_statement(
+        subject_name(root), allow_symlinks=allow_symlinks, ignore_paths=ignore
+    )
+    payload = statement.to_payload()
+    pae = oms.pae(oms.IN_TOTO_PAYLOAD_TYPE, payload)
+    hints = [trust_policy.key_hint(k.public_key()) for k, _ in signers]
+    sigs = tuple(oms.Signature(k.sign(pae), keyid=h) for (k, _), h in zip(signers, hints,
+                                                                          strict=True))
+    bundle = oms.Bundle(
+        oms.VerificationMaterial(oms.PublicKeyIdentifier(hint=hints[0])),
+        oms.Envelope(payload, sigs),
+    )
+    from pqml.features.atomic_file import write_atomic
+
+    write_atomic(sig_path, bundle.to_json())
+    return SignResult(
+        root, sig_path, found, tuple(k.algorithm for k, _ in signers), tuple(hints),
+        tuple(ignore), tuple(warnings),
+    )
+
+
+def _sign_warnings(root: Path, algorithms: list[str], htype: str, method: str,
+                   given_ignores: Sequence[str], listing: model_tree.Listing) -> list[str]:
+    from pqml.primitives import registry
+
+    out = []
+    if all(registry.get(a).quantum_vulnerable for a in algorithms):
+        out.append(
+            f"every signature is quantum-vulnerable ({', '.join(algorithms)}): a quantum "
+            "computer could forge them; add a post-quantum key too (e.g. -k mldsa65.pem)"
+        )
+    ecdsa = [i for i, a in enumerate(algorithms) if a.startswith("ECDSA-")]
+    if ecdsa and ecdsa[0] != 0:
+        out.append(
+            "model_signing checks only the first signature: give the ECDSA key first to keep "
+            "the bundle verifiable by it"
+        )
+    if algorithms[0].startswith("ECDSA-") and (htype != "sha256" or method == "shards"):
+        out.append(
+            f"model_signing 1.1.1's verify command cannot check this bundle ({htype}, "
+            f"{method}); it re-hashes with sha256 files: use those for it"
+        )
+    for path in given_ignores:
+        if not any(n == path or n.startswith(path + "/") for n in listing.ignored):
+            out.append(f"ignore path {path!r} matches nothing in {root}")
+    return out
+
+
+# ---- checking signatures -------------------------------------------------------------------
+
+
+SignatureStatus = Literal["verified", "failed", "untrusted"]
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    """One DSSE signature against the trusted keys."""
+
+    index: int
+    status: SignatureStatus
+    algorithm: str | None = None
+    key_id: str | None = None
+    key_source: str | None = None
+    quantum_vulnerable: bool | None = None
+    detail: str = ""
+
+    def describe(self) -> str:
+        alg = self.algorithm or "-"
+        key = f"key {self.key_id[:16]}" if self.key_id else "no key id"
+        source = f" ({self.key_source})" if self.key_source else ""
+        flag = "  quantum-vulnerable" if self.quantum_vulnerable else ""
+        detail = f"  ({self.detail})" if self.detail else ""
+        head = f"signature {self.index + 1}: {self.status:<10} {alg:<24}"
+        return f"{head} {key}{source}{flag}{detail}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "status": self.status,
+            "algorithm": self.algorithm,
+            "key_id": self.key_id,
+            "key_source": self.key_source,
+            "quantum_vulnerable": self.quantum_vulnerable,
+            "detail": self.detail or None,
+        }
+
+
+def check_signatures(bundle: oms.Bundle, trust: TrustPolicy) -> tuple[list[SignatureCheck],
+                                                                         list[str]]:
+    """Check every signature of ``bundle`` over its PAE; returns the checks and notes
+    (e.g. why a certificate was not trusted). Nothing here looks at the model's files."""
+    keys: list[TrustedKey] = list(trust.keys)
+    notes: list[str] = []
+    material = bundle.verification_material.content
+    if isinstance(material, oms.CertificateChain | oms.Certificate) and trust.certificate_chain:
+        from pqml.features import certificates
+
+        chain = (material.certificates if isinstance(material, oms.CertificateChain)
+                 else (material.raw_bytes,))
+        try:
+            leaf, subject = certificates.leaf_key(
+                chain, certificates.load_anchors(trust.certificate_chain)
+            )
+        except SignatureVerificationError as exc:
+            notes.append(str(exc))
+        else:
+            keys.append(TrustedKey(leaf, f"certificate {subject}", trust_policy.key_hint(leaf)))
+    hint = material.hint if isinstance(material, oms.PublicKeyIdentifier) else None
+    pae = bundle.envelope.pae()
+    checks = []
+    for index, sig in enumerate(bundle.envelope.signatures):
+        key_id = sig.keyid or (hint if index == 0 else None) or None
+        candidates = [k for k in keys if k.hint == key_id] if key_id else keys
+        checks.append(_check_one(index, sig.sig, pae, key_id, candidates))
+    return checks, notes
+
+
+def _check_one(index: int, sig: bytes, pae: bytes, key_id: str | None,
+               candidates: Sequence[TrustedKey]) -> SignatureCheck:
+    for key in candidates:
+        try:
+            key.key.verify(sig, pae)
+        except (PqmlError, ValueError, TypeError):
+            continue
+        return SignatureCheck(index, "verified", key.algorithm, key.hint, key.source,
+                              key.quantum_vulnerable)
+    if key_id and candidates:
+        key = candidates[0]
+        return SignatureCheck(index, "failed", key.algorithm, key.hint, key.source,
+                              key.quantum_vulnerable, "signature does not verify")
+    detail = "no trusted key has this key id" if key_id else "no trusted key verifies it"
+    return SignatureCheck(index, "untrusted", key_id=key_id, detail=detail)
+
+
+# ---- verifying -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    """Everything verification found; also attached to the error when it fails."""
+
+    ok: bool
+    model: Path
+    signature: Path
+    signatures: tuple[SignatureCheck, ...]
+    files: tuple[integrity.FileStatus, ...] = ()
+    serialization: oms.Serialization | None = None
+    root_digest: str | None = None
+    subject_digest: str | None = None
+    partial: bool = False
+    warnings: tuple[str, ...] = ()
+    error: str | None = None
+
+    @property
+    def verified_files(self) -> list[str]:
+        return [f.name for f in self.files if f.status == "ok"]
+
+    def as_dict(self) -> dict[str, Any]:
+        ser = self.serialization
+        return {
+            "verified": self.ok,
+            "model": str(self.model),
+            "signature": str(self.signature),
+            "partial": self.partial,
+            "signatures": [c.as_dict() for c in self.signatures],
+            "serialization": ser.to_json_obj() if ser else None,
+            "root_digest": self.root_digest,
+            "subject_digest": self.subject_digest,
+            "files": [f.as_dict() for f in self.files],
+            "warnings": list(self.warnings),
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    """A bundle whose signatures satisfied the trust policy; its manifest can be trusted."""
+
+    root: Path
+    signature: Path
+    bundle: oms.Bundle
+    statement: oms.Statement
+    manifest: manifest.Manifest
+    checks: tuple[SignatureCheck, ...]
+    warnings: tuple[str, ...] = field(default=())
+
+    def result(self, **kwargs: Any) -> VerificationResult:
+        base: dict[str, Any] = {
+            "ok": True, "model": self.root, "signature": self.signature,
+            "signatures": self.checks, "serialization": self.statement.serialization,
+            "subject_digest": self.statement.subject_digest, "warnings": self.warnings,
+        }
+        base.update(kwargs)
+        return VerificationResult(**base)
+
+
+def build_trust(
+    trusted_keys: Iterable[KeySource | TrustedKey] = (),
+    certificate_chain: Iterable[str | os.PathLike[str]] = (),
+    policy_: TrustPolicy | str | os.PathLike[str] | None = None,
+    require_pq: bool = False,
+) -> TrustPolicy:
+    base = policy_ if isinstance(policy_, TrustPolicy) else (
+        trust_policy.load_policy(policy_) if policy_ is not None else TrustPolicy()
+    )
+    trust = base.merged(keys=trusted_keys, certificate_chain=certificate_chain,
+                        require_pq=require_pq)
+    if not trust.has_trust:
+        raise PolicyError(
+            "no trusted key: give a public key (-p), a certificate chain or a policy file"
+        )
+    return trust
+
+
+def read_bundle(path: Path) -> oms.Bundle:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise PqmlError(f"{path}: no signature bundle there (pass --signature PATH)") from None
+    if size > MAX_BUNDLE_SIZE:
+        raise oms.BundleFormatError(f"{path}: {size} bytes is too large for a signature bundle")
+    try:
+        return oms.parse_bundle(path.read_bytes())
+    except oms.BundleFormatError as exc:
+        raise oms.BundleFormatError(f"{path}: {exc}") from None
+
+
+def authenticate(
+    model: str | os.PathLike[str],
+    trust: TrustPolicy,
+    *,
+    signature: str | os.PathLike[str] | None = None,
+) -> Authenticated:
+    """Check the bundle's signatures against ``trust`` before any model file is read.
+
+    Raises SignatureVerificationError (no trusted signature, or a trusted key's signature
+    is bad) or TrustPolicyError (e.g. ``require_pq`` without a verified PQ signature); both
+    carry a :class:`VerificationResult` as ``report``.
+    """
+    root = Path(model)
+    if not root.exists():
+        raise PqmlError(f"{root}: no such file or directory")
+    sig_path = Path(signature) if signature is not None else find_signature(root)
+    bundle = read_bundle(sig_path)
+    checks, notes = check_signatures(bundle, trust)
+    outcome = trust_policy.evaluate(trust, checks)
+    warnings = tuple(outcome.warnings + notes)
+    if not outcome.ok:
+        failures = outcome.signature_failures or outcome.policy_failures
+        message = f"{sig_path}: {'; '.join(failures)}"
+        if notes and not any(c.status == "verified" for c in checks):
+            message += f" ({notes[0]})"
+        report = VerificationResult(False, root, sig_path, tuple(checks), warnings=warnings,
+                                    error=message)
+        kind = SignatureVerificationError if outcome.signature_failures else TrustPolicyError
+        raise kind(message, report=report)
+    statement = bundle.statement()
+    try:
+        found = manifest.from_statement(statement)
+    except oms.BundleFormatError as exc:
+        raise oms.BundleFormatError(f"{sig_path}: {exc}") from None
+    manifest.registry_name(found.hash_type)
+    return Authenticated(root, sig_path, bundle, statement, found, tuple(checks), warnings)
+
+
+def requested_names(root: Path, files: Iterable[str | os.PathLike[str]],
+                    signed: manifest.Manifest) -> list[str]:
+    """Model-relative names for ``files``; every one must be covered by the signature."""
+    names = []
+    single = model_tree.SINGLE_FILE in signed.files
+    for item in files:
+        name = model_tree.SINGLE_FILE if single else model_tree.normalize_relative(item, root)
+        if name not in signed.files:
+            raise UnsignedFileError(
+                f"{root}: {model_tree.display(name)} is not covered by the signature"
+            )
+        names.append(name)
+    return names
+
+
+def verify_model(
+    model: str | os.PathLike[str],
+    trusted_keys: Iterable[KeySource | TrustedKey] = (),
+    *,
+    certificate_chain: Iterable[str | os.PathLike[str]] = (),
+    signature: str | os.PathLike[str] | None = None,
+    policy: TrustPolicy | str | os.PathLike[str] | None = None,
+    require_pq: bool = False,
+    allow_unsigned_files: bool = False,
+    allow_symlinks: bool = False,
+    files: Iterable[str | os.PathLike[str]] | None = None,
+    workers: int | None = None,
+) -> VerificationResult:
+    """Verify ``model`` against its OMS bundle; raise a VerificationError on any failure.
+
+    With ``files`` only those (model-relative) files are hashed after the signature check
+    (partial verification; extra files are then not looked for). The result lists every
+    signature and file; classical-only signatures always add a quantum-vulnerable warning.
+    """
+    trust = build_trust(trusted_keys, certificate_chain, policy, require_pq)
+    auth = authenticate(model, trust, signature=signature)
+    root, signed = auth.root, auth.manifest
+    if files is not None:
+        names = requested_names(root, files, signed)
+        report = integrity.check_named(signed, root, names, allow_symlinks=allow_symlinks,
+                                       workers=workers)
+        problems = report.failures()
+        warnings = auth.warnings
+    else:
+        listing = _listing(auth, allow_symlinks)
+        report = integrity.compare(signed, listing, allow_symlinks=allow_symlinks,
+                                   workers=workers)
+        problems = report.failures(allow_unsigned_files=allow_unsigned_files)
+        warnings = auth.warnings + tuple(
+            f"unsigned file allowed: {model_tree.display(f.name)}"
+            + (" (may hold a pickle: never load it)" if f.pickle else "")
+            for f in report.unsigned()
+        )
+    root_digest = None
+    if files is None and not problems:
+        root_digest = signed.with_sizes(report.sizes).root_digest()
+    if problems:
+        message = f"{root}: integrity check failed: {integrity.summarize(problems)}"
+        raise IntegrityError(message, report=auth.result(
+            ok=False, files=report.files, partial=files is not None, warnings=warnings,
+            error=message,
+        ))
+    return auth.result(files=report.files, root_digest=root_digest, partial=files is not None,
+                       warnings=warnings)
+
+
+def _listing(auth: Authenticated, allow_symlinks: bool) -> model_tree.Listing:
+    root, signed = auth.root, auth.manifest
+    exclude = []
+    if root.is_dir():
+        base = os.path.realpath(root)
+        sig = os.path.realpath(auth.signature)
+        if sig.startswith(base.rstrip(os.sep) + os.sep):
+            exclude.append(os.path.relpath(sig, base).replace(os.sep, "/"))
+    listing = model_tree.list_model(
+        root, ignore_paths=auth.statement.serialization.ignore_paths,
+        allow_symlinks=allow_symlinks, exclude=exclude,
+    )
+    single = model_tree.SINGLE_FILE in signed.files
+    if single != listing.single_file:
+        signed_as = "a single file" if single else "a directory"
+        found = "a single file" if listing.single_file else "a directory"
+        message = f"{root}: the signature covers {signed_as}, but this is {found}"
+        raise IntegrityError(message, report=auth.result(ok=False, error=message))
+    return listing

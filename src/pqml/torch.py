@@ -1,0 +1,60 @@
+"""torch with verify-before-load: ``pqml.torch.load(path, trusted=[...])``.
+
+``load`` checks the checkpoint against its model's OMS signature (see
+:mod:`pqml.features.verified_load`), then calls ``torch.load`` on the exact bytes it
+verified, with ``weights_only=True`` unless the caller asks otherwise: even a verified
+checkpoint is unpickled with torch's restricted unpickler by default. ``save`` writes
+through a temporary file and a rename.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterable
+from typing import Any
+
+from pqml.features.verified_load import Trusted, read_verified
+
+__all__ = ["load", "save"]
+
+
+def load(
+    path: str | os.PathLike[str],
+    trusted: Trusted = None,
+    *,
+    weights_only: bool = True,
+    map_location: Any = None,
+    signature: str | os.PathLike[str] | None = None,
+    model_root: str | os.PathLike[str] | None = None,
+    certificate_chain: Iterable[str | os.PathLike[str]] = (),
+    policy: Any = None,
+    require_pq: bool = False,
+    allow_symlinks: bool = False,
+    allow_unverified: bool = False,
+    **kwargs: Any,
+) -> Any:
+    """``torch.load`` of ``path`` after verifying it; other ``kwargs`` go to torch.load.
+
+    ``allow_unverified=True`` is the explicit opt-out (UnverifiedLoadWarning); even then
+    ``weights_only`` stays True unless set to False.
+    """
+    import torch
+
+    data = read_verified(
+        path, trusted, signature=signature, model_root=model_root,
+        certificate_chain=certificate_chain, policy=policy, require_pq=require_pq,
+        allow_symlinks=allow_symlinks, allow_unverified=allow_unverified,
+    )
+    return torch.load(io.BytesIO(data), map_location=map_location, weights_only=weights_only,
+                      **kwargs)
+
+
+def save(obj: Any, path: str | os.PathLike[str], **kwargs: Any) -> None:
+    """``torch.save`` to ``path`` atomically (temporary file beside it, then rename)."""
+    import torch
+
+    from pqml.features.atomic_file import atomic_path
+
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp, **kwargs)
