@@ -12,7 +12,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.stamp-demo: pyproject.toml | $(BIN)/python
-	$(PIP) install -e ".[falcon,blake3]"
+	$(PIP) install "$(TORCH)"
+	$(PIP) install -e ".[falcon,blake3,ml]"
 	touch $@
 
 $(VENV)/.stamp-all: pyproject.toml | $(BIN)/python
@@ -32,6 +33,7 @@ lint: $(VENV)/.stamp-all
 
 bench: $(VENV)/.stamp-all
 	$(BIN)/python bench/primitives.py
+	$(BIN)/python bench/signing.py --size-mib 64 --rounds 3
 
 docs: $(VENV)/.stamp-demo
 	$(BIN)/pqml algorithms --markdown > docs/ALGORITHMS.md

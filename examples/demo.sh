@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# End-to-end demo on a fresh directory: keys of every family, the algorithm table,
-# and an X-Wing key converted to its age encoding.
+# End-to-end demo on a fresh directory: keys of every family, the algorithm table, an
+# X-Wing key converted to its age encoding, then the feature demos (signing, encryption).
 set -euo pipefail
 out=demo-out
 rm -rf "$out" && mkdir -p "$out"
@@ -41,4 +41,7 @@ else
   echo "recipient mismatch" >&2; exit 1
 fi
 
-step "Done: keys are in $out/"
+step "Model signing (examples/demo_sign.sh)"
+bash "$(dirname "$0")/demo_sign.sh" "$out/sign"
+
+step "Done: everything is in $out/"
