@@ -1,0 +1,178 @@
+"""``pqml scan``: crypto inventory, CBOM and migration risk for ML code and artifacts.
+
+A thin shell over :mod:`pqml.features.scan`: options in, report out, exit code for CI.
+Exit codes: 0 no finding matched ``--fail-on``; 1 findings matched ``--fail-on``;
+2 usage or input error (unknown option value, missing path, malformed config/baseline).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+FORMATS = ("table", "json", "cbom", "sarif", "html")
+
+
+def _split(values: tuple[str, ...]) -> list[str]:
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+def _write(path: str, text: str) -> None:
+    """Write the report atomically: a half-written CBOM is worse than none."""
+    from pqml.errors import ScanError
+
+    target = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise ScanError(f"{path}: cannot write report ({exc.strerror or exc})") from None
+
+
+def _progress_callback():  # -> (callback, stop) or (None, None)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    progress = Progress("[progress.description]{task.description}", BarColumn(),
+                        MofNCompleteColumn(), TimeElapsedColumn(), transient=True,
+                        console=_stderr_console())
+    task = progress.add_task("scanning", total=None)
+    progress.start()
+
+    def update(done: int, total: int) -> None:
+        progress.update(task, completed=done, total=total)
+
+    return update, progress.stop
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="table",
+              show_default=True, help="Report format.")
+@click.option("-o", "--output", metavar="FILE", help="Write the report here (default: stdout).")
+@click.option("--plan", is_flag=True,
+              help="Print the prioritized migration plan (table), or add it to the JSON.")
+@click.option("--fail-on", "fail_on", multiple=True, metavar="POLICY",
+              help="Exit 1 if a finding matches: quantum-vulnerable, deadline-2030, "
+                   "deadline-2035, critical, high, unprotected-model, code-execution, any, "
+                   "none. Repeat or separate with commas.")
+@click.option("--baseline", metavar="FILE", help="Accepted findings (by fingerprint) to hide.")
+@click.option("--write-baseline", metavar="FILE",
+              help="Write the current findings as a baseline file and exit 0.")
+@click.option("--ignore", multiple=True, metavar="PATTERN",
+              help="Skip paths matching this glob (relative to each PATH; repeatable).")
+@click.option("--config", "config_path", metavar="FILE",
+              help="Settings file (default: pqml.toml in the first PATH or the working dir).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), metavar="N",
+              help="Worker processes (default: CPUs available).")
+@click.option("--no-progress", is_flag=True, help="No progress bar, even on a terminal.")
+def scan(paths: tuple[str, ...], fmt: str, output: str | None, plan: bool,
+         fail_on: tuple[str, ...], baseline: str | None, write_baseline: str | None,
+         ignore: tuple[str, ...], config_path: str | None, jobs: int | None,
+         no_progress: bool) -> None:
+    """Find the cryptography in code, configs, keys, certificates and ML artifacts.
+
+    Reports each use with its algorithm, quantum vulnerability, risk (Mosca's inequality,
+    NIST IR 8547 and CNSA 2.0 deadlines) and the replacement, as a table, JSON, a
+    CycloneDX 1.6 CBOM, SARIF 2.1.0 or a self-contained HTML report.
+
+    \b
+    Examples:
+      pqml scan .                                  # table, worst first
+      pqml scan src models --plan                  # what to migrate first, and how
+      pqml scan . -f cbom -o cbom.json             # CycloneDX 1.6 CBOM
+      pqml scan . -f sarif -o pqml.sarif --fail-on deadline-2030
+      pqml scan . --write-baseline .pqml-baseline.json
+      pqml scan . --baseline .pqml-baseline.json --fail-on quantum-vulnerable
+
+    Exit codes: 0 ok, 1 findings matched --fail-on, 2 usage or input error.
+    """
+    from pqml.errors import ScanError
+    from pqml.features.scan import config as scan_config
+    from pqml.features.scan import fail_on as gate
+    from pqml.features.scan.runner import ScanOptions, run
+
+    if plan and fmt in ("cbom", "sarif"):
+        raise ScanError(f"--plan works with --format table, json or html, not {fmt}")
+    if baseline and write_baseline:
+        raise ScanError("--baseline and --write-baseline cannot be used together")
+    search = [p for p in paths if os.path.isdir(p)][:1]
+    cfg = scan_config.load(config_path, search)
+    policies = _split(fail_on) or list(cfg.fail_on)
+    scan_config.check_fail_on(policies, "--fail-on")
+    options = ScanOptions(ignore=list(ignore), jobs=jobs,
+                          baseline=baseline or (None if write_baseline else cfg.baseline),
+                          config=cfg)
+    show_progress = not no_progress and sys.stderr.isatty()
+    update, stop = _progress_callback() if show_progress else (None, None)
+    try:
+        result = run(list(paths), options, update)
+    finally:
+        if stop is not None:
+            stop()
+
+    if write_baseline:
+        from pqml.features.scan import baseline as scan_baseline
+
+        scan_baseline.write(write_baseline, result.findings)
+        click.echo(f"pqml: wrote {len(result.findings)} findings to {write_baseline}", err=True)
+        return
+
+    if fmt == "table":
+        from pqml.features.scan import table_report
+
+        if output:
+            import io
+
+            buf = io.StringIO()
+            (table_report.print_plan if plan else table_report.print_findings)(result, buf)
+            _write(output, buf.getvalue())
+        else:
+            (table_report.print_plan if plan else table_report.print_findings)(result)
+    else:
+        if fmt == "json":
+            from pqml.features.scan import json_report
+
+            text = json_report.render(result, plan=plan)
+        elif fmt == "cbom":
+            from pqml.features.scan import cbom
+
+            text = cbom.render(result)
+        elif fmt == "sarif":
+            from pqml.features.scan import sarif
+
+            text = sarif.render(result)
+        else:
+            from pqml.features.scan import html_report
+
+            text = html_report.render(result)
+        if output:
+            _write(output, text)
+        else:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+    if output or fmt != "table":
+        from pqml.features.scan.table_report import summary_line
+
+        click.echo(f"pqml: {summary_line(result)}", err=True)
+    for w in result.warnings[:20]:
+        click.echo(f"pqml: warning: {w.path}: {w.message}", err=True)
+    if len(result.warnings) > 20:
+        click.echo(f"pqml: warning: {len(result.warnings) - 20} more warnings (see --format "
+                   "json)", err=True)
+    matched = gate.failing(result.findings, policies)
+    if matched:
+        click.echo(f"pqml: {len(matched)} finding{'s' if len(matched) != 1 else ''} match "
+                   f"--fail-on {','.join(policies)}", err=True)
+        sys.exit(1)

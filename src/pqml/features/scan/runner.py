@@ -1,0 +1,246 @@
+"""Run a scan: walk the roots, analyse files in parallel processes, then join the results.
+
+Per-file analysis (:mod:`detect`) is independent, so files are batched across worker
+processes (the AST work holds the GIL; threads would not help). What needs the whole tree
+runs afterwards in the parent: linking OMS bundles to the artifacts they sign, risk
+assessment, fingerprints, the baseline, inline ``# pqml: ignore`` suppressions.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Any
+
+from pqml.errors import ScanError
+from pqml.features.scan import artifacts, baseline, oms_bundles, risk
+from pqml.features.scan.config import RiskConfig, ScanConfig
+from pqml.features.scan.detect import FileResult, scan_file
+from pqml.features.scan.model import Finding, ScanWarning, assign_fingerprints
+from pqml.features.scan.walk import FileEntry, IgnoreRules, iter_files
+
+Progress = Callable[[int, int], None]  # (files done so far, total files)
+
+_BATCH_FILES = 32
+_BATCH_BYTES = 16 << 20
+_PARALLEL_MIN_FILES = 48
+
+
+@dataclass
+class ScanOptions:
+    ignore: list[str] = field(default_factory=list)
+    jobs: int | None = None
+    baseline: str | None = None
+    config: ScanConfig = field(default_factory=ScanConfig)
+
+
+@dataclass
+class ScanResult:
+    roots: list[str]
+    findings: list[Finding]
+    warnings: list[ScanWarning]
+    files_scanned: int
+    python_files: int
+    python_lines: int
+    seconds: float
+    jobs: int
+    baselined: int = 0
+    bundles: list[oms_bundles.BundleRecord] = field(default_factory=list)
+    config: ScanConfig = field(default_factory=ScanConfig)
+
+    @property
+    def active(self) -> list[Finding]:
+        """Findings not accepted by the baseline."""
+        return [f for f in self.findings if not f.baselined]
+
+    def summary(self) -> dict[str, Any]:
+        active = self.active
+        by_level: dict[str, int] = {}
+        for f in active:
+            level = f.risk.level if f.risk else "info"
+            by_level[level] = by_level.get(level, 0) + 1
+        arts = [f for f in active if f.kind == "artifact"]
+        return {
+            "files_scanned": self.files_scanned,
+            "python_files": self.python_files,
+            "python_lines": self.python_lines,
+            "seconds": round(self.seconds, 3),
+            "jobs": self.jobs,
+            "findings": len(active),
+            "baselined": self.baselined,
+            "quantum_vulnerable": sum(1 for f in active if f.quantum_vulnerable),
+            "by_level": by_level,
+            "artifacts": len(arts),
+            "unprotected_artifacts": sum(
+                1 for f in arts if f.details.get("protection", {}).get("status") == "none"),
+        }
+
+
+def _batches(entries: list[FileEntry]) -> list[list[FileEntry]]:
+    out: list[list[FileEntry]] = []
+    batch: list[FileEntry] = []
+    size = 0
+    for e in entries:
+        batch.append(e)
+        size += e.size
+        if len(batch) >= _BATCH_FILES or size >= _BATCH_BYTES:
+            out.append(batch)
+            batch, size = [], 0
+    if batch:
+        out.append(batch)
+    return out
+
+
+def _scan_batch(batch: list[tuple[int, str, str, int]],
+                risk_cfg: RiskConfig) -> list[tuple[int, FileResult]]:
+    """Analyse files and do the per-file part of the join in the worker: inline
+    suppressions, risk and fingerprints (fingerprints only depend on the file itself)."""
+    out = []
+    for root_index, path, rel, size in batch:
+        r = scan_file(path, rel, size)
+        r.findings = [f for f in r.findings
+                      if "pqml: ignore" not in f.evidence and "pqml:ignore" not in f.evidence]
+        for f in r.findings:
+            f.risk = risk.assess(f, risk_cfg)
+        assign_fingerprints(r.findings)
+        out.append((root_index, r))
+    return out
+
+
+def _preload() -> None:
+    """Import the detectors once in the parent, so forked workers inherit them warm."""
+    from pqml.features.scan import (  # noqa: F401
+        configs,
+        dependencies,
+        jwk,
+        notebooks,
+        pem,
+        rules,
+        shell_commands,
+        ssh_keys,
+    )
+
+
+def default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def collect(roots: Sequence[str], ignore: IgnoreRules, default_excludes: bool) -> list[FileEntry]:
+    entries: list[FileEntry] = []
+    for i, root in enumerate(roots):
+        if not os.path.exists(root):
+            raise ScanError(f"{root}: no such file or directory")
+        entries.extend(iter_files(root, i, ignore, default_excludes))
+    return entries
+
+
+def run(roots: Sequence[str], options: ScanOptions | None = None,
+        progress: Progress | None = None) -> ScanResult:
+    options = options or ScanOptions()
+    cfg = options.config
+    started = time.perf_counter()
+    ignore = IgnoreRules([*cfg.ignore, *options.ignore])
+    entries = collect(roots, ignore, cfg.default_excludes)
+    jobs = options.jobs or cfg.jobs or default_jobs()
+    accepted = baseline.load(options.baseline) if options.baseline else None
+    results: list[tuple[int, FileResult]] = []
+    total = len(entries)
+    done = 0
+    if progress:
+        progress(0, total)
+    batches = _batches(entries)
+    plain = [[(e.root_index, e.path, e.rel, e.size) for e in b] for b in batches]
+    if jobs > 1 and total >= _PARALLEL_MIN_FILES and len(batches) > 1:
+        _preload()
+        with ProcessPoolExecutor(max_workers=min(jobs, len(batches))) as pool:
+            futures = [pool.submit(_scan_batch, b, cfg.risk) for b in plain]
+            for fut in as_completed(futures):
+                part = fut.result()
+                results.extend(part)
+                done += len(part)
+                if progress:
+                    progress(done, total)
+    else:
+        jobs = 1
+        for b in plain:
+            part = _scan_batch(b, cfg.risk)
+            results.extend(part)
+            done += len(part)
+            if progress:
+                progress(done, total)
+    results.sort(key=lambda r: (r[0], r[1].rel))
+    return _finish(list(roots), results, cfg, jobs, accepted, started)
+
+
+def _finish(roots: list[str], results: list[tuple[int, FileResult]], cfg: ScanConfig, jobs: int,
+            accepted: set[str] | None, started: float) -> ScanResult:
+    findings: list[Finding] = []
+    warnings: list[ScanWarning] = []
+    bundles: dict[int, list[oms_bundles.BundleRecord]] = {}
+    files_by_root: dict[int, set[str]] = {}
+    python_files = python_lines = 0
+    for root_index, r in results:
+        files_by_root.setdefault(root_index, set()).add(r.rel)
+        for f in r.findings:
+            f.root = roots[root_index]
+            findings.append(f)
+        warnings += [ScanWarning(r.rel, w) for w in r.warnings]
+        if r.bundle is not None:
+            bundles.setdefault(root_index, []).append(r.bundle)  # type: ignore[arg-type]
+        if r.is_python:
+            python_files += 1
+            python_lines += r.python_lines
+    for f in _link_signatures(roots, findings, bundles, files_by_root):
+        f.risk = risk.assess(f, cfg.risk)  # its protection changed: assess it again
+        assign_fingerprints([f])  # one finding per artifact file
+    n_baselined = baseline.apply(findings, accepted) if accepted is not None else 0
+    findings.sort(key=lambda f: (f.root, f.path, f.line, f.algorithm, f.usage))
+    return ScanResult(roots=roots, findings=findings, warnings=warnings,
+                      files_scanned=len(results), python_files=python_files,
+                      python_lines=python_lines, seconds=time.perf_counter() - started,
+                      jobs=jobs, baselined=n_baselined,
+                      bundles=[b for bs in bundles.values() for b in bs], config=cfg)
+
+
+def _link_signatures(roots: list[str], findings: list[Finding],
+                     bundles: dict[int, list[oms_bundles.BundleRecord]],
+                     files_by_root: dict[int, set[str]]) -> list[Finding]:
+    """Mark artifacts listed by an OMS bundle in the same root as signed; return the
+    artifact findings that changed or were created."""
+    changed: list[Finding] = []
+    index = {r: i for i, r in enumerate(roots)}
+    signed: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    for root_index, records in bundles.items():
+        files = files_by_root.get(root_index, set())
+        for record in records:
+            record.covered = oms_bundles.resolve_coverage(record, files)
+            for path in record.covered:
+                signed.setdefault((root_index, path), []).append(record.as_dict())
+    have_artifact = {(index[f.root], f.path) for f in findings if f.kind == "artifact"}
+    for root_index, path in signed:
+        if (root_index, path) not in have_artifact:  # a signed model's other files
+            f = artifacts.finding(path, {"format": "file", "category": "model",
+                                         "pickle_based": False, "code_execution_risk": False,
+                                         "dangerous_imports": [], "member_of_signed_model": True})
+            f.root = roots[root_index]
+            findings.append(f)
+            changed.append(f)
+    for f in findings:
+        if f.kind == "signature-bundle":
+            record_covered = next((b.covered for b in bundles.get(index[f.root], [])
+                                   if b.path == f.path), [])
+            f.details["bundle"]["covered_files"] = record_covered
+        if f.kind != "artifact":
+            continue
+        sigs = signed.get((index[f.root], f.path), [])
+        if sigs:
+            artifacts.apply_protection(f, sigs)
+            if not any(g is f for g in changed):
+                changed.append(f)
+    return changed
