@@ -34,6 +34,7 @@ lint: $(VENV)/.stamp-all
 bench: $(VENV)/.stamp-all
 	$(BIN)/python bench/primitives.py
 	$(BIN)/python bench/signing.py --size-mib 64 --rounds 3
+	$(BIN)/python bench/scan.py
 
 docs: $(VENV)/.stamp-demo
 	$(BIN)/pqml algorithms --markdown > docs/ALGORITHMS.md

@@ -33,6 +33,7 @@ _LAZY = {
     "verify_model": "pqml.features.signing:verify_model",
     "digest_model": "pqml.features.manifest:digest_model",
     "load_policy": "pqml.features.policy:load_policy",
+    "scan": "pqml.features.scan:scan",
 }
 
 __all__ = ["__version__", *_LAZY]
