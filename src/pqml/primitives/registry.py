@@ -105,7 +105,7 @@ _ENTRIES: list[Algorithm] = [
     # ---- key encapsulation -------------------------------------------------------------
     Algorithm(
         "X-Wing", "kem", "draft-connolly-cfrg-xwing-kem", 3, False, "cryptography",
-        f"{_KEM}.xwing:SCHEME", aliases=("xwing", "mlkem768x25519", "MLKEM768-X25519"),
+        f"{_KEM}.xwing:SCHEME", aliases=("xwing", "mlkem768x25519"),
         oids=("1.3.6.1.4.1.62253.25722",), hpke_kem_id=0x647A,
         public_key_size=1216, private_key_size=32, ciphertext_size=1120,
         shared_secret_size=32, status="recommended",
@@ -138,7 +138,7 @@ _ENTRIES: list[Algorithm] = [
     ),
     Algorithm(
         "RSA-OAEP", "kem", "RFC 8017", None, True, "cryptography", f"{_KEM}.rsa_oaep:SCHEME",
-        aliases=("rsaoaep", "rsa-oaep-sha256", "rsa"),
+        aliases=("rsaoaep", "rsa-oaep-sha256"),
         oids=("1.2.840.113549.1.1.7", "1.2.840.113549.1.1.1"), shared_secret_size=32,
         status="legacy", parameters={"bits": 3072},
         notes="RSA-OAEP-SHA256 key transport of a random 32-byte secret; read/migrate only",
@@ -255,12 +255,12 @@ _ENTRIES: list[Algorithm] = [
     # ---- AEAD ----------------------------------------------------------------------------
     Algorithm(
         "AES-256-GCM", "aead", "NIST SP 800-38D", 5, False, "cryptography",
-        aliases=("aes256gcm", "aes-gcm"), oids=("2.16.840.1.101.3.4.1.46",), key_size=32,
+        aliases=("aes256gcm", "aes-256gcm"), oids=("2.16.840.1.101.3.4.1.46",), key_size=32,
         status="recommended", notes="payload AEAD; 96-bit nonce, 128-bit tag",
     ),
     Algorithm(
         "ChaCha20-Poly1305", "aead", "RFC 8439", 5, False, "cryptography",
-        aliases=("chacha20poly1305", "chacha20"), oids=("1.2.840.113549.1.9.16.3.18",),
+        aliases=("chacha20poly1305",), oids=("1.2.840.113549.1.9.16.3.18",),
         key_size=32, notes="age v1 payload",
     ),
     # ---- hashes --------------------------------------------------------------------------
@@ -297,6 +297,8 @@ _ENTRIES: list[Algorithm] = [
 ]
 
 
+# Aliases must name exactly one thing: bare "RSA", "AES-GCM" or "ChaCha20" would claim a
+# specific padding, key size or AEAD that the user did not say.
 def _key(name: str) -> str:
     return name.strip().lower().replace("_", "-")
 
