@@ -1,9 +1,10 @@
 """Symmetric building blocks over pyca/cryptography: HKDF-SHA-256, HMAC-SHA-256,
-ChaCha20-Poly1305 and scrypt.
+ChaCha20-Poly1305, AES-256-GCM, scrypt and Argon2id.
 
-Formats above this layer (age v1, the pqml/v1 header MAC) need exactly these, and only
-this layer may import a backend, so they are thin, exact wrappers with pqml's errors:
-nothing here adds a construction of its own.
+Formats above this layer (age v1, the pqml/v1 header and stanzas) need exactly these, and
+only this layer may import a backend, so they are thin, exact wrappers with pqml's errors:
+nothing here adds a construction of its own. The chunked payload AEAD lives in
+``pqml.primitives.chunked``.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.hmac import HMAC
+from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
@@ -73,3 +75,50 @@ def scrypt(password: bytes, salt: bytes, log_n: int, r: int = 8, p: int = 1,
     if not 1 <= log_n < 64:
         raise ValueError(f"scrypt log2(N) must be in 1..63, got {log_n}")
     return Scrypt(salt=salt, length=length, n=1 << log_n, r=r, p=p).derive(password)
+
+
+class AES256GCMKey:
+    """One AES-256-GCM key (NIST SP 800-38D, 12-byte nonce, 16-byte tag), set up once and
+    reused: pqml/v1 passphrase stanzas seal with it, and random access opens payload
+    chunks with it under the key C2SP chunked encryption derives."""
+
+    key_size = 32
+    nonce_size = 12
+    tag_size = 16
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != self.key_size:
+            raise ValueError(f"AES-256-GCM key must be 32 bytes, got {len(key)}")
+        self._aead: Any = AESGCM(bytes(key))
+
+    def seal(self, nonce: bytes, plaintext: Buffer, aad: bytes | None = None) -> bytes:
+        return bytes(self._aead.encrypt(nonce, plaintext, aad))
+
+    def open(self, nonce: bytes, ciphertext: Buffer, aad: bytes | None = None) -> bytes:
+        """Decrypt and authenticate; raise DecryptionError (no detail: tags leak nothing)."""
+        try:
+            return bytes(self._aead.decrypt(nonce, ciphertext, aad))
+        except InvalidTag:
+            raise DecryptionError("AES-256-GCM authentication failed") from None
+
+    def seal_into(self, nonce: bytes, plaintext: Buffer, out: Buffer) -> None:
+        """Seal into ``out`` (exactly ``len(plaintext) + 16`` bytes): no allocation."""
+        self._aead.encrypt_into(nonce, plaintext, None, out)
+
+    def open_into(self, nonce: bytes, ciphertext: Buffer, out: Buffer) -> None:
+        """Open into ``out`` (exactly ``len(ciphertext) - 16`` bytes); DecryptionError on a
+        bad tag (``out`` then holds no plaintext the caller may use)."""
+        try:
+            self._aead.decrypt_into(nonce, ciphertext, None, out)
+        except InvalidTag:
+            raise DecryptionError("AES-256-GCM authentication failed") from None
+
+    def __repr__(self) -> str:  # never show key material
+        return "<AES-256-GCM key>"
+
+
+def argon2id(password: bytes, salt: bytes, iterations: int, memory_kib: int, lanes: int,
+             length: int = 32) -> bytes:
+    """RFC 9106 Argon2id (version 0x13) with no secret and no associated data."""
+    return Argon2id(salt=salt, length=length, iterations=iterations, lanes=lanes,
+                    memory_cost=memory_kib).derive(password)

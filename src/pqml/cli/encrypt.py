@@ -1,0 +1,364 @@
+"""``pqml encrypt``, ``pqml decrypt``, ``pqml rekey``, ``pqml inspect``: age's flags over
+pqml/v1 and age v1 files, files or whole directory trees.
+
+A thin shell over :mod:`pqml.features.encrypt`, :mod:`~pqml.features.rekey` and
+:mod:`~pqml.features.inspect`: argument parsing, stdin/stdout, warnings, JSON and a
+``rich`` progress bar when stderr is a terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+def _warn(message: str) -> None:
+    click.echo(f"pqml: warning: {message}", err=True)
+
+
+def _warn_classical(recipients: list[dict[str, Any]]) -> None:
+    for r in recipients:
+        if not r.get("post_quantum"):
+            kid = f" (key id {r['key_id']})" if r.get("key_id") else ""
+            _warn(f"recipient {r['type']}{kid} is quantum-vulnerable: a future quantum "
+                  "attacker can decrypt this file through it")
+
+
+@contextlib.contextmanager
+def _progress(total: int | None, label: str) -> Iterator[Any]:
+    """A byte-count callback drawing a rich progress bar on a terminal; None otherwise."""
+    if not total or not sys.stderr.isatty() or total < 8 * 1024 * 1024:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def _tree_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _passphrase(file: str | None, prompt: bool, confirm: bool) -> Any:
+    from pqml.features.encryption_keys import Passphrase
+
+    if file is not None:
+        return Passphrase.from_file(file)
+    if not prompt:
+        return None
+    import getpass
+
+    from pqml.errors import PqmlError
+
+    try:
+        value = getpass.getpass("Passphrase: ")
+        if confirm and getpass.getpass("Confirm passphrase: ") != value:
+            raise PqmlError("the passphrases do not match")
+    except EOFError:
+        raise PqmlError("no passphrase given (no terminal to ask on)") from None
+    return Passphrase(value.encode("utf-8"))
+
+
+def _emit_json(data: Any, to_stderr: bool) -> None:
+    click.echo(json.dumps(data, indent=2), err=to_stderr)
+
+
+STDIN = "<stdin>"
+
+
+def _is_stdio(name: str | None) -> bool:
+    return name is None or name == "-"
+
+
+_INPUT = click.argument("input", required=False, metavar="[INPUT]",
+                        type=click.Path(allow_dash=True))
+_OUTPUT = click.option("-o", "--output", metavar="OUT", type=click.Path(allow_dash=True),
+                       help="Output file (or directory for a directory INPUT). "
+                            "Default: standard output.")
+_JSON = click.option("--json", "as_json", is_flag=True,
+                     help="Print a JSON summary (to stderr when stdout carries the data).")
+
+
+@click.command()
+@click.option("-r", "--recipient", "recipients", multiple=True, metavar="RECIPIENT",
+              help="age recipient (age1pq1…, age1…) or key file (PEM public or private key, "
+                   "age recipients or identity file). Repeatable.")
+@click.option("-R", "--recipients-file", "recipient_files", multiple=True, metavar="FILE",
+              type=click.Path(dir_okay=False),
+              help="File of recipients (age recipients file, age identity file or PEM). "
+                   "Repeatable.")
+@click.option("--passphrase-file", type=click.Path(exists=True, dir_okay=False),
+              help="Encrypt to the passphrase on the first line of this file "
+                   "(Argon2id for pqml, scrypt for age); must be the only recipient.")
+@click.option("-p", "--passphrase", "ask_passphrase", is_flag=True,
+              help="Encrypt to a passphrase asked on the terminal.")
+@click.option("--format", "fmt", type=click.Choice(["pqml", "age"]), default="pqml",
+              show_default=True, help="pqml/v1 (AES-256-GCM, random access) or age v1.")
+@click.option("-a", "--armor", is_flag=True, help="ASCII-armored output (age format only).")
+@_OUTPUT
+@click.option("--allow-classical", is_flag=True,
+              help="Accept quantum-vulnerable (X25519) recipients; they are reported.")
+@click.option("-j", "--jobs", type=int, default=None, metavar="N",
+              help="Worker processes (default 1: serial measured faster on disk here; "
+                   "see docs/PERFORMANCE.md).")
+@_JSON
+@_INPUT
+def encrypt(recipients: tuple[str, ...], recipient_files: tuple[str, ...],
+            passphrase_file: str | None, ask_passphrase: bool, fmt: str, armor: bool,
+            output: str | None, allow_classical: bool, jobs: int | None, as_json: bool,
+            input: str | None) -> None:
+    """Encrypt INPUT (a file, a directory, or standard input) to the recipients.
+
+    \b
+    Examples:
+      pqml encrypt -r age1pq1… -o model.safetensors.pqml model.safetensors
+      pqml encrypt -r alice.pub.pem -r bob.pem -o out/ model-dir/
+      pqml encrypt --format age -a -r age1pq1… < notes.txt > notes.txt.age
+    """
+    from pqml.errors import PqmlError
+    from pqml.features import encrypt as feature
+
+    recips: list[Any] = [*recipients, *recipient_files]
+    pw = _passphrase(passphrase_file, ask_passphrase, confirm=True)
+    if pw is not None:
+        recips.append(pw)
+    if not recips:
+        raise PqmlError("no recipients: give -r RECIPIENT, -R FILE or --passphrase-file")
+    kw: dict[str, Any] = {"format": fmt, "armor": armor, "allow_classical": allow_classical}
+    if not _is_stdio(input) and Path(input).is_dir():  # type: ignore[arg-type]
+        if _is_stdio(output):
+            raise PqmlError(f"{input}: is a directory: give -o OUTDIR for the encrypted tree")
+        with _progress(_tree_size(Path(input)), "encrypting") as cb:  # type: ignore[arg-type]
+            results = feature.encrypt_tree(input, output, recips, progress=cb,  # type: ignore[arg-type]
+                                           jobs=jobs, **kw)
+        if results:
+            _warn_classical(results[0].recipients)
+        if as_json:
+            _emit_json([r.to_dict() for r in results], False)
+        return
+    if not _is_stdio(input) and not _is_stdio(output):
+        with _progress(os.path.getsize(input), "encrypting") as cb:  # type: ignore[arg-type]
+            result = feature.encrypt_file(input, output, recips, progress=cb,  # type: ignore[arg-type]
+                                          jobs=jobs, **kw)
+        _warn_classical(result.recipients)
+        if as_json:
+            _emit_json(result.to_dict(), False)
+        return
+    if not _is_stdio(output):  # standard input to a file
+        result = feature.encrypt_to_path(sys.stdin.buffer, output, recips,  # type: ignore[arg-type]
+                                         **kw)
+        _warn_classical(result.recipients)
+        if as_json:
+            _emit_json(result.to_dict(), False)
+        return
+    if sys.stdout.isatty() and not armor:
+        raise PqmlError("refusing to write binary ciphertext to a terminal: use -o FILE, "
+                        "redirect, or -a (age format)")
+    resolved = feature.resolve_recipients(recips)
+    dst = sys.stdout.buffer
+    name = STDIN if _is_stdio(input) else str(input)
+    try:
+        if _is_stdio(input):
+            size, described = feature.encrypt_to(sys.stdin.buffer, dst, resolved, **kw)
+        else:
+            with open(input, "rb", buffering=0) as src:  # type: ignore[arg-type]
+                size, described = feature.encrypt_to(src, dst, resolved, **kw)
+    except PqmlError as exc:
+        raise feature.named(exc, name) from None
+    dst.flush()
+    _warn_classical(described)
+    if as_json:
+        _emit_json({"input": name, "output": "-", "format": fmt, "armored": armor,
+                    "plaintext_size": size, "recipients": described}, True)
+
+
+@click.command()
+@click.option("-i", "--identity", "identities", multiple=True, metavar="IDENTITY",
+              type=click.Path(dir_okay=False),
+              help="Identity file: PEM private key or age identity file. Repeatable.")
+@click.option("--passphrase-file", type=click.Path(exists=True, dir_okay=False),
+              help="Passphrase (first line of this file) for passphrase-encrypted files.")
+@click.option("-p", "--passphrase", "ask_passphrase", is_flag=True,
+              help="Ask the passphrase on the terminal.")
+@_OUTPUT
+@click.option("-j", "--jobs", type=int, default=None, metavar="N",
+              help="Worker processes (default 1: serial measured faster on disk here; "
+                   "see docs/PERFORMANCE.md).")
+@_JSON
+@_INPUT
+def decrypt(identities: tuple[str, ...], passphrase_file: str | None, ask_passphrase: bool,
+            output: str | None, jobs: int | None, as_json: bool, input: str | None) -> None:
+    """Decrypt INPUT (pqml/v1 or age, binary or armored; a file, a directory or standard
+    input). File outputs appear only after the whole input authenticated.
+
+    \b
+    Examples:
+      pqml decrypt -i me.pem -o model.safetensors model.safetensors.pqml
+      pqml decrypt -i me.txt -o model-dir/ out/
+    """
+    from pqml.errors import PqmlError
+    from pqml.features import encrypt as feature
+
+    ids: list[Any] = list(identities)
+    pw = _passphrase(passphrase_file, ask_passphrase, confirm=False)
+    if pw is not None:
+        ids.append(pw)
+    if not ids:
+        raise PqmlError("no identities: give -i IDENTITY or --passphrase-file")
+    if not _is_stdio(input) and Path(input).is_dir():  # type: ignore[arg-type]
+        if _is_stdio(output):
+            raise PqmlError(f"{input}: is a directory: give -o OUTDIR for the decrypted tree")
+        with _progress(_tree_size(Path(input)), "decrypting") as cb:  # type: ignore[arg-type]
+            results, skipped = feature.decrypt_tree(input, output, ids, progress=cb,  # type: ignore[arg-type]
+                                                    jobs=jobs)
+        for path in skipped:
+            _warn(f"{path}: not an encrypted file, skipped")
+        if as_json:
+            _emit_json({"decrypted": [r.to_dict() for r in results], "skipped": skipped},
+                       False)
+        return
+    if not _is_stdio(input) and not _is_stdio(output):
+        with _progress(os.path.getsize(input), "decrypting") as cb:  # type: ignore[arg-type]
+            result = feature.decrypt_file(input, output, ids, progress=cb,  # type: ignore[arg-type]
+                                          jobs=jobs)
+        if as_json:
+            _emit_json(result.to_dict(), False)
+        return
+    if not _is_stdio(output):  # standard input to a file
+        result = feature.decrypt_to_path(sys.stdin.buffer, output, ids)  # type: ignore[arg-type]
+        if as_json:
+            _emit_json(result.to_dict(), False)
+        return
+    resolved = feature.resolve_identities(ids)
+    dst = sys.stdout.buffer
+    name = STDIN if _is_stdio(input) else str(input)
+    try:
+        if _is_stdio(input):
+            fmt, size = feature.decrypt_to(sys.stdin.buffer, dst, resolved)
+        else:
+            with open(input, "rb", buffering=0) as src:  # type: ignore[arg-type]
+                fmt, size = feature.decrypt_to(src, dst, resolved)
+    except PqmlError as exc:
+        raise feature.named(exc, name) from None
+    dst.flush()
+    if as_json:
+        _emit_json({"input": name, "output": "-", "format": fmt, "plaintext_size": size}, True)
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("-i", "--identity", "identities", multiple=True, metavar="IDENTITY",
+              type=click.Path(dir_okay=False),
+              help="Identity that can decrypt the file now (PEM or age identity file).")
+@click.option("--passphrase-file", type=click.Path(exists=True, dir_okay=False),
+              help="Passphrase of a passphrase-encrypted file.")
+@click.option("--add", "add", multiple=True, metavar="R",
+              help="Recipient to add (age string or key file). Repeatable.")
+@click.option("--remove", "remove", multiple=True, metavar="R",
+              help="Recipient to remove (age string or key file). Repeatable.")
+@click.option("--reset", is_flag=True,
+              help="Drop every existing stanza; the new header holds only --add recipients.")
+@click.option("--allow-classical", is_flag=True,
+              help="Accept adding quantum-vulnerable (X25519) recipients.")
+@_JSON
+def rekey(files: tuple[str, ...], identities: tuple[str, ...], passphrase_file: str | None,
+          add: tuple[str, ...], remove: tuple[str, ...], reset: bool, allow_classical: bool,
+          as_json: bool) -> None:
+    """Change the recipients of encrypted FILEs (pqml/v1 or age) by rewriting only their
+    header; payload bytes stay identical. Each file is replaced atomically.
+
+    \b
+    Examples:
+      pqml rekey -i me.pem --add age1pq1…bob model.safetensors.pqml
+      pqml rekey -i me.pem --remove carol.pub.pem out/*.pqml
+    """
+    from pqml.errors import PqmlError
+    from pqml.features.rekey import rekey as rekey_file
+
+    ids: list[Any] = list(identities)
+    pw = _passphrase(passphrase_file, False, confirm=False)
+    if pw is not None:
+        ids.append(pw)
+    if not ids:
+        raise PqmlError("no identities: give -i IDENTITY (one that can decrypt the file)")
+    results = []
+    for path in files:
+        result = rekey_file(path, ids, add=add, remove=remove, reset=reset,
+                            allow_classical=allow_classical)
+        _warn_classical([a for a in result.added if not a.get("post_quantum")])
+        if result.quantum_vulnerable_stanzas and not as_json:
+            _warn(f"{path}: {result.quantum_vulnerable_stanzas} quantum-vulnerable stanza(s) "
+                  "remain")
+        results.append(result.to_dict())
+        if not as_json:
+            click.echo(f"{path}: {result.stanzas_before} -> {result.stanzas_after} recipients "
+                       f"(+{len(result.added)} -{result.removed}), payload unchanged")
+    if as_json:
+        _emit_json(results if len(results) > 1 else results[0], False)
+
+
+def _human_size(n: int | None) -> str:
+    if n is None:
+        return "?"
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{n} B" if unit == "B" else f"{size:.1f} {unit} ({n} B)"
+        size /= 1024
+    return f"{n} B"  # pragma: no cover
+
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@_JSON
+def inspect(file: str, as_json: bool) -> None:
+    """Show what an encrypted FILE is — format, recipients' stanza types and KEMs,
+    post-quantum status, sizes, chunks — without any key."""
+    from pqml.features.inspect import inspect as inspect_file
+
+    info = inspect_file(file)
+    if as_json:
+        _emit_json(info, False)
+        return
+    status = ("post-quantum" if info["post_quantum"] else
+              "QUANTUM-VULNERABLE" if info["quantum_vulnerable"] else "unknown")
+    lines = [
+        f"file:        {info['file']}",
+        f"format:      {info['format']}{' (armored)' if info['armored'] else ''}",
+        f"protection:  {status}",
+        "recipients:",
+    ]
+    for s in info["stanzas"]:
+        what = s.get("kem") or (f"passphrase ({s['passphrase']})" if s.get("passphrase")
+                                else "unknown stanza type")
+        kid = f"  key id {s['key_id']}" if s.get("key_id") else ""
+        pq = {True: "post-quantum", False: "quantum-vulnerable", None: "?"}[s["post_quantum"]]
+        lines.append(f"  - {s['type']:<15} {what:<16} {pq}{kid}")
+    lines += [
+        f"header:      {_human_size(info['header_size'])}",
+        f"payload:     {_human_size(info['payload_size'])}, {info['payload_aead']}",
+        f"chunks:      {info['chunks'] if info['chunks'] is not None else '?'} x "
+        f"{info['chunk_size'] // 1024} KiB",
+        f"plaintext:   {_human_size(info['plaintext_size'])}",
+    ]
+    if not info["size_valid"]:
+        lines.append(f"problem:     {info['size_problem']}")
+    click.echo("\n".join(lines))

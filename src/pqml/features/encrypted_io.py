@@ -1,0 +1,137 @@
+"""joblib and torch objects to and from encrypted files (pqml/v1 or age), streaming.
+
+``dump_joblib`` / ``save_torch`` serialize straight into an encrypting writer over an
+atomic output, so the plaintext never touches the disk and a failure leaves no file.
+``load_joblib`` / ``load_torch`` read through :func:`pqml.open` (random access, every
+chunk authenticated before its bytes reach the deserializer).
+
+Both formats are pickle-based: unpickling runs whatever code the file's author chose, and
+decrypting proves only that someone holding a recipient key wrote it. So loading needs
+the caller to name the source they trust (``trusted_source="our training pipeline"``);
+without it the load is refused before anything is decrypted. Signature checks
+(``pqml verify``, verify-before-load) come from the signing feature and compose with this.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+from pqml.errors import UntrustedSourceError
+from pqml.features.encryption_keys import Format, check_format, resolve_recipients
+
+
+class _EncryptingWriter:
+    """A write-only file object (write, tell, flush) encrypting into ``dst``."""
+
+    def __init__(self, recipients: list[Any], dst: Any, format: Format,
+                 allow_classical: bool) -> None:
+        from pqml.features.encrypted_formats import prepare_recipients
+
+        objs, self.recipients = prepare_recipients(format, recipients,
+                                                   allow_classical=allow_classical)
+        if format == "pqml":
+            from pqml.formats import pqml_v1
+
+            self._w: Any = pqml_v1.PqmlWriter(objs, dst, allow_classical=True)
+        else:
+            from pqml.formats import age
+
+            self._w = age.AgeWriter(objs, dst, allow_mixed_pq=True)
+        self._pos = 0
+
+    def write(self, data: Any) -> int:
+        n = len(memoryview(data).cast("B"))
+        self._w.write(data)
+        self._pos += n
+        return n
+
+    def tell(self) -> int:
+        return self._pos
+
+    def flush(self) -> None:
+        return None
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self._w.close()
+
+
+def _write(path: str | os.PathLike[str], recipients: Iterable[Any], format: str,
+           allow_classical: bool, serialize: Any) -> None:
+    from pqml.features.output_file import atomic_output
+
+    fmt = check_format(format)
+    resolved = resolve_recipients(recipients)
+    with atomic_output(path, mode=0o644) as out:
+        writer = _EncryptingWriter(resolved, out, fmt, allow_classical)
+        serialize(writer)
+        writer.close()
+
+
+def require_trusted_source(path: str | os.PathLike[str], trusted_source: str | None,
+                           kind: str) -> str:
+    """Refuse pickle-based loads unless the caller named the source they trust."""
+    if not isinstance(trusted_source, str) or not trusted_source.strip():
+        raise UntrustedSourceError(
+            f"{path}: refusing to load a {kind} file (pickle runs code chosen by its "
+            "author) without trusted_source='…' naming who you trust it from; verify its "
+            "signature first (pqml verify) if you are unsure"
+        )
+    return trusted_source
+
+
+# ---- joblib ---------------------------------------------------------------------------------
+
+
+def dump_joblib(obj: Any, path: str | os.PathLike[str], recipients: Iterable[Any], *,
+                format: str = "pqml", allow_classical: bool = False, **kwargs: Any) -> None:
+    """``joblib.dump`` into an encrypted file (atomic; plaintext never on disk);
+    ``kwargs`` (``compress``, ``protocol``) go to joblib.dump."""
+    import joblib
+
+    _write(path, recipients, format, allow_classical, lambda f: joblib.dump(obj, f, **kwargs))
+
+
+def load_joblib(path: str | os.PathLike[str], identities: Any, *,
+                trusted_source: str | None = None) -> Any:
+    """``joblib.load`` from an encrypted file; ``trusted_source`` is required."""
+    require_trusted_source(path, trusted_source, "joblib")
+    import joblib
+
+    from pqml.features.random_access import open as open_encrypted
+
+    with open_encrypted(path, identities) as f:
+        return joblib.load(f)
+
+
+# ---- torch ----------------------------------------------------------------------------------
+
+
+def save_torch(obj: Any, path: str | os.PathLike[str], recipients: Iterable[Any], *,
+               format: str = "pqml", allow_classical: bool = False, **kwargs: Any) -> None:
+    """``torch.save`` into an encrypted file (atomic; plaintext never on disk)."""
+    import torch
+
+    _write(path, recipients, format, allow_classical, lambda f: torch.save(obj, f, **kwargs))
+
+
+def load_torch(path: str | os.PathLike[str], identities: Any, *,
+               trusted_source: str | None = None, **kwargs: Any) -> Any:
+    """``torch.load`` from an encrypted file (random access, as torch seeks in the zip);
+    ``trusted_source`` is required, and torch's ``weights_only=True`` default stays on
+    unless the caller passes ``weights_only=False``."""
+    require_trusted_source(path, trusted_source, "torch")
+    import torch
+
+    from pqml.features.random_access import open as open_encrypted
+
+    kwargs.setdefault("weights_only", True)
+    with open_encrypted(path, identities) as f:
+        return torch.load(f, **kwargs)

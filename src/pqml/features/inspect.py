@@ -1,0 +1,106 @@
+"""``pqml inspect``: what an encrypted file is, without any key.
+
+Format, armor, every stanza (type, KEM, pqml/v1 key id, post-quantum status), header and
+payload sizes, chunk size and count, the plaintext size implied by the payload size, and
+whether that size is one a valid file can have (a file cut at a chunk boundary is
+already visible here). Nothing is decrypted, so nothing here is authenticated: the MAC,
+commitment and chunks are checked only by decryption.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pqml.errors import PqmlError
+from pqml.features import encrypted_formats as fmts
+from pqml.features.encrypt import named
+from pqml.formats.age._io import Source
+
+
+class _Counter:
+    """Counts (and discards) what is read through it: sizes of an armored file."""
+
+    def __init__(self, src: Any) -> None:
+        self._src = src
+        self.total = 0
+
+    def drain(self) -> int:
+        while True:
+            data = self._src.read(1024 * 1024)
+            if not data:
+                return self.total
+            self.total += len(data)
+
+
+def _payload_facts(fmt: str, payload_size: int) -> dict[str, Any]:
+    if fmt == "pqml":
+        from pqml.primitives import chunked
+
+        facts: dict[str, Any] = {
+            "payload_aead": "AES-256-GCM (C2SP chunked encryption, Cobblestone256)",
+            "chunk_size": chunked.CHUNK_SIZE,
+        }
+        try:
+            count, _ = chunked.chunk_layout(payload_size)
+            facts.update(chunks=count, plaintext_size=chunked.plaintext_size(payload_size),
+                         size_valid=True)
+        except PqmlError as exc:
+            facts.update(chunks=None, plaintext_size=None, size_valid=False,
+                         size_problem=str(exc))
+        return facts
+    from pqml.formats.age import stream
+
+    facts = {"payload_aead": "ChaCha20-Poly1305 (age STREAM)", "chunk_size": stream.CHUNK_SIZE}
+    try:
+        chunks_size = payload_size - stream.NONCE_SIZE
+        if chunks_size < 0:
+            raise PqmlError("file is truncated: the payload nonce is missing")
+        facts.update(chunks=stream.chunk_count(chunks_size),
+                     plaintext_size=stream.plaintext_size(chunks_size), size_valid=True)
+    except PqmlError as exc:
+        facts.update(chunks=None, plaintext_size=None, size_valid=False, size_problem=str(exc))
+    return facts
+
+
+def inspect(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Facts about the encrypted file at ``path`` (raises PqmlError naming the file if it is
+    not a pqml/v1 or age file or its header is malformed)."""
+    path = Path(path)
+    try:
+        return _inspect(path)
+    except PqmlError as exc:
+        raise named(exc, path) from None
+
+
+def _inspect(path: Path) -> dict[str, Any]:
+    with open(path, "rb") as f:
+        probe = Source(f)
+        detected = fmts.detect(probe.peek(64))
+        source = probe
+        if detected.armored:
+            from pqml.formats.age import armor
+
+            source = Source(armor.ArmorReader(probe))
+        header = fmts.read_header(detected.format, source)
+        header_size = len(header.marshal())
+        if detected.armored:
+            payload_size = _Counter(source).drain()
+        else:
+            payload_size = os.fstat(f.fileno()).st_size - header_size
+    stanzas = [fmts.describe_stanza(detected.format, s) for s in header.stanzas]
+    known = [s for s in stanzas if s["post_quantum"] is not None]
+    info: dict[str, Any] = {
+        "file": str(path),
+        "format": detected.name,
+        "armored": detected.armored,
+        "file_size": path.stat().st_size,
+        "header_size": header_size,
+        "payload_size": payload_size,
+        **_payload_facts(detected.format, payload_size),
+        "stanzas": stanzas,
+        "post_quantum": bool(known) and all(s["post_quantum"] for s in stanzas),
+        "quantum_vulnerable": any(s["quantum_vulnerable"] for s in stanzas),
+    }
+    return info
