@@ -4,6 +4,11 @@
 verified_load`) and only then unpickles the exact bytes it verified; an unsigned, modified
 or untrusted file raises before joblib sees a byte. ``dump`` writes through a temporary
 file and a rename, so a reader never finds half a file. Sign the model after dumping.
+
+With ``recipients=`` / ``identities=`` the file is encrypted (pqml/v1 or age) and the
+plaintext never touches the disk (:mod:`pqml.features.encrypted_io`); decrypting proves
+only that a recipient-key holder wrote it, so an encrypted load also needs the caller to
+name the source they trust.
 """
 
 from __future__ import annotations
@@ -29,13 +34,20 @@ def load(
     require_pq: bool = False,
     allow_symlinks: bool = False,
     allow_unverified: bool = False,
+    identities: Any = None,
+    trusted_source: str | None = None,
     **kwargs: Any,
 ) -> Any:
     """``joblib.load`` of ``path`` after verifying it; ``kwargs`` go to joblib.load.
 
     ``allow_unverified=True`` is the explicit opt-out: it loads without any check and
-    emits an UnverifiedLoadWarning.
+    emits an UnverifiedLoadWarning. ``identities=`` decrypts an encrypted file first
+    (then ``trusted_source='…'`` must name who you trust it from).
     """
+    if identities is not None:
+        from pqml.features.encrypted_io import load_joblib
+
+        return load_joblib(path, identities, trusted_source=trusted_source)
     import joblib
 
     data = read_verified(
@@ -46,12 +58,27 @@ def load(
     return joblib.load(io.BytesIO(data), **kwargs)
 
 
-def dump(value: Any, path: str | os.PathLike[str], **kwargs: Any) -> list[str]:
+def dump(
+    value: Any,
+    path: str | os.PathLike[str],
+    *,
+    recipients: Iterable[Any] | None = None,
+    format: str = "pqml",
+    allow_classical: bool = False,
+    **kwargs: Any,
+) -> list[str]:
     """``joblib.dump`` to ``path`` atomically (temporary file beside it, then rename);
-    compression is still chosen from the suffix unless ``compress=`` is given."""
+    compression is still chosen from the suffix unless ``compress=`` is given. With
+    ``recipients=`` the file is encrypted to them (``format`` pqml or age)."""
+    if recipients is not None:
+        from pqml.features.encrypted_io import dump_joblib
+
+        dump_joblib(value, path, recipients, format=format, allow_classical=allow_classical,
+                    **kwargs)
+        return [os.fspath(path)]
     import joblib
 
-    from pqml.features.atomic_file import atomic_path
+    from pqml.features.output_file import atomic_path
 
     with atomic_path(path) as tmp:
         joblib.dump(value, tmp, **kwargs)

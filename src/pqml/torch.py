@@ -5,6 +5,10 @@
 verified, with ``weights_only=True`` unless the caller asks otherwise: even a verified
 checkpoint is unpickled with torch's restricted unpickler by default. ``save`` writes
 through a temporary file and a rename.
+
+With ``recipients=`` / ``identities=`` the checkpoint is encrypted (pqml/v1 or age); torch
+reads it through a seekable decrypting view, and an encrypted load also needs
+``trusted_source='…'`` naming who you trust it from.
 """
 
 from __future__ import annotations
@@ -32,13 +36,20 @@ def load(
     require_pq: bool = False,
     allow_symlinks: bool = False,
     allow_unverified: bool = False,
+    identities: Any = None,
+    trusted_source: str | None = None,
     **kwargs: Any,
 ) -> Any:
     """``torch.load`` of ``path`` after verifying it; other ``kwargs`` go to torch.load.
 
     ``allow_unverified=True`` is the explicit opt-out (UnverifiedLoadWarning); even then
-    ``weights_only`` stays True unless set to False.
+    ``weights_only`` stays True unless set to False. ``identities=`` decrypts first.
     """
+    if identities is not None:
+        from pqml.features.encrypted_io import load_torch
+
+        return load_torch(path, identities, trusted_source=trusted_source,
+                          weights_only=weights_only, map_location=map_location, **kwargs)
     import torch
 
     data = read_verified(
@@ -50,11 +61,26 @@ def load(
                       **kwargs)
 
 
-def save(obj: Any, path: str | os.PathLike[str], **kwargs: Any) -> None:
-    """``torch.save`` to ``path`` atomically (temporary file beside it, then rename)."""
+def save(
+    obj: Any,
+    path: str | os.PathLike[str],
+    *,
+    recipients: Iterable[Any] | None = None,
+    format: str = "pqml",
+    allow_classical: bool = False,
+    **kwargs: Any,
+) -> None:
+    """``torch.save`` to ``path`` atomically (temporary file beside it, then rename);
+    with ``recipients=`` encrypted to them."""
+    if recipients is not None:
+        from pqml.features.encrypted_io import save_torch
+
+        save_torch(obj, path, recipients, format=format, allow_classical=allow_classical,
+                   **kwargs)
+        return
     import torch
 
-    from pqml.features.atomic_file import atomic_path
+    from pqml.features.output_file import atomic_path
 
     with atomic_path(path) as tmp:
         torch.save(obj, tmp, **kwargs)

@@ -1,5 +1,11 @@
 """Outputs that appear whole or not at all, and never over an input.
 
+Two shapes of the same rule: :class:`AtomicOutput` is a write-only file object for
+streams (encryption), :func:`atomic_path` yields a temporary *path* for libraries that
+open files themselves (``torch.save``, ``joblib.dump``, signature bundles). Both write
+beside the target and rename over it only on success; unlike key files, these outputs
+may replace an existing file (re-signing a model, re-saving a checkpoint).
+
 Encryption and decryption write into a temporary file in the destination directory
 (``.NAME.XXXX.pqml-tmp``, mode 0600 from birth) and rename it over the target only after
 the whole input was read and authenticated. Any failure — a wrong key, a tampered or
@@ -118,3 +124,27 @@ def check_not_input(src: str | os.PathLike[str], dst: str | os.PathLike[str]) ->
 def is_inside(child: str | os.PathLike[str], parent: str | os.PathLike[str]) -> bool:
     c, p = Path(child).resolve(), Path(parent).resolve()
     return c == p or p in c.parents
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str], *, mode: int = 0o644) -> Iterator[Path]:
+    """Yield a fresh temporary path beside ``target`` (same suffix, so tools that pick a
+    format from the extension still do); on success it is fsynced and renamed over it."""
+    path = Path(target)
+    parent = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def write_atomic(target: str | os.PathLike[str], data: bytes, *, mode: int = 0o644) -> None:
+    with atomic_path(target, mode=mode) as tmp:
+        tmp.write_bytes(data)

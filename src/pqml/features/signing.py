@@ -211,7 +211,7 @@ def sign_model(
         oms.VerificationMaterial(oms.PublicKeyIdentifier(hint=hints[0])),
         oms.Envelope(payload, sigs),
     )
-    from pqml.features.atomic_file import write_atomic
+    from pqml.features.output_file import write_atomic
 
     write_atomic(sig_path, bundle.to_json())
     return SignResult(
