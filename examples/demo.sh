@@ -44,6 +44,9 @@ fi
 step "Model signing (examples/demo_sign.sh)"
 bash "$(dirname "$0")/demo_sign.sh" "$out/sign"
 
+step "Encryption (examples/demo_encrypt.sh)"
+bash "$(dirname "$0")/demo_encrypt.sh" "$out/encrypt"
+
 step "Crypto inventory: pqml scan on a sample repository (bench/scan_corpus/repo)"
 repo="$(dirname "$0")/../bench/scan_corpus/repo"
 pqml scan "$repo" -f cbom -o "$out/cbom.json" --no-progress

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Model signing demo: sign a small model with a hybrid key pair (ECDSA P-256 first, so
+# Model signing demo: sign the bundled tiny model with a hybrid key pair (ECDSA P-256 first, so
 # model_signing can verify it too, then ML-DSA-65), verify it, tamper with one byte and
 # watch verification fail, restore it, and load it through pqml.load, which verifies
 # before it deserializes anything.
@@ -14,17 +14,9 @@ python=$(command -v python3)
 pqml_python=$(head -1 "$(command -v pqml)" | sed -n 's/^#!//p')
 [ -x "${pqml_python:-}" ] && python=$pqml_python  # the interpreter pqml is installed in
 
-step "A small model: config, tokenizer and a weights file"
-mkdir -p "$model"
-cat > "$model/config.json" <<'EOF'
-{"architectures": ["TinyMLP"], "hidden_size": 64, "num_layers": 2}
-EOF
+step "The bundled model (examples/data/tiny-model) plus a tokenizer"
+cp -r "$(cd "$(dirname "$0")" && pwd)/data/tiny-model" "$model"
 echo '{"vocab": {"<pad>": 0, "hello": 1, "world": 2}}' > "$model/tokenizer.json"
-"$python" - "$model/weights.npy" <<'EOF'
-import sys
-import numpy as np
-np.save(sys.argv[1], np.random.default_rng(0).standard_normal((64, 64)).astype("float32"))
-EOF
 ls -l "$model" | tail -n +2 | awk '{print "  " $5 "\t" $NF}'
 
 step "A hybrid signing identity: ECDSA P-256 (classical) + ML-DSA-65 (post-quantum)"
@@ -39,8 +31,8 @@ step "Verify, requiring a post-quantum signature"
 pqml verify "$model" -p "$out/ecdsa.pub" -p "$out/mldsa65.pub" --require-pq
 
 step "Tamper with one byte of the weights: verification must fail"
-cp "$model/weights.npy" "$out/weights.npy.orig"
-"$python" - "$model/weights.npy" <<'EOF'
+cp "$model/model.safetensors" "$out/model.safetensors.orig"
+"$python" - "$model/model.safetensors" <<'EOF'
 import sys
 path = sys.argv[1]
 data = bytearray(open(path, "rb").read())
@@ -54,7 +46,7 @@ else
 fi
 
 step "Restore the byte; a pickle dropped into the model is refused too"
-cp "$out/weights.npy.orig" "$model/weights.npy"
+cp "$out/model.safetensors.orig" "$model/model.safetensors"
 "$python" -c 'import pickle, sys; open(sys.argv[1], "wb").write(pickle.dumps({"x": 1}))' \
   "$model/extra.pkl"
 pqml verify "$model" -p "$out/mldsa65.pub" || echo "(failure expected: unsigned pickle)"
@@ -66,9 +58,10 @@ pqml verify "$model" -p "$out/mldsa65.pub" --require-pq > /dev/null && echo "  m
 import sys
 import pqml
 model, key = sys.argv[1], sys.argv[2]
-weights = pqml.load(f"{model}/weights.npy", trusted=[key], require_pq=True)
+tensors = pqml.load(f"{model}/model.safetensors", trusted=[key], require_pq=True)
 config = pqml.load(f"{model}/config.json", trusted=[key])
-print(f"  loaded weights {weights.shape} {weights.dtype}, config layers={config['num_layers']}")
+shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in sorted(tensors.items())[:3])
+print(f"  loaded {len(tensors)} tensors ({shapes}, ...), layers={config['num_hidden_layers']}")
 EOF
 
 step "Root digest (names + sizes + digests), as recorded in the bundle"
