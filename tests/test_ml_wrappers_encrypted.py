@@ -81,3 +81,29 @@ def test_plain_dump_without_recipients_stays_plain(tmp_path: Path) -> None:
     pqml.joblib.dump({"a": 1}, path)
     assert not path.read_bytes().startswith((b"pqml/v1", b"age-encryption.org"))
     assert joblib.load(path) == {"a": 1}
+
+
+def test_encrypted_signed_model_loads_verified_through_the_wrappers(tmp_path: Path,
+                                                                   identity) -> None:
+    """Sign in plaintext, encrypt the tree, load through pqml.joblib with trusted= only."""
+    import joblib
+
+    from pqml.features import encrypt, signing
+
+    sk, pem = identity
+    model = tmp_path / "model"
+    model.mkdir()
+    joblib.dump({"coef": [0.5, 1.5]}, model / "clf.joblib")
+    signer = keys.generate("ML-DSA-65")
+    signer_pem = tmp_path / "signer.pem"
+    keys.save_private(signer, signer_pem)
+    signing.sign_model(model, [signer_pem])
+    enc = tmp_path / "enc"
+    encrypt.encrypt_tree(model, enc, [sk.public_key()])
+    loaded = pqml.joblib.load(enc / "clf.joblib.pqml", trusted=[signer.public_key()],
+                              identities=[pem])
+    assert loaded == {"coef": [0.5, 1.5]}
+    stranger = keys.generate("ML-DSA-65")
+    with pytest.raises(PqmlError):
+        pqml.joblib.load(enc / "clf.joblib.pqml", trusted=[stranger.public_key()],
+                         identities=[pem])

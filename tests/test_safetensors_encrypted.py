@@ -143,6 +143,8 @@ def test_malformed_headers(tmp_path: Path, header: dict, data: bytes, message: s
         pst.safe_open(path, [KEY])
 
 
-def test_trusted_seam_is_reserved(model: Path) -> None:
-    with pytest.raises(PqmlError, match="trusted= is reserved"):
+def test_trusted_needs_a_signature(model: Path) -> None:
+    """trusted= verifies against the plaintext model's bundle (see
+    test_verified_encrypted_load.py); without one it refuses before decrypting."""
+    with pytest.raises(PqmlError, match="no signature found"):
         pst.safe_open(model, [KEY], trusted=["signer.pub.pem"])

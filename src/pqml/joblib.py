@@ -41,13 +41,18 @@ def load(
     """``joblib.load`` of ``path`` after verifying it; ``kwargs`` go to joblib.load.
 
     ``allow_unverified=True`` is the explicit opt-out: it loads without any check and
-    emits an UnverifiedLoadWarning. ``identities=`` decrypts an encrypted file first
-    (then ``trusted_source='…'`` must name who you trust it from).
+    emits an UnverifiedLoadWarning. ``identities=`` decrypts an encrypted file first:
+    with ``trusted=`` its plaintext must match the model's signature before unpickling,
+    otherwise ``trusted_source='…'`` must name who you trust it from.
     """
     if identities is not None:
         from pqml.features.encrypted_io import load_joblib
 
-        return load_joblib(path, identities, trusted_source=trusted_source)
+        return load_joblib(
+            path, identities, trusted_source=trusted_source, trusted=trusted,
+            signature=signature, model_root=model_root, certificate_chain=certificate_chain,
+            policy=policy, require_pq=require_pq, allow_symlinks=allow_symlinks,
+        )
     import joblib
 
     data = read_verified(

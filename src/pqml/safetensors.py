@@ -12,8 +12,16 @@ safetensors file, so ``pqml decrypt`` gives back a file any safetensors reader l
 Reading goes through :func:`pqml.open` (header MAC, key commitment and final chunk are
 checked at open; every chunk read is authenticated), then parses the safetensors header
 strictly (size limit, known dtypes, offsets contiguous and matching each shape) before any
-tensor is returned. safetensors has no pickle, so no trusted source is needed; the
-``trusted=`` argument is the seam for signature checks (signing issue).
+tensor is returned. safetensors has no pickle, so no trusted source is needed.
+
+Verify before load: ``safe_open(path, ids, trusted=[signer.pub])`` first authenticates
+the OMS bundle of the *plaintext* model (``model.sig`` beside the encrypted files, or
+``x.safetensors.sig``; nothing is decrypted before the signature verified), then checks
+every byte it hands out (header included) against the signed digests of
+``x.safetensors`` (the ``.pqml`` / ``.age`` suffix dropped). With the ``shards`` method it
+decrypts and hashes only the shards covering each read and returns the tensor from the
+very bytes it hashed; with the ``files`` method the whole plaintext is hashed once (in
+memory when small, else streamed) before the header is parsed.
 
 numpy and torch are imported only when used (extra ``ml``).
 """
@@ -139,19 +147,11 @@ def _parse_header(raw: bytes, data_size: int, where: str) -> tuple[dict[str, _En
     return entries, metadata
 
 
-def _check_trusted(path: str | os.PathLike[str], trusted: Any) -> None:
-    """Seam for signature verification before load (the signing issue's verify_for_load);
-    safetensors itself needs none, so ``trusted=None`` is the normal case."""
-    if trusted is not None:
-        raise PqmlError(f"{path}: signature checks of encrypted safetensors files are not "
-                        "available yet (trusted= is reserved for them)")
-
-
 class EncryptedSafeOpen:
     """The object :func:`safe_open` returns (also a context manager)."""
 
-    def __init__(self, path: str | os.PathLike[str], identities: Any, framework: str = "numpy"
-                 ) -> None:
+    def __init__(self, path: str | os.PathLike[str], identities: Any, framework: str = "numpy",
+                 verified: tuple[Any, str] | None = None) -> None:
         if framework not in ("numpy", "np", "pt", "torch"):
             raise PqmlError(f"unsupported framework {framework!r} (numpy or pt)")
         self._framework = "pt" if framework in ("pt", "torch") else "numpy"
@@ -159,13 +159,36 @@ class EncryptedSafeOpen:
 
         self._path = str(path)
         self._f = open_encrypted(path, identities)
+        self._verifier: Any = None
         try:
+            if verified is not None:
+                from pqml.features.verified_load import VerifiedReader
+
+                raw = self._f.raw
+
+                def read_into(offset: int, view: memoryview) -> int:
+                    raw.seek(offset)
+                    return raw.readinto(view)  # type: ignore[attr-defined, no-any-return]
+
+                model, name = verified
+                self._verifier = VerifiedReader(model, name, raw.size,  # type: ignore[attr-defined]
+                                                read_into)
             self._read_header()
         except BaseException:
             self._f.close()
             raise
 
+    @property
+    def verifier(self) -> Any:
+        """The :class:`~pqml.features.verified_load.VerifiedReader` checking every read
+        (``bytes_hashed``, ``pieces_checked``), or None without ``trusted=``."""
+        return self._verifier
+
     def _read_exact(self, offset: int, size: int) -> bytearray:
+        if self._verifier is not None:
+            if offset + size > self._verifier.size:
+                raise SafetensorsFormatError(f"{self._path}: safetensors data is truncated")
+            return self._verifier.read(offset, size)  # type: ignore[no-any-return]
         buf = bytearray(size)
         self._f.seek(offset)
         got = self._f.readinto(buf)
@@ -282,11 +305,25 @@ class _Slice:
 
 
 def safe_open(path: str | os.PathLike[str], identities: Any, framework: str = "numpy", *,
-              trusted: Any = None) -> EncryptedSafeOpen:
+              trusted: Any = None, signature: str | os.PathLike[str] | None = None,
+              model_root: str | os.PathLike[str] | None = None,
+              certificate_chain: Iterable[str | os.PathLike[str]] = (),
+              policy: Any = None, require_pq: bool = False,
+              allow_symlinks: bool = False) -> EncryptedSafeOpen:
     """Open an encrypted safetensors file lazily (like ``safetensors.safe_open``).
 
     ``identities``: key files, age identity strings, key objects or a Passphrase.
-    ``framework``: "numpy" or "pt" (torch). ``trusted`` is reserved for signature checks.
+    ``framework``: "numpy" or "pt" (torch). ``trusted`` (public keys; or ``policy`` /
+    ``certificate_chain``): verify before load against the plaintext model's signature
+    (found beside the file, or given by ``signature`` / ``model_root``); a read whose
+    plaintext differs from the signed bytes raises IntegrityError.
     """
-    _check_trusted(path, trusted)
-    return EncryptedSafeOpen(path, identities, framework)
+    chain = tuple(certificate_chain)
+    verified = None
+    if trusted is not None or policy is not None or chain:
+        from pqml.features.verified_load import verify_encrypted
+
+        verified = verify_encrypted(path, trusted, signature=signature, model_root=model_root,
+                                    certificate_chain=chain, policy=policy,
+                                    require_pq=require_pq, allow_symlinks=allow_symlinks)
+    return EncryptedSafeOpen(path, identities, framework, verified)

@@ -43,13 +43,18 @@ def load(
     """``torch.load`` of ``path`` after verifying it; other ``kwargs`` go to torch.load.
 
     ``allow_unverified=True`` is the explicit opt-out (UnverifiedLoadWarning); even then
-    ``weights_only`` stays True unless set to False. ``identities=`` decrypts first.
+    ``weights_only`` stays True unless set to False. ``identities=`` decrypts first (with
+    ``trusted=``: verified against the signature before torch sees a byte).
     """
     if identities is not None:
         from pqml.features.encrypted_io import load_torch
 
-        return load_torch(path, identities, trusted_source=trusted_source,
-                          weights_only=weights_only, map_location=map_location, **kwargs)
+        return load_torch(
+            path, identities, trusted_source=trusted_source, trusted=trusted,
+            signature=signature, model_root=model_root, certificate_chain=certificate_chain,
+            policy=policy, require_pq=require_pq, allow_symlinks=allow_symlinks,
+            weights_only=weights_only, map_location=map_location, **kwargs,
+        )
     import torch
 
     data = read_verified(

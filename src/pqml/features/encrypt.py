@@ -344,25 +344,70 @@ def _check_tree_output(src_dir: Path, dst_dir: Path) -> None:
         raise OutputPathError(f"{dst_dir}: exists and is not a directory")
 
 
+COPIED = "copied (signature bundle, not encrypted)"
+"""The ``format`` of a tree result for a signature bundle passed through in clear."""
+
+
+def is_signature_bundle(path: Path) -> bool:
+    """A model signature bundle (``model.sig`` or ``*.sig`` that parses as an OMS bundle):
+    public by design, so tree encryption copies it in clear beside the encrypted files,
+    where verify-before-load of the encrypted model finds it."""
+    if path.name != "model.sig" and not path.name.endswith(".sig"):
+        return False
+    from pqml.formats import oms
+
+    try:
+        if path.stat().st_size > 256 << 20:
+            return False
+        oms.parse_bundle(path.read_bytes())
+    except (OSError, PqmlError):
+        return False
+    return True
+
+
+def _copy_bundle(path: Path, target: Path, progress: Progress | None) -> EncryptResult:
+    from pqml.features.output_file import write_atomic
+
+    data = path.read_bytes()
+    write_atomic(target, data, mode=CIPHERTEXT_MODE)
+    if progress is not None:
+        progress(len(data))
+    return EncryptResult(str(path), str(target), COPIED, False, len(data), len(data))
+
+
 def encrypt_tree(src_dir: str | os.PathLike[str], dst_dir: str | os.PathLike[str],
                  recipients: Iterable[Any], *, format: Format = "pqml", armor: bool = False,
                  allow_classical: bool = False, progress: Progress | None = None,
-                 jobs: int | None = None) -> list[EncryptResult]:
+                 jobs: int | None = None, copy_signatures: bool = True
+                 ) -> list[EncryptResult]:
     """Encrypt every file under ``src_dir`` into the mirrored tree ``dst_dir`` (each file
     gets the format's suffix). Each output is atomic; the output may not be inside the
-    input tree, so nothing is ever encrypted twice or overwritten in place."""
+    input tree, so nothing is ever encrypted twice or overwritten in place.
+
+    Signature bundles (``model.sig``, ``x.sig``: see :func:`is_signature_bundle`) are
+    copied unencrypted under their own name unless ``copy_signatures=False``, so the
+    encrypted model can be verified before load; their results come last, with
+    ``format`` :data:`COPIED`. A bundle reveals file names, sizes and plaintext digests."""
     src_root, dst_root = Path(src_dir), Path(dst_dir)
     _check_tree_output(src_root, dst_root)
     resolved = resolve_recipients(recipients)
     fmts.prepare_recipients(format, resolved, allow_classical=allow_classical)  # fail early
     files = list(_walk(src_root))
+    bundles = [p for p in files if copy_signatures and is_signature_bundle(p)]
     results = []
     for path in files:
+        if path in bundles:
+            continue
         target = _output_name(dst_root / path.relative_to(src_root), format)
         target.parent.mkdir(parents=True, exist_ok=True)
         results.append(encrypt_file(path, target, resolved, format=format, armor=armor,
                                     allow_classical=allow_classical, progress=progress,
                                     jobs=jobs))
+    for path in bundles:
+        target = dst_root / path.relative_to(src_root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        check_not_input(path, target)
+        results.append(_copy_bundle(path, target, progress))
     return results
 
 
@@ -371,7 +416,8 @@ def decrypt_tree(src_dir: str | os.PathLike[str], dst_dir: str | os.PathLike[str
                  jobs: int | None = None) -> tuple[list[DecryptResult], list[str]]:
     """Decrypt every pqml/v1 or age file under ``src_dir`` into ``dst_dir`` (the
     ``.pqml`` / ``.age`` suffix removed). Returns the results and the files skipped
-    because they are not encrypted."""
+    because they are not encrypted; signature bundles (which tree encryption leaves in
+    clear) are copied instead, with ``format`` :data:`COPIED`."""
     src_root, dst_root = Path(src_dir), Path(dst_dir)
     _check_tree_output(src_root, dst_root)
     resolved = resolve_identities(identities)
@@ -382,7 +428,14 @@ def decrypt_tree(src_dir: str | os.PathLike[str], dst_dir: str | os.PathLike[str
             try:
                 fmts.detect(f.read(64))
             except PqmlError:
-                skipped.append(str(path))
+                if is_signature_bundle(path):
+                    target = dst_root / path.relative_to(src_root)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    copied = _copy_bundle(path, target, progress)
+                    results.append(DecryptResult(copied.input, copied.output, COPIED, False,
+                                                 copied.plaintext_size))
+                else:
+                    skipped.append(str(path))
                 continue
         rel = path.relative_to(src_root)
         name = rel.name

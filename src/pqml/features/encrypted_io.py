@@ -8,12 +8,19 @@ chunk authenticated before its bytes reach the deserializer).
 Both formats are pickle-based: unpickling runs whatever code the file's author chose, and
 decrypting proves only that someone holding a recipient key wrote it. So loading needs
 the caller to name the source they trust (``trusted_source="our training pipeline"``);
-without it the load is refused before anything is decrypted. Signature checks
-(``pqml verify``, verify-before-load) come from the signing feature and compose with this.
+without it the load is refused before anything is decrypted.
+
+Or pass ``trusted=[keys]`` (or ``policy=`` / ``certificate_chain=``): verify before load
+on the encrypted file. The plaintext model's OMS bundle (``model.sig`` beside the
+encrypted files, or ``x.joblib.sig``; see :mod:`pqml.features.verified_load`) is
+authenticated before anything is decrypted, the plaintext is hashed while it is decrypted
+into memory, and only bytes equal to what the signer signed reach joblib or torch. A
+verified signature replaces ``trusted_source``.
 """
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterable
 from typing import Any
@@ -75,6 +82,17 @@ def _write(path: str | os.PathLike[str], recipients: Iterable[Any], format: str,
         writer.close()
 
 
+def _verifies(trusted: Any, policy: Any, certificate_chain: tuple[Any, ...]) -> bool:
+    return trusted is not None or policy is not None or bool(certificate_chain)
+
+
+def _verified_plaintext(path: str | os.PathLike[str], identities: Any, trusted: Any,
+                        **options: Any) -> bytes:
+    from pqml.features.verified_load import read_verified_encrypted
+
+    return read_verified_encrypted(path, identities, trusted, **options)
+
+
 def require_trusted_source(path: str | os.PathLike[str], trusted_source: str | None,
                            kind: str) -> str:
     """Refuse pickle-based loads unless the caller named the source they trust."""
@@ -100,11 +118,25 @@ def dump_joblib(obj: Any, path: str | os.PathLike[str], recipients: Iterable[Any
 
 
 def load_joblib(path: str | os.PathLike[str], identities: Any, *,
-                trusted_source: str | None = None) -> Any:
-    """``joblib.load`` from an encrypted file; ``trusted_source`` is required."""
-    require_trusted_source(path, trusted_source, "joblib")
+                trusted_source: str | None = None, trusted: Any = None,
+                signature: str | os.PathLike[str] | None = None,
+                model_root: str | os.PathLike[str] | None = None,
+                certificate_chain: Iterable[str | os.PathLike[str]] = (),
+                policy: Any = None, require_pq: bool = False,
+                allow_symlinks: bool = False) -> Any:
+    """``joblib.load`` from an encrypted file. Needs either ``trusted=[keys]`` (or
+    ``policy`` / ``certificate_chain``): verify before load, only the signed plaintext is
+    unpickled; or ``trusted_source='…'``: decrypt and unpickle unverified."""
     import joblib
 
+    certificate_chain = tuple(certificate_chain)
+    if _verifies(trusted, policy, certificate_chain):
+        data = _verified_plaintext(
+            path, identities, trusted, signature=signature, model_root=model_root,
+            certificate_chain=certificate_chain, policy=policy, require_pq=require_pq,
+            allow_symlinks=allow_symlinks)
+        return joblib.load(io.BytesIO(data))
+    require_trusted_source(path, trusted_source, "joblib")
     from pqml.features.random_access import open as open_encrypted
 
     with open_encrypted(path, identities) as f:
@@ -123,15 +155,29 @@ def save_torch(obj: Any, path: str | os.PathLike[str], recipients: Iterable[Any]
 
 
 def load_torch(path: str | os.PathLike[str], identities: Any, *,
-               trusted_source: str | None = None, **kwargs: Any) -> Any:
-    """``torch.load`` from an encrypted file (random access, as torch seeks in the zip);
-    ``trusted_source`` is required, and torch's ``weights_only=True`` default stays on
-    unless the caller passes ``weights_only=False``."""
-    require_trusted_source(path, trusted_source, "torch")
+               trusted_source: str | None = None, trusted: Any = None,
+               signature: str | os.PathLike[str] | None = None,
+               model_root: str | os.PathLike[str] | None = None,
+               certificate_chain: Iterable[str | os.PathLike[str]] = (),
+               policy: Any = None, require_pq: bool = False, allow_symlinks: bool = False,
+               **kwargs: Any) -> Any:
+    """``torch.load`` from an encrypted file. ``trusted=[keys]`` (or ``policy`` /
+    ``certificate_chain``): verified plaintext, decrypted into memory while hashed, as for
+    :func:`load_joblib`; else ``trusted_source`` is required (random access, as torch
+    seeks in the zip). torch's ``weights_only=True`` default stays on unless the caller
+    passes ``weights_only=False``."""
     import torch
 
+    kwargs.setdefault("weights_only", True)
+    certificate_chain = tuple(certificate_chain)
+    if _verifies(trusted, policy, certificate_chain):
+        data = _verified_plaintext(
+            path, identities, trusted, signature=signature, model_root=model_root,
+            certificate_chain=certificate_chain, policy=policy, require_pq=require_pq,
+            allow_symlinks=allow_symlinks)
+        return torch.load(io.BytesIO(data), **kwargs)
+    require_trusted_source(path, trusted_source, "torch")
     from pqml.features.random_access import open as open_encrypted
 
-    kwargs.setdefault("weights_only", True)
     with open_encrypted(path, identities) as f:
         return torch.load(f, **kwargs)

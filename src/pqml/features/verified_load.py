@@ -24,7 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pqml.errors import IntegrityError, PolicyError, PqmlError, UnsignedFileError
+from pqml.errors import (
+    IntegrityError,
+    PolicyError,
+    PqmlError,
+    UnsafePathError,
+    UnsignedFileError,
+)
 from pqml.features import integrity, manifest, model_tree, signing
 from pqml.features.manifest import FileEntry, Manifest
 from pqml.features.policy import KeySource, TrustedKey, TrustPolicy
@@ -190,6 +196,117 @@ class VerifiedModel:
                                  "signature")
 
 
+MAX_PIECE_BUFFER = 256 << 20
+"""Largest signed piece :class:`VerifiedReader` holds in memory to serve reads from; a
+larger one (a big file under the ``files`` method) is streamed through the hash once."""
+
+_BLOCK = 1 << 20
+
+
+class VerifiedReader:
+    """Random access to one signed file whose bytes are produced elsewhere (e.g. decrypted
+    by :func:`pqml.open`), checked against the signed manifest as they are read.
+
+    ``read_into(offset, view)`` fills ``view`` with the plaintext at ``offset`` and returns
+    the number of bytes written. The plaintext size must equal the signed size (checked
+    here, before any read). Then :meth:`read` hashes exactly the signed pieces covering the
+    requested range and returns bytes copied out of the very buffers that were hashed (the
+    last piece stays cached, so neighbouring reads do not hash it again). A piece larger
+    than :data:`MAX_PIECE_BUFFER` (a big file signed with the ``files`` method) is instead
+    streamed through the hash once, before the first read returns, and reads then come
+    from ``read_into`` directly.
+
+    ``bytes_hashed`` and ``pieces_checked`` count the work done (instrumentation).
+    """
+
+    def __init__(self, model: VerifiedModel, name: str, size: int,
+                 read_into: Callable[[int, memoryview], int], *,
+                 max_buffer: int | None = None) -> None:
+        self.model, self.name, self.size = model, name, size
+        self._label = f"{model.root}: {model_tree.display(name)}" if name != "." else \
+            str(model.root)
+        entry = model.entry(name)
+        if entry.size is not None and entry.size != size:
+            raise IntegrityError(f"{self._label}: size {size} differs from the signed "
+                                 f"{entry.size}")
+        spans = [(p.start, size if p.end < 0 else p.end) for p in entry.pieces]
+        tiled = [s for s, _ in spans] == [0, *[e for _, e in spans[:-1]]] and \
+            spans[-1][1] == size if spans else size == 0
+        if not tiled:
+            raise IntegrityError(f"{self._label}: the signed pieces do not cover its "
+                                 f"{size} bytes")
+        self._spans = spans
+        self._read_into = read_into
+        limit = MAX_PIECE_BUFFER if max_buffer is None else max_buffer
+        self._streamed = any(e - s > limit for s, e in spans)
+        self._whole_checked = False
+        self._cache: tuple[int, bytearray] | None = None
+        self.bytes_hashed = 0
+        self.pieces_checked = 0
+
+    def _fill(self, offset: int, view: memoryview) -> None:
+        done = 0
+        while done < len(view):
+            n = self._read_into(offset + done, view[done:])
+            if not n:
+                raise IntegrityError(f"{self._label}: shorter than the signed file")
+            done += n
+
+    def _piece(self, index: int) -> bytearray:
+        start, end = self._spans[index]
+        if self._cache is not None and self._cache[0] == start:
+            return self._cache[1]
+        self._cache = None
+        buf = bytearray(end - start)
+        self._fill(start, memoryview(buf))
+        self.model.check_piece(self.name, start, buf)
+        self.bytes_hashed += len(buf)
+        self.pieces_checked += 1
+        self._cache = (start, buf)
+        return buf
+
+    def check_all(self) -> None:
+        """Stream the whole file through the hash (once); IntegrityError if it differs."""
+        if self._whole_checked:
+            return
+        check = self.model.stream(self.name)
+        buf = bytearray(min(_BLOCK, self.size) or 1)
+        view = memoryview(buf)
+        pos = 0
+        while pos < self.size:
+            n = min(len(buf), self.size - pos)
+            self._fill(pos, view[:n])
+            check.update(view[:n])
+            self.bytes_hashed += n
+            pos += n
+        check.finish()
+        self.pieces_checked += len(self._spans)
+        self._whole_checked = True
+
+    def read(self, offset: int, size: int) -> bytearray:
+        """``size`` verified bytes at ``offset`` (IntegrityError past the end)."""
+        if offset < 0 or size < 0 or offset + size > self.size:
+            raise IntegrityError(f"{self._label}: bytes {offset}-{offset + size} lie "
+                                 f"outside its {self.size} bytes")
+        out = bytearray(size)
+        if not size:
+            return out
+        if self._streamed:
+            self.check_all()
+            self._fill(offset, memoryview(out))
+            return out
+        end = offset + size
+        for index, (start, stop) in enumerate(self._spans):
+            if stop <= offset:
+                continue
+            if start >= end:
+                break
+            piece = self._piece(index)
+            lo, hi = max(start, offset), min(stop, end)
+            out[lo - offset:hi - offset] = piece[lo - start:hi - start]
+        return out
+
+
 def verify_for_load(
     model_root: str | os.PathLike[str],
     files: Sequence[str | os.PathLike[str]],
@@ -320,6 +437,118 @@ def read_verified(
     return model.read_bytes(model.name_of(target.absolute() if root != target else target))
 
 
+# ---- encrypted models --------------------------------------------------------------------
+#
+# Convention: the model is signed in plaintext, then its files are encrypted (``pqml
+# encrypt -o enc/ model/`` copies model.sig beside them, in clear). The signed name of
+# ``enc/x.safetensors.pqml`` is ``x.safetensors``: the encrypted suffix is dropped.
+
+ENCRYPTED_SUFFIXES = (".pqml", ".age")
+
+
+def plaintext_name(name: str) -> str:
+    """``name`` without a trailing ``.pqml`` / ``.age`` (the name the signature uses)."""
+    for suffix in ENCRYPTED_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix) and \
+                not name.endswith("/" + suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def locate_encrypted(
+    path: str | os.PathLike[str],
+    *,
+    model_root: str | os.PathLike[str] | None = None,
+    signature: str | os.PathLike[str] | None = None,
+) -> tuple[Path, Path]:
+    """Like :func:`locate` for an encrypted file: also finds the plaintext file's own
+    bundle (``x.joblib.sig`` beside ``x.joblib.pqml``)."""
+    target = Path(path)
+    if model_root is None and signature is None:
+        plain = target.with_name(plaintext_name(target.name))
+        for own in (target.with_name(target.name + ".sig"), plain.with_name(plain.name + ".sig")):
+            if own.is_file():
+                return target, own
+    return locate(target, model_root=model_root, signature=signature)
+
+
+def verify_encrypted(
+    path: str | os.PathLike[str],
+    trusted: Trusted = None,
+    *,
+    signature: str | os.PathLike[str] | None = None,
+    model_root: str | os.PathLike[str] | None = None,
+    certificate_chain: Iterable[str | os.PathLike[str]] = (),
+    policy: TrustPolicy | str | os.PathLike[str] | None = None,
+    require_pq: bool = False,
+    allow_symlinks: bool = False,
+) -> tuple[VerifiedModel, str]:
+    """Authenticate the bundle covering the encrypted file ``path`` (nothing is decrypted)
+    and return it with the signed (plaintext) name of ``path``. UnsignedFileError if the
+    signature does not cover that name."""
+    target = Path(path)
+    if not _keys(trusted) and policy is None and not certificate_chain:
+        raise PolicyError(f"{target}: trusted keys are required to verify it (trusted=[...])")
+    if target.is_dir():
+        raise PqmlError(f"{target}: is a directory; pass the file to load")
+    if not allow_symlinks and target.is_symlink():
+        raise UnsafePathError(f"{target}: is a symbolic link (pass allow_symlinks=True)")
+    if not target.is_file():
+        raise PqmlError(f"{target}: no such file")
+    root, sig = locate_encrypted(target, model_root=model_root, signature=signature)
+    model = verify_for_load(
+        root, [], trusted, sig, certificate_chain=certificate_chain, policy=policy,
+        require_pq=require_pq, allow_symlinks=allow_symlinks, check_files=False,
+    )
+    if model_tree.SINGLE_FILE in model.manifest.files:
+        name = model_tree.SINGLE_FILE
+    else:
+        name = plaintext_name(model_tree.normalize_relative(target.absolute(), model.root))
+    model.entry(name)  # UnsignedFileError before anything is decrypted
+    return model, name
+
+
+def read_verified_encrypted(
+    path: str | os.PathLike[str],
+    identities: Any,
+    trusted: Trusted = None,
+    **options: Any,
+) -> bytes:
+    """The plaintext of the encrypted file ``path``, verified against its model's
+    signature: the bundle is authenticated first, then the file is decrypted into memory
+    while its plaintext is hashed, and returned only if it is exactly what was signed."""
+    model, name = verify_encrypted(path, trusted, **options)
+    from pqml.features.random_access import open as open_encrypted
+
+    with open_encrypted(path, identities) as f:
+        raw = f.raw
+        size = raw.size  # type: ignore[attr-defined]
+        entry = model.entry(name)
+        label = f"{path}: plaintext ({model_tree.display(name)})"
+        if entry.size is not None and entry.size != size:
+            raise IntegrityError(f"{label}: size {size} differs from the signed {entry.size}")
+        data = bytearray(size)
+        view = memoryview(data)
+        check = model.stream(name)
+        pos = 0
+        while pos < size:
+            n = raw.readinto(view[pos:pos + _BLOCK])
+            if not n:
+                raise IntegrityError(f"{label}: shorter than the signed file")
+            check.update(view[pos:pos + n])
+            pos += n
+        check.finish()
+    del view
+    return bytes(data)
+
+
+def read_decrypted_unverified(path: str | os.PathLike[str], identities: Any) -> bytes:
+    from pqml.features.random_access import open as open_encrypted
+
+    with open_encrypted(path, identities) as f:
+        return f.read()
+
+
 # ---- deserializers, chosen by suffix ---------------------------------------------------------
 
 
@@ -395,6 +624,7 @@ def load(
     require_pq: bool = False,
     allow_symlinks: bool = False,
     allow_unverified: bool = False,
+    identities: Any = None,
     **kwargs: Any,
 ) -> Any:
     """Verify ``path`` against its model's signature, then deserialize it.
@@ -403,13 +633,32 @@ def load(
     pass ``weights_only=False``), pickle, NumPy (``allow_pickle=False``), safetensors, JSON;
     ``loader`` (called with a BytesIO and ``kwargs``) overrides it. Only ``path`` is hashed:
     the signature covers the whole manifest, the other files are not read.
+
+    ``identities=`` (key files, identity strings, key objects, a Passphrase) loads an
+    encrypted file (``x.joblib.pqml``): the plaintext model's bundle is authenticated
+    before anything is decrypted, the plaintext is hashed as it is decrypted into memory
+    and must match the signed digest of ``x.joblib`` before it is deserialized.
     """
     deserialize = None if loader is not None else _deserializer(Path(path).name)
-    data = read_verified(
-        path, trusted, signature=signature, model_root=model_root,
-        certificate_chain=certificate_chain, policy=policy, require_pq=require_pq,
-        allow_symlinks=allow_symlinks, allow_unverified=allow_unverified,
-    )
+    if identities is not None:
+        if allow_unverified:
+            warnings.warn(
+                f"{path}: loading without signature verification (allow_unverified=True)",
+                UnverifiedLoadWarning, stacklevel=2,
+            )
+            data = read_decrypted_unverified(path, identities)
+        else:
+            data = read_verified_encrypted(
+                path, identities, trusted, signature=signature, model_root=model_root,
+                certificate_chain=certificate_chain, policy=policy, require_pq=require_pq,
+                allow_symlinks=allow_symlinks,
+            )
+    else:
+        data = read_verified(
+            path, trusted, signature=signature, model_root=model_root,
+            certificate_chain=certificate_chain, policy=policy, require_pq=require_pq,
+            allow_symlinks=allow_symlinks, allow_unverified=allow_unverified,
+        )
     if loader is not None:
         return loader(io.BytesIO(data), **kwargs)
     assert deserialize is not None
