@@ -42,18 +42,20 @@ def hmac_sha256_verify(key: bytes, data: bytes, tag: bytes) -> bool:
     return _hmac.compare_digest(hmac_sha256(key, data), tag)
 
 
-class ChaCha20Poly1305Key:
-    """One RFC 8439 ChaCha20-Poly1305 key, set up once and reused for many messages
-    (a STREAM payload seals thousands of chunks under one key)."""
+class _AEADKey:
+    """One AEAD key (12-byte nonce, 16-byte tag) set up once and reused for many messages:
+    a payload seals thousands of chunks under one key. Subclasses name the cipher."""
 
+    name = ""
     key_size = 32
     nonce_size = 12
     tag_size = 16
+    _backend: Any = None
 
     def __init__(self, key: bytes) -> None:
         if len(key) != self.key_size:
-            raise ValueError(f"ChaCha20-Poly1305 key must be 32 bytes, got {len(key)}")
-        self._aead: Any = ChaCha20Poly1305(bytes(key))
+            raise ValueError(f"{self.name} key must be {self.key_size} bytes, got {len(key)}")
+        self._aead: Any = type(self)._backend(bytes(key))
 
     def seal(self, nonce: bytes, plaintext: Buffer, aad: bytes | None = None) -> bytes:
         return bytes(self._aead.encrypt(nonce, plaintext, aad))
@@ -63,10 +65,17 @@ class ChaCha20Poly1305Key:
         try:
             return bytes(self._aead.decrypt(nonce, ciphertext, aad))
         except InvalidTag:
-            raise DecryptionError("ChaCha20-Poly1305 authentication failed") from None
+            raise DecryptionError(f"{self.name} authentication failed") from None
 
     def __repr__(self) -> str:  # never show key material
-        return "<ChaCha20-Poly1305 key>"
+        return f"<{self.name} key>"
+
+
+class ChaCha20Poly1305Key(_AEADKey):
+    """RFC 8439 ChaCha20-Poly1305: age's STREAM payload and stanzas."""
+
+    name = "ChaCha20-Poly1305"
+    _backend = ChaCha20Poly1305
 
 
 def scrypt(password: bytes, salt: bytes, log_n: int, r: int = 8, p: int = 1,
@@ -77,29 +86,12 @@ def scrypt(password: bytes, salt: bytes, log_n: int, r: int = 8, p: int = 1,
     return Scrypt(salt=salt, length=length, n=1 << log_n, r=r, p=p).derive(password)
 
 
-class AES256GCMKey:
-    """One AES-256-GCM key (NIST SP 800-38D, 12-byte nonce, 16-byte tag), set up once and
-    reused: pqml/v1 passphrase stanzas seal with it, and random access opens payload
-    chunks with it under the key C2SP chunked encryption derives."""
+class AES256GCMKey(_AEADKey):
+    """AES-256-GCM (NIST SP 800-38D): pqml/v1 passphrase stanzas seal with it, and random
+    access opens payload chunks with it under the key C2SP chunked encryption derives."""
 
-    key_size = 32
-    nonce_size = 12
-    tag_size = 16
-
-    def __init__(self, key: bytes) -> None:
-        if len(key) != self.key_size:
-            raise ValueError(f"AES-256-GCM key must be 32 bytes, got {len(key)}")
-        self._aead: Any = AESGCM(bytes(key))
-
-    def seal(self, nonce: bytes, plaintext: Buffer, aad: bytes | None = None) -> bytes:
-        return bytes(self._aead.encrypt(nonce, plaintext, aad))
-
-    def open(self, nonce: bytes, ciphertext: Buffer, aad: bytes | None = None) -> bytes:
-        """Decrypt and authenticate; raise DecryptionError (no detail: tags leak nothing)."""
-        try:
-            return bytes(self._aead.decrypt(nonce, ciphertext, aad))
-        except InvalidTag:
-            raise DecryptionError("AES-256-GCM authentication failed") from None
+    name = "AES-256-GCM"
+    _backend = AESGCM
 
     def seal_into(self, nonce: bytes, plaintext: Buffer, out: Buffer) -> None:
         """Seal into ``out`` (exactly ``len(plaintext) + 16`` bytes): no allocation."""
@@ -112,9 +104,6 @@ class AES256GCMKey:
             self._aead.decrypt_into(nonce, ciphertext, None, out)
         except InvalidTag:
             raise DecryptionError("AES-256-GCM authentication failed") from None
-
-    def __repr__(self) -> str:  # never show key material
-        return "<AES-256-GCM key>"
 
 
 def argon2id(password: bytes, salt: bytes, iterations: int, memory_kib: int, lanes: int,
