@@ -275,17 +275,19 @@ def test_ctrl_c_leaves_no_output(tmp_path: Path, k: dict, direction: str) -> Non
         run("encrypt", "-r", k["bob"], "-o", tmp_path / "e", tmp_path / "p")
         args = ["decrypt", "-i", str(k["bob.txt"]), "-o", str(outdir / "o")]
         feed = (tmp_path / "e").read_bytes()[:120_000]  # header and part of the payload
+    # A shell running tests in the background (as CI may) starts children with SIGINT
+    # ignored; a terminal user's Ctrl-C has the default disposition, so restore it.
     proc = subprocess.Popen([sys.executable, "-m", "pqml.cli.main", *args],
-                            stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.stdin is not None
     proc.stdin.write(feed)
     proc.stdin.flush()  # the input stays open: pqml is now waiting for more
     deadline = time.monotonic() + 60
-    while not any(TEMP_SUFFIX in p.name for p in outdir.iterdir()):
+    while not any(TEMP_SUFFIX in p.name for p in outdir.iterdir()):  # wait for a condition
         assert time.monotonic() < deadline, "pqml never started writing"
         time.sleep(0.05)
-    time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGINT)  # the temp output exists: we are mid-write
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
     one_line_error(err, "interrupted")
