@@ -369,6 +369,18 @@ def test_rsa_encrypted_traditional(rsa_key: rsa.RSAPrivateKey) -> None:
         keyfile.load_private_key(pem, b"nope")
 
 
+def test_wrong_passphrase_is_reported_as_such_even_when_padding_survives(
+    rsa_key: rsa.RSAPrivateKey,
+) -> None:
+    """A wrong passphrase leaves valid CBC padding about 1 time in 256; the garbage then
+    fails to parse. Many wrong passphrases make that case certain to occur here."""
+    pem = rsa_key.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.TraditionalOpenSSL,
+                                ser.BestAvailableEncryption(b"pw"))
+    for i in range(1500):
+        with pytest.raises(KeyFormatError, match="wrong passphrase or corrupted"):
+            keyfile.load_private_key(pem, f"wrong-{i}".encode())
+
+
 def test_ed25519_x25519_forms() -> None:
     for native, name in ((ed25519.Ed25519PrivateKey.generate(), "Ed25519"),
                          (x25519.X25519PrivateKey.generate(), "X25519")):

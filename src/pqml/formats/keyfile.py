@@ -237,7 +237,11 @@ def _pyca_call(what: str, fn: Callable[..., T], *args: Any) -> T:
         raise KeyFormatError(f"unsupported {what}: {exc}") from None
     except ValueError as exc:
         message = str(exc)
-        if "password" in message.lower() or "decrypt" in message.lower():
+        # With a passphrase, any failure is a decryption failure: a wrong passphrase on a
+        # CBC-encrypted key leaves valid padding about 1 time in 256, and the garbage then
+        # fails as ASN.1 rather than as "bad decrypt".
+        given_passphrase = len(args) > 1 and args[1] is not None
+        if given_passphrase or "password" in message.lower() or "decrypt" in message.lower():
             raise KeyFormatError(
                 f"could not decrypt the {what}: wrong passphrase or corrupted file"
             ) from None
