@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from pqml.errors import DecryptionError, KeyFormatError, WrongKeyTypeError
+from pqml.errors import DecryptionError, KeyFormatError
+from pqml.primitives import rsa_keys
 from pqml.primitives.base import KEMPrivateKey, KEMPublicKey, KEMScheme
 
 ALGORITHM = "RSA-OAEP"
@@ -33,9 +33,7 @@ class RSAOAEPPublicKey(KEMPublicKey):
         self._key = key
 
     def public_bytes(self) -> bytes:
-        return self._key.public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        return rsa_keys.public_der(self._key)
 
     def encapsulate(self) -> tuple[bytes, bytes]:
         secret = os.urandom(SECRET_SIZE)
@@ -60,11 +58,7 @@ class RSAOAEPPrivateKey(KEMPrivateKey):
         return RSAOAEPPublicKey(self._key.public_key())
 
     def private_bytes(self) -> bytes:
-        return self._key.private_bytes(
-            serialization.Encoding.DER,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+        return rsa_keys.private_der(self._key)
 
     def decapsulate(self, ciphertext: bytes) -> bytes:
         size = (self._key.key_size + 7) // 8
@@ -100,29 +94,17 @@ class RSAOAEPScheme(KEMScheme):
         return RSAOAEPPrivateKey(rsa.generate_private_key(public_exponent=65537, key_size=bits))
 
     def private_from_bytes(self, data: bytes) -> RSAOAEPPrivateKey:
-        try:
-            key = serialization.load_der_private_key(bytes(data), password=None)
-        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-            raise KeyFormatError(f"invalid RSA-OAEP private key (PKCS#8 DER): {exc}") from None
-        return self.wrap_private(key)
+        return RSAOAEPPrivateKey(rsa_keys.load_private_der(data, ALGORITHM))
 
     def public_from_bytes(self, data: bytes) -> RSAOAEPPublicKey:
-        try:
-            key = serialization.load_der_public_key(bytes(data))
-        except (ValueError, UnsupportedAlgorithm) as exc:
-            raise KeyFormatError(f"invalid RSA-OAEP public key (SPKI DER): {exc}") from None
-        return self.wrap_public(key)
+        return RSAOAEPPublicKey(rsa_keys.load_public_der(data, ALGORITHM))
 
     def wrap_private(self, key: object) -> RSAOAEPPrivateKey:
         """Adopt a pyca key object (e.g. one loaded from PEM by cryptography)."""
-        if not isinstance(key, rsa.RSAPrivateKey):
-            raise WrongKeyTypeError(f"expected an RSA private key, got {type(key).__name__}")
-        return RSAOAEPPrivateKey(key)
+        return RSAOAEPPrivateKey(rsa_keys.require_private(key))
 
     def wrap_public(self, key: object) -> RSAOAEPPublicKey:
-        if not isinstance(key, rsa.RSAPublicKey):
-            raise WrongKeyTypeError(f"expected an RSA public key, got {type(key).__name__}")
-        return RSAOAEPPublicKey(key)
+        return RSAOAEPPublicKey(rsa_keys.require_public(key))
 
 
 SCHEME = RSAOAEPScheme()

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from pqml.errors import InvalidSignatureError, KeyFormatError, WrongKeyTypeError
+from pqml.errors import InvalidSignatureError, KeyFormatError
+from pqml.primitives import rsa_keys
 from pqml.primitives.base import SignatureScheme, SigningKey, VerifyingKey, reject_context
 
 ALGORITHM = "RSA-PSS"
@@ -39,10 +40,7 @@ class RSAPSSPublicKey(VerifyingKey):
         self._key = key
 
     def public_bytes(self) -> bytes:
-        """SubjectPublicKeyInfo DER (rsaEncryption)."""
-        return self._key.public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        return rsa_keys.public_der(self._key)
 
     @property
     def signature_size(self) -> int:
@@ -74,12 +72,7 @@ class RSAPSSPrivateKey(SigningKey):
         return RSAPSSPublicKey(self._key.public_key())
 
     def private_bytes(self) -> bytes:
-        """PKCS#8 DER, unencrypted (file-level protection is the key-file layer's job)."""
-        return self._key.private_bytes(
-            serialization.Encoding.DER,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
+        return rsa_keys.private_der(self._key)
 
     def sign(self, message: bytes, context: bytes = b"") -> bytes:
         reject_context(self.algorithm, context)
@@ -101,31 +94,19 @@ class RSAPSSScheme(SignatureScheme):
         return RSAPSSPrivateKey(key)
 
     def private_from_bytes(self, data: bytes) -> RSAPSSPrivateKey:
-        try:
-            key = serialization.load_der_private_key(bytes(data), password=None)
-        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-            raise KeyFormatError(
-                f"invalid RSA-PSS private key (PKCS#8 DER expected): {exc}"
-            ) from None
-        return self.wrap_private(key)
+        return self.wrap_private(rsa_keys.load_private_der(data, ALGORITHM))
 
     def public_from_bytes(self, data: bytes) -> RSAPSSPublicKey:
-        try:
-            key = serialization.load_der_public_key(bytes(data))
-        except (ValueError, UnsupportedAlgorithm) as exc:
-            raise KeyFormatError(f"invalid RSA-PSS public key (SPKI DER expected): {exc}") from None
-        return self.wrap_public(key)
+        return self.wrap_public(rsa_keys.load_public_der(data, ALGORITHM))
 
     def wrap_private(self, key: Any) -> RSAPSSPrivateKey:
         """Adopt a pyca key object (e.g. one loaded from PEM by cryptography)."""
-        if not isinstance(key, rsa.RSAPrivateKey):
-            raise WrongKeyTypeError(f"not an RSA private key: {type(key).__name__}")
+        key = rsa_keys.require_private(key)
         _check_size(key)
         return RSAPSSPrivateKey(key)
 
     def wrap_public(self, key: Any) -> RSAPSSPublicKey:
-        if not isinstance(key, rsa.RSAPublicKey):
-            raise WrongKeyTypeError(f"not an RSA public key: {type(key).__name__}")
+        key = rsa_keys.require_public(key)
         _check_size(key)
         return RSAPSSPublicKey(key)
 
