@@ -139,19 +139,23 @@ def _filler(src: Any) -> Callable[[bytearray], int]:
 
 def encrypt_payload(file_key: bytes, src: Readable, dst: Writable, *,
                     progress: Progress | None = None, block_size: int = BLOCK_SIZE) -> int:
-    """Write the chunked payload of everything readable from ``src``; return its size."""
+    """Write the chunked payload of everything readable from ``src``; return its size.
+
+    A ``dst`` with ``buffer``/``submit`` (features.write_behind) receives each block in a
+    buffer of its own, so its writes can run on another thread without a copy."""
     enc = chunked.Encryptor(payload_key(file_key), PAYLOAD_CONTEXT)
     fill = _filler(src)
     buf = bytearray(block_size)
-    out = bytearray(chunked.max_update_output(block_size))
-    view, out_view = memoryview(buf), memoryview(out)
+    out_size = chunked.max_update_output(block_size)
+    buffers = _output_buffers(dst, out_size)
+    view = memoryview(buf)
     total = 0
     while True:
         n = fill(buf)
         if n:
+            out = buffers()
             m = enc.update_into(view[:n], out)
-            if m:
-                dst.write(out_view[:m])
+            _hand_over(dst, out, m)
             total += n
             if progress is not None:
                 progress(n)
@@ -161,9 +165,28 @@ def encrypt_payload(file_key: bytes, src: Readable, dst: Writable, *,
     return total
 
 
+def _output_buffers(dst: Any, size: int) -> Callable[[], bytearray]:
+    """Where each block's output goes: the sink's next buffer, or one reused buffer."""
+    take = getattr(dst, "buffer", None)
+    if take is not None and hasattr(dst, "submit"):
+        return lambda: take(size)  # type: ignore[no-any-return]
+    reused = bytearray(size)
+    return lambda: reused
+
+
+def _hand_over(dst: Any, out: bytearray, n: int) -> None:
+    submit = getattr(dst, "submit", None)
+    if submit is not None:
+        submit(memoryview(out)[:n])  # even when empty: the buffer returns to the pool
+    elif n:
+        dst.write(memoryview(out)[:n])
+
+
 def iter_payload(file_key: bytes, src: Readable, *, block_size: int = BLOCK_SIZE,
-                 progress: Progress | None = None) -> Iterator[memoryview]:
-    """Yield plaintext views (valid until the next step) of the payload in ``src``.
+                 progress: Progress | None = None,
+                 out_buffer: Callable[[], bytearray] | None = None) -> Iterator[memoryview]:
+    """Yield plaintext views of the payload in ``src``: of one reused buffer (valid until
+    the next step), or of a fresh ``out_buffer()`` per block.
 
     Full chunks are released once they authenticate; the final one only after the whole
     payload did, so a PayloadError at the end means the plaintext yielded so far is
@@ -171,15 +194,17 @@ def iter_payload(file_key: bytes, src: Readable, *, block_size: int = BLOCK_SIZE
     dec = chunked.Decryptor(payload_key(file_key), PAYLOAD_CONTEXT)
     fill = _filler(src)
     buf = bytearray(block_size)
-    out = bytearray(chunked.max_update_output(block_size))
-    view, out_view = memoryview(buf), memoryview(out)
+    if out_buffer is None:
+        reused = bytearray(chunked.max_update_output(block_size))
+        out_buffer = lambda: reused  # noqa: E731
+    view = memoryview(buf)
     try:
         while True:
             n = fill(buf)
             if n:
+                out = out_buffer()
                 m = dec.update_into(view[:n], out)
-                if m:
-                    yield out_view[:m]
+                yield memoryview(out)[:m]
                 if progress is not None:
                     progress(n)
             if n < block_size:
@@ -191,7 +216,17 @@ def iter_payload(file_key: bytes, src: Readable, *, block_size: int = BLOCK_SIZE
 
 def decrypt_payload(file_key: bytes, src: Readable, dst: Writable, *,
                     progress: Progress | None = None, block_size: int = BLOCK_SIZE) -> int:
+    """Decrypt into ``dst``; a ``buffer``/``submit`` sink gets each block without a copy."""
+    submit = getattr(dst, "submit", None)
+    take = getattr(dst, "buffer", None)
     total = 0
+    if submit is not None and take is not None:
+        size = chunked.max_update_output(block_size)
+        for part in iter_payload(file_key, src, block_size=block_size, progress=progress,
+                                 out_buffer=lambda: take(size)):
+            submit(part)  # empty views too: their buffer goes back to the pool
+            total += len(part)
+        return total
     for part in iter_payload(file_key, src, block_size=block_size, progress=progress):
         dst.write(part)
         total += len(part)
