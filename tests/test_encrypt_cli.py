@@ -200,7 +200,7 @@ def test_rekey_and_inspect_cli(tmp_path: Path, k: dict) -> None:  # type: ignore
     res = run("rekey", "-i", k["alice.pem"], "--add", k["bob"], "--remove", k["carol.pem"],
               tmp_path / "e")
     assert res.exit_code == 0, res.output
-    assert "2 -> 2 recipients (+1 -1), payload unchanged" in res.stdout
+    assert "2 -> 2 recipients (+1 -1), file rewritten (payload bytes unchanged)" in res.stdout
     assert (tmp_path / "e").read_bytes()[-70000:] == payload_before
     info = json.loads(run("inspect", "--json", tmp_path / "e").stdout)
     assert [s["kem"] for s in info["stanzas"]] == ["X-Wing", "X-Wing"]
@@ -313,3 +313,23 @@ def test_progress_bar_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> Non
     assert "encrypting" in term.getvalue()
     with cli_encrypt._progress(1024, "encrypting") as cb:
         assert cb is None  # small inputs: no bar
+
+
+def test_rekey_of_a_large_file_is_in_place_and_says_so(tmp_path: Path, k: dict  # type: ignore[type-arg]
+                                                       ) -> None:
+    """From 64 MiB a pqml/v1 file gets a header area: rekey rewrites it in place (same
+    inode), and both the text and the JSON output say so."""
+    src = tmp_path / "p"
+    with open(src, "wb") as f:
+        f.truncate(64 * 1024 * 1024)
+    run("encrypt", "-r", k["alice.pub.pem"], "-o", tmp_path / "e", src)
+    inode = (tmp_path / "e").stat().st_ino
+    text = run("inspect", tmp_path / "e").stdout
+    assert "header area: 2 slots of 64 KiB, slot 0 in use; rekey in place" in text
+    res = run("rekey", "-i", k["alice.pem"], "--add", k["bob"], tmp_path / "e")
+    assert res.exit_code == 0, res.output
+    assert "1 -> 2 recipients (+1 -0), header rewritten in place" in res.stdout
+    assert (tmp_path / "e").stat().st_ino == inode
+    res = run("rekey", "--json", "-i", k["alice.pem"], "--remove", k["bob"], tmp_path / "e")
+    info = json.loads(res.stdout)
+    assert info["in_place"] is True and info["stanzas_after"] == 1

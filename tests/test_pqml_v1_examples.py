@@ -14,7 +14,12 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pqml.features import encrypt as feature
 from pqml.features.encryption_keys import Passphrase
 from pqml.formats import pqml_v1
-from pqml.formats.age.errors import HeaderMACError, NoIdentityMatchError, PayloadError
+from pqml.formats.age.errors import (
+    HeaderError,
+    HeaderMACError,
+    NoIdentityMatchError,
+    PayloadError,
+)
 from pqml.formats.age.header import parse_header
 from pqml.primitives import chunked, registry
 
@@ -23,7 +28,7 @@ from conftest import REPO, load_json
 DATA = REPO / "tests" / "data" / "pqml_v1"
 VECTORS = load_json(DATA / "vectors.json")["vectors"]
 FAILURES = {"no match": NoIdentityMatchError, "hmac failure": HeaderMACError,
-            "payload failure": PayloadError}
+            "payload failure": PayloadError, "header failure": HeaderError}
 
 
 def identity(name: str):  # type: ignore[no-untyped-def]
@@ -44,8 +49,10 @@ def plaintext(n: int) -> bytes:
 def test_example(v: dict, tmp_path: Path) -> None:  # type: ignore[type-arg]
     out = tmp_path / "out"
     if v["expect"] != "success":
-        with pytest.raises(FAILURES[v["expect"]]):
+        with pytest.raises(FAILURES[v["expect"]]) as info:
             feature.decrypt_file(DATA / v["file"], out, [identity(v["identity"])], jobs=1)
+        if v["expect"] == "header failure":  # not one of its subclasses
+            assert type(info.value) is HeaderError
         assert not out.exists()
         return
     result = feature.decrypt_file(DATA / v["file"], out, [identity(v["identity"])], jobs=1)
@@ -59,8 +66,16 @@ def test_example(v: dict, tmp_path: Path) -> None:  # type: ignore[type-arg]
                          ids=lambda v: f"{v['file']}-{v['identity']}")
 def test_intermediate_values(v: dict) -> None:  # type: ignore[type-arg]
     blob = (DATA / v["file"]).read_bytes()
-    header, rest = parse_header(blob, pqml_v1.VERSION)
-    assert len(blob) - len(rest) == v["header_size"]
+    if "header_area" in v:  # two slots of S bytes: the header that opens is in v["slot"]
+        size, slot = v["header_area"], v["slot"]
+        header, filler = parse_header(blob[slot * size:(slot + 1) * size], pqml_v1.VERSION)
+        assert size - len(filler) == v["header_size"] and not any(filler)
+        assert header.stanzas[0].marshal() == f"-> header-area {size}\n\n".encode()
+        assert v["payload_offset"] == 2 * size
+        rest = blob[2 * size:]
+    else:
+        header, rest = parse_header(blob, pqml_v1.VERSION)
+        assert len(blob) - len(rest) == v["header_size"]
     file_key = bytes.fromhex(v["file_key"])
     # the file key really is in the header, for this identity
     ident = identity(v["identity"])

@@ -256,3 +256,20 @@ def test_hybrid_bundle_signed_by_pqml_itself(tmp_path: Path) -> None:
     assert weights.algorithm == "ECDSA" and weights.quantum_vulnerable  # weakest link
     algs = {f.algorithm for f in result.findings if f.kind == "signature-bundle"}
     assert algs == {"ECDSA", "ML-DSA-65"}
+
+
+def test_header_area_is_layout_not_a_recipient(tmp_path: Path) -> None:
+    """A large pqml/v1 file's reserved header area is not reported as a KEM."""
+    pytest.importorskip("pqml.features.encrypt")
+    import pqml
+    from pqml.features.scan.protection import AREA_STANZA
+    from pqml.formats import pqml_v1
+    from pqml.formats.pqml_v1.header_area import STANZA_TYPE
+
+    assert AREA_STANZA == STANZA_TYPE
+    key = pqml.generate_key("X-Wing")
+    data = pqml_v1.encrypt_bytes([key.public_key()], b"weights", header_area=16384)
+    (tmp_path / "model.bin.pqml").write_bytes(data)
+    f = artifacts_of(tmp_path)["model.bin.pqml"]
+    enc = f.details["protection"]["encryption"]
+    assert enc["stanzas"] == ["xwing"] and enc["kems"] == ["X-Wing"]

@@ -90,7 +90,7 @@ def save_file(tensors: Mapping[str, Any], path: str | os.PathLike[str],
     prepare_recipients(format, resolved, allow_classical=allow_classical)  # type: ignore[arg-type]
     with atomic_output(path, mode=feature.CIPHERTEXT_MODE) as out:
         feature.encrypt_to(io.BytesIO(data), out, resolved, format=format,  # type: ignore[arg-type]
-                           allow_classical=allow_classical)
+                           allow_classical=allow_classical, plaintext_size=len(data))
 
 
 # ---- reading --------------------------------------------------------------------------------

@@ -309,10 +309,20 @@ def rekey(files: tuple[str, ...], identities: tuple[str, ...], passphrase_file: 
                   "remain")
         results.append(result.to_dict())
         if not as_json:
+            how = ("header rewritten in place" if result.in_place
+                   else "file rewritten (payload bytes unchanged)")
             click.echo(f"{path}: {result.stanzas_before} -> {result.stanzas_after} recipients "
-                       f"(+{len(result.added)} -{result.removed}), payload unchanged")
+                       f"(+{len(result.added)} -{result.removed}), {how}")
     if as_json:
         _emit_json(results if len(results) > 1 else results[0], False)
+
+
+def _area_text(info: dict[str, Any]) -> str:
+    area = info.get("header_area")
+    if not area:
+        return ""
+    return (f" (header area: 2 slots of {area['slot_size'] // 1024} KiB, slot {area['slot']} "
+            f"in use{'' if area['slots_identical'] else ', slots differ'}; rekey in place)")
 
 
 def _human_size(n: int | None) -> str:
@@ -353,7 +363,7 @@ def inspect(file: str, as_json: bool) -> None:
         pq = {True: "post-quantum", False: "quantum-vulnerable", None: "?"}[s["post_quantum"]]
         lines.append(f"  - {s['type']:<15} {what:<16} {pq}{kid}")
     lines += [
-        f"header:      {_human_size(info['header_size'])}",
+        f"header:      {_human_size(info['header_size'])}{_area_text(info)}",
         f"payload:     {_human_size(info['payload_size'])}, {info['payload_aead']}",
         f"chunks:      {info['chunks'] if info['chunks'] is not None else '?'} x "
         f"{info['chunk_size'] // 1024} KiB",

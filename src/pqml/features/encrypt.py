@@ -110,8 +110,11 @@ def _copy(src: Any, dst: Writable, block_size: int, progress: Progress | None) -
 
 def encrypt_to(src: Readable, dst: Writable, recipients: Sequence[Any], *,
                format: Format = "pqml", armor: bool = False, allow_classical: bool = False,
-               progress: Progress | None = None) -> tuple[int, list[dict[str, Any]]]:
+               progress: Progress | None = None, plaintext_size: int | None = None
+               ) -> tuple[int, list[dict[str, Any]]]:
     """Encrypt ``src`` into ``dst`` (file-likes); ``recipients`` already resolved.
+    ``plaintext_size``, when known (a regular file), lets a large pqml/v1 file get a
+    header area, so rekeying it later rewrites the header in place.
 
     Returns the plaintext size and the recipients' descriptions."""
     check_format(format)
@@ -124,7 +127,8 @@ def encrypt_to(src: Readable, dst: Writable, recipients: Sequence[Any], *,
         from pqml.formats import pqml_v1
 
         with WriteBehind(dst) as sink:
-            size = pqml_v1.encrypt(objs, src, sink, allow_classical=True, progress=progress)
+            size = pqml_v1.encrypt(objs, src, sink, allow_classical=True, progress=progress,
+                                   plaintext_size=plaintext_size)
         return size, described
     from pqml.formats import age
 
@@ -143,20 +147,21 @@ def _decrypt_source(source: Source, raw: Any, dst: Writable, identities: Sequenc
     detected = fmts.detect(source.peek(64))
     ids = fmts.prepare_identities(detected.format, identities)
     if raw is not None and workers > 1 and not detected.armored:
-        header = fmts.read_header(detected.format, source)
-        file_key = fmts.unwrap(detected.format, header, ids)
-        size = parallel.decrypt_payload(detected.format, file_key, raw.name,
-                                        len(header.marshal()),
+        located = fmts.open_header(detected.format, source, ids)
+        assert located.file_key is not None
+        size = parallel.decrypt_payload(detected.format, located.file_key, raw.name,
+                                        located.payload_offset,
                                         os.fstat(raw.fileno()).st_size, dst, workers, progress)
         return detected, size
     if detected.format == "pqml":
         from pqml.formats import pqml_v1
 
-        header = pqml_v1.read_header(source)
-        file_key = pqml_v1.unwrap_file_key(header, ids)
+        located = pqml_v1.open_header(source, ids)
+        file_key = located.file_key
+        assert file_key is not None
         payload: Any = source
         if raw is not None:
-            raw.seek(len(header.marshal()))
+            raw.seek(located.payload_offset)
             payload = raw
         with WriteBehind(dst) as sink:
             size = pqml_v1.decrypt_payload(file_key, payload, sink, progress=progress)
@@ -253,9 +258,10 @@ def encrypt_file(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None
                                       progress)
                 size = st.st_size
             else:
-                size, described = encrypt_to(raw, out, resolved, format=format, armor=armor,
-                                             allow_classical=allow_classical,
-                                             progress=progress)
+                size, described = encrypt_to(
+                    raw, out, resolved, format=format, armor=armor,
+                    allow_classical=allow_classical, progress=progress,
+                    plaintext_size=st.st_size if stat.S_ISREG(st.st_mode) else None)
         except OutputPathError:
             raise
         except PqmlError as exc:

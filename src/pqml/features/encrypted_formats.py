@@ -2,8 +2,8 @@
 
 Detection by the first bytes, recipient and identity conversion with pqml's policy (no
 quantum-vulnerable recipient without an explicit opt-in, whatever the format), header
-reading and unwrapping, and plain descriptions of recipients and stanzas for ``--json``,
-warnings and ``pqml inspect``.
+reading and unwrapping (with the payload offset, which a pqml/v1 header area moves), and
+plain descriptions of recipients and stanzas for ``--json``, warnings and ``pqml inspect``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pqml.errors import NotEncryptedError, PolicyError, WrongKeyTypeError
 from pqml.features.encryption_keys import Format, for_format
 from pqml.formats.age._io import Source
 from pqml.formats.age.header import AGE_V1, Header, Stanza
+from pqml.formats.pqml_v1.header_area import Located
 
 PQML_MAGIC = b"pqml/v1\n"
 AGE_PREFIX = b"age-encryption.org/"
@@ -63,6 +64,28 @@ def read_header(fmt: Format, source: Source) -> Header:
     from pqml.formats.age import header
 
     return header.read_header(source, AGE_V1)
+
+
+def open_header(fmt: Format, source: Source, identities: Sequence[Any] | None = None
+                ) -> Located:
+    """The header, where the payload starts and, given prepared identities, the file key:
+    the only way features find the payload (a pqml/v1 header area moves it to 2·S)."""
+    if fmt == "pqml":
+        from pqml.formats import pqml_v1
+
+        return pqml_v1.open_header(source, identities)
+    header = read_header(fmt, source)
+    file_key = unwrap(fmt, header, identities) if identities is not None else None
+    return Located(header, len(header.marshal()), file_key=file_key)
+
+
+def recipient_stanzas(fmt: Format, header: Header) -> tuple[Stanza, ...]:
+    """The stanzas that are recipients (a pqml/v1 header area's stanza is layout)."""
+    if fmt == "pqml":
+        from pqml.formats.pqml_v1 import header_area
+
+        return header_area.recipient_stanzas(header.stanzas)
+    return header.stanzas
 
 
 # ---- recipients -----------------------------------------------------------------------------

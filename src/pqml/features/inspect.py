@@ -1,10 +1,11 @@
 """``pqml inspect``: what an encrypted file is, without any key.
 
-Format, armor, every stanza (type, KEM, pqml/v1 key id, post-quantum status), header and
-payload sizes, chunk size and count, the plaintext size implied by the payload size, and
-whether that size is one a valid file can have (a file cut at a chunk boundary is
-already visible here). Nothing is decrypted, so nothing here is authenticated: the MAC,
-commitment and chunks are checked only by decryption.
+Format, armor, every recipient stanza (type, KEM, pqml/v1 key id, post-quantum status),
+header and payload sizes, the pqml/v1 header area (layout, not a recipient), chunk size
+and count, the plaintext size implied by the payload size, and whether that size is one
+a valid file can have (a file cut at a chunk boundary is already visible here). Nothing
+is decrypted, so nothing here is authenticated: the MAC, commitment and chunks are
+checked only by decryption.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pqml.errors import PqmlError
 from pqml.features import encrypted_formats as fmts
 from pqml.features.encrypt import named
 from pqml.formats.age._io import Source
+from pqml.formats.pqml_v1.header_area import Located
 
 
 class _Counter:
@@ -64,6 +66,17 @@ def _payload_facts(fmt: str, payload_size: int) -> dict[str, Any]:
     return facts
 
 
+def _area_facts(located: Located, fd: int) -> dict[str, Any] | None:
+    """A pqml/v1 header area: slot size, the slot shown and whether both slots hold the
+    same bytes (they differ only during, or after a crash in, an in-place rekey)."""
+    size = located.area_size
+    if size is None:
+        return None
+    data = os.pread(fd, 2 * size, 0)
+    return {"slot_size": size, "size": 2 * size, "slot": located.slot,
+            "slots_identical": data[:size] == data[size:]}
+
+
 def inspect(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Facts about the encrypted file at ``path`` (raises PqmlError naming the file if it is
     not a pqml/v1 or age file or its header is malformed)."""
@@ -83,20 +96,23 @@ def _inspect(path: Path) -> dict[str, Any]:
             from pqml.formats.age import armor
 
             source = Source(armor.ArmorReader(probe))
-        header = fmts.read_header(detected.format, source)
-        header_size = len(header.marshal())
+        located = fmts.open_header(detected.format, source)
+        header = located.header
         if detected.armored:
             payload_size = _Counter(source).drain()
         else:
-            payload_size = os.fstat(f.fileno()).st_size - header_size
-    stanzas = [fmts.describe_stanza(detected.format, s) for s in header.stanzas]
+            payload_size = os.fstat(f.fileno()).st_size - located.payload_offset
+        area = _area_facts(located, f.fileno())
+    stanzas = [fmts.describe_stanza(detected.format, s)
+               for s in fmts.recipient_stanzas(detected.format, header)]
     known = [s for s in stanzas if s["post_quantum"] is not None]
     info: dict[str, Any] = {
         "file": str(path),
         "format": detected.name,
         "armored": detected.armored,
         "file_size": path.stat().st_size,
-        "header_size": header_size,
+        "header_size": len(header.marshal()),
+        "header_area": area,
         "payload_size": payload_size,
         **_payload_facts(detected.format, payload_size),
         "stanzas": stanzas,

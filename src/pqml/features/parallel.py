@@ -8,10 +8,11 @@ this machine's disk the serial path is faster (see :func:`jobs_for`).
 
 How: both payloads are sequences of independently sealed chunks whose index is bound by
 the nonce and whose final chunk is known from the total size, so a file of known size has
-a fixed layout. The parent writes the header and payload prefix (pqml/v1: salt and key
-commitment; age: nonce), sizes the temporary output, and hands contiguous chunk ranges to
-worker processes, which ``pread`` their input range, seal or open each chunk, and
-``pwrite`` the result at its final offset. pqml/v1 chunks are sealed with ``AESGCM``
+a fixed layout. The parent writes the header (pqml/v1: in a header area from 64 MiB, as
+the serial path does) and payload prefix (pqml/v1: salt and key commitment; age: nonce),
+sizes the temporary output, and hands contiguous chunk ranges to worker processes, which
+``pread`` their input range, seal or open each chunk, and ``pwrite`` the result at its
+final offset. pqml/v1 chunks are sealed with ``AESGCM``
 under the key and base nonce C2SP chunked encryption derives
 (:class:`pqml.primitives.chunked.ChunkCipher`; tests prove the output byte-compatible
 with pyca's Cobblestone256 both ways); age chunks with the age STREAM cipher.
@@ -260,13 +261,14 @@ def encrypt_file(kind: Kind, recipients: list[Any], src: str, size: int, out: An
         from pqml.primitives import chunked
 
         file_key = os.urandom(pqml_v1.FILE_KEY_SIZE)
-        header = pqml_v1.wrap_file_key(file_key, recipients, allow_classical=True)
+        header = pqml_v1.wrap_file_key(file_key, recipients, allow_classical=True,
+                                       plaintext_size=size)
         cipher = chunked.ChunkCipher.for_salt(pqml_v1.payload_key(file_key),
                                               os.urandom(chunked.SALT_SIZE),
                                               pqml_v1.PAYLOAD_CONTEXT)
         keys = cipher.keys
         codec = Codec("pqml", keys.key, keys.base_nonce, keys.commitment)
-        prefix = header.marshal() + cipher.header
+        prefix = pqml_v1.marshal_header(header) + cipher.header  # header area from 64 MiB
         count = size // codec.chunk_size + 1
     else:
         from pqml.formats import age

@@ -117,13 +117,12 @@ class EncryptedFileRaw(io.RawIOBase):
         if detected.armored:
             raise PqmlError("armored age files cannot be opened for random access; "
                             "decrypt it, or re-encrypt without -a")
-        header = fmts.read_header(detected.format, source)
-        file_key = fmts.unwrap(detected.format, header,
-                               fmts.prepare_identities(detected.format, identities))
-        payload_offset = len(header.marshal())
+        located = fmts.open_header(detected.format, source,
+                                   fmts.prepare_identities(detected.format, identities))
+        assert located.file_key is not None
         file_size = os.fstat(f.fileno()).st_size
         make = _pqml_layout if detected.format == "pqml" else _age_layout
-        self._layout = make(file_key, f, payload_offset, file_size)
+        self._layout = make(located.file_key, f, located.payload_offset, file_size)
         self.format = detected.name
         self._size = self._layout.size
         # The final chunk first: proves the size (no truncation or extension) up front.

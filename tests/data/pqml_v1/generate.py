@@ -9,6 +9,12 @@ Writes keys (PEM, age identity, a raw MLKEM1024-P384 seed), encrypted example fi
 implementation can compare against: file key, header MAC key, payload input key, the
 C2SP salt, derived AES key, base nonce and commitment. Re-running makes new (equally
 valid) files, since encapsulation and salts are random.
+
+    python tests/data/pqml_v1/generate.py --header-area
+
+makes only the header-area examples (``header-area*.pqml``), with the keys already here,
+and replaces their entries in ``vectors.json``: how they were added without changing the
+files committed before them.
 """
 
 from __future__ import annotations
@@ -17,12 +23,14 @@ import hashlib
 import io
 import json
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from pqml.formats import age_keys, keyfile, pqml_v1
 from pqml.formats.age.header import mac_key
-from pqml.formats.pqml_v1 import argon2id
+from pqml.formats.pqml_v1 import argon2id, header_area
 from pqml.primitives import chunked, registry
 
 HERE = Path(__file__).resolve().parent
@@ -49,25 +57,35 @@ def keys() -> dict[str, Any]:
     return out
 
 
-def encrypt(recipients: list[Any], data: bytes, allow_classical: bool = False
-            ) -> tuple[bytes, bytes]:
-    """The file and its file key (captured by wrapping a known key ourselves)."""
+def encrypt(recipients: list[Any], data: bytes, allow_classical: bool = False,
+            area: int = 0) -> tuple[bytes, bytes]:
+    """The file and its file key (captured by wrapping a known key ourselves); ``area``:
+    the header area's slot size, 0 for none."""
     file_key = os.urandom(pqml_v1.FILE_KEY_SIZE)
-    header = pqml_v1.wrap_file_key(file_key, recipients, allow_classical=allow_classical)
+    header = pqml_v1.wrap_file_key(file_key, recipients, allow_classical=allow_classical,
+                                   header_area=area)
     out = io.BytesIO()
-    out.write(header.marshal())
+    out.write(pqml_v1.marshal_header(header))
     pqml_v1.encrypt_payload(file_key, io.BytesIO(data), out)
     return out.getvalue(), file_key
 
 
-def facts(blob: bytes, file_key: bytes) -> dict[str, Any]:
-    header, rest = _split(blob)
+def facts(blob: bytes, file_key: bytes, slot: int = 0) -> dict[str, Any]:
+    size = header_area.declared_size(blob[:header_area.PREFIX_SIZE])
+    area: dict[str, Any] = {}
+    if size is None:
+        header, rest = _split(blob)
+    else:  # the header that opens is in ``slot``; the payload starts after both slots
+        header, _ = _split(blob[slot * size:(slot + 1) * size])
+        rest = blob[2 * size:]
+        area = {"header_area": size, "slot": slot, "payload_offset": 2 * size}
     input_key = pqml_v1.payload_key(file_key)
     derived = chunked.derive(input_key, rest[:24], pqml_v1.PAYLOAD_CONTEXT)
     return {
         "file_key": file_key.hex(),
         "header_mac_key": mac_key(file_key).hex(),
         "header_size": len(header),
+        **area,
         "payload_input_key": input_key.hex(),
         "salt": rest[:24].hex(),
         "aead_key": derived.key.hex(),
@@ -82,13 +100,15 @@ def _split(blob: bytes) -> tuple[bytes, bytes]:
     return blob[:end], blob[end:]
 
 
-def main() -> None:
-    k = keys()
-    pub = {name: sk.public_key() for name, sk in k.items()}
-    vectors: list[dict[str, Any]] = []
+Add = Callable[..., None]
+
+
+def adder(vectors: list[dict[str, Any]]) -> Add:
+    """``add(name, blob, identity, n, expect, file_key, comment, slot=0)``: write the file
+    (or reuse it when ``blob`` is None) and record its vector."""
 
     def add(name: str, blob: bytes | None, identity: str, n: int | None, expect: str,
-            file_key: bytes | None, comment: str) -> None:
+            file_key: bytes | None, comment: str, slot: int = 0) -> None:
         if blob is not None:
             (HERE / name).write_bytes(blob)
         else:
@@ -99,8 +119,49 @@ def main() -> None:
             v.update(plaintext_length=n,
                      plaintext_sha256=hashlib.sha256(plaintext(n)).hexdigest())
         if expect == "success" and file_key is not None:
-            v.update(facts(blob, file_key))
+            v.update(facts(blob, file_key, slot))
         vectors.append(v)
+
+    return add
+
+
+def header_area_examples(pub: dict[str, Any], add: Add) -> None:
+    """A file with a 2 x 16 KiB header area, the state a crash in the middle of an in-place
+    rekey leaves (slot 0 torn, slot 1 new), and a non-zero filler byte."""
+    size = 16384
+    blob, fk = encrypt([pub["xwing"], pub["mlkem768"]], plaintext(40000), area=size)
+    for ident in ("xwing.pem", "mlkem768.pem"):
+        add("header-area.pqml", blob, ident, 40000, "success", fk,
+            "header area S = 16384: two identical 16 KiB slots (header, then zero bytes), "
+            "payload at offset 32768")
+    old = header_area.parse_slot(blob[:size], size, 0)
+    stanzas = [*header_area.recipient_stanzas(old.stanzas),
+               *pqml_v1.recipient_for(pub["mlkem1024"]).wrap(fk)]
+    new = header_area.slot_bytes(pqml_v1.rewrap(old, fk, stanzas), size)
+    cut = len(old.marshal()) + 100  # inside the added stanza's first body line
+    torn = new[:cut] + blob[cut:size] + new + blob[2 * size:]
+    for ident in ("xwing.pem", "mlkem768.pem", "mlkem1024.pem"):
+        add("header-area-torn.pqml", torn, ident, 40000, "success", fk,
+            "an in-place rekey adding ML-KEM-1024, cut while writing slot 0: slot 0 holds "
+            f"the first {cut} bytes of the new header over the old one, slot 1 the new "
+            "header, so slot 1 is used", 1)
+    add("header-area-torn.pqml", None, "x25519.pem", None, "header failure", None,
+        "neither slot opens: slot 0's error is reported (its torn header), not slot 1's "
+        "no match")
+    bad = bytearray(blob)
+    for base in (0, size):
+        bad[base + size - 1] = 1  # the last filler byte of both slots
+    add("fail-header-area-filler.pqml", bytes(bad), "xwing.pem", None, "header failure", None,
+        "the last filler byte of both slots is 0x01: the filler must be zero bytes")
+
+
+def main() -> None:
+    if sys.argv[1:] == ["--header-area"]:
+        return only_header_area()
+    k = keys()
+    pub = {name: sk.public_key() for name, sk in k.items()}
+    vectors: list[dict[str, Any]] = []
+    add = adder(vectors)
 
     blob, fk = encrypt([pub["xwing"]], plaintext(11))
     add("xwing.pqml", blob, "xwing.pem", 11, "success", fk, "one X-Wing recipient, one chunk")
@@ -143,7 +204,19 @@ def main() -> None:
         "payload failure", None, "cut after two full chunks (final chunk missing)")
     add("fail-extended.pqml", header + payload + b"\x00" * 16, "xwing.pem", None,
         "payload failure", None, "16 zero bytes appended")
+    header_area_examples(pub, add)
     (HERE / "vectors.json").write_text(json.dumps({"vectors": vectors}, indent=1) + "\n")
+
+
+def only_header_area() -> None:
+    """The header-area examples alone, with the keys already in this directory."""
+    pub = {name: keyfile.load_private_key((HERE / f"{name}.pem").read_bytes()).public_key()
+           for name in ("xwing", "mlkem768", "mlkem1024")}
+    path = HERE / "vectors.json"
+    vectors = [v for v in json.loads(path.read_text())["vectors"]
+               if "header-area" not in v["file"]]
+    header_area_examples(pub, adder(vectors))
+    path.write_text(json.dumps({"vectors": vectors}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

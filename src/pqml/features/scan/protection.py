@@ -15,6 +15,8 @@ import binascii
 from dataclasses import dataclass, field
 
 PQML_MAGIC = b"pqml/v1\n"
+AREA_STANZA = "header-area"  # pqml.formats.pqml_v1.header_area.STANZA_TYPE (not imported:
+#                              scanning loads no cryptography)
 AGE_MAGIC = b"age-encryption.org/v1\n"
 AGE_ARMOR = b"-----BEGIN AGE ENCRYPTED FILE-----"
 
@@ -87,6 +89,8 @@ def parse_header(head: bytes) -> EncryptionInfo | None:
         if raw.startswith(b"-> "):
             parts = raw[3:].split(b" ")
             stanza = parts[0].decode("ascii", "replace") if parts and parts[0] else "?"
+            if fmt == "pqml/v1" and stanza == AREA_STANZA:
+                continue  # layout (the reserved header area), not a recipient
             info.stanzas.append(stanza)
             alg = stanza_algorithm(stanza)
             if alg not in info.kems:

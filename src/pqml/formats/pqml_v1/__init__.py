@@ -4,7 +4,8 @@ An age-grammar header (version line ``pqml/v1``, one HPKE stanza per recipient o
 Argon2id passphrase stanza, header MAC as age's) over a C2SP chunked-encryption payload
 (AES-256-GCM, key-committing, random access in 16 KiB chunks). Laid out like the age
 package: ``hpke_stanza`` (one stanza type per KEM), ``argon2id`` (passphrase),
-``recipients`` (what callers may pass, and the mixing rules), ``file`` (header, payload,
+``recipients`` (what callers may pass, and the mixing rules), ``header_area`` (the two
+fixed-size header slots that let rekey rewrite in place), ``file`` (header, payload,
 streaming). Pure: file-like objects in and out. Errors are the age package's classes
 (HeaderError, HeaderMACError, NoIdentityMatchError, PayloadError), since the failure
 classes are the same.
@@ -34,12 +35,15 @@ from pqml.formats.pqml_v1.file import (
     encrypt_bytes,
     encrypt_payload,
     iter_payload,
+    marshal_header,
+    open_header,
     payload_key,
     read_header,
     rewrap,
     unwrap_file_key,
     wrap_file_key,
 )
+from pqml.formats.pqml_v1.header_area import Located
 from pqml.formats.pqml_v1.hpke_stanza import TYPES, HPKEIdentity, HPKERecipient, KEMType
 from pqml.formats.pqml_v1.recipients import (
     check_stanzas,
@@ -64,6 +68,7 @@ __all__ = [
     "HeaderError",
     "HeaderMACError",
     "KEMType",
+    "Located",
     "NoIdentityMatchError",
     "PayloadError",
     "PqmlWriter",
@@ -80,6 +85,8 @@ __all__ = [
     "identities_for",
     "identity_for",
     "iter_payload",
+    "marshal_header",
+    "open_header",
     "payload_key",
     "read_header",
     "recipient_for",

@@ -9,6 +9,10 @@
                                       input key = HKDF-SHA-256(file key, "", "pqml/v1 payload")
                                       context   = "pqml/v1"
 
+Files of known size from 64 MiB (or when asked) put the header in a header area instead:
+two fixed-size slots before the payload, so rekey rewrites them in place (header_area).
+:func:`open_header` reads either layout and is the one place the payload offset comes from.
+
 The file key is 32 random bytes. The payload's context binds the format version but not
 the stanzas, so rewriting the header (rekey) leaves every payload byte identical; the
 header MAC and the key commitment make a swapped header or payload fail.
@@ -27,8 +31,8 @@ from typing import Any, Protocol
 
 from pqml.formats.age._io import Readable, Source
 from pqml.formats.age.errors import HeaderError, NoIdentityMatchError, PayloadError
-from pqml.formats.age.header import Header, Stanza, make_header, verify_mac
-from pqml.formats.age.header import read_header as _read_header
+from pqml.formats.age.header import Header, Stanza, verify_mac
+from pqml.formats.pqml_v1 import header_area as _area
 from pqml.formats.pqml_v1 import recipients as _recipients
 from pqml.formats.pqml_v1.recipients import IdentityLike, RecipientLike
 from pqml.primitives import chunked, symmetric
@@ -53,36 +57,59 @@ class Writable(Protocol):
 
 
 def read_header(source: Source) -> Header:
-    """Parse a pqml/v1 header, leaving ``source`` at the first payload byte."""
-    return _read_header(source, VERSION)
+    """Parse a pqml/v1 header (the first slot that parses, for a file with a header area),
+    leaving ``source`` at the first payload byte. Without a key nothing is authenticated:
+    decryption uses :func:`open_header`."""
+    return _area.locate(source).header
+
+
+def open_header(source: Source, identities: Iterable[IdentityLike] | None = None
+                ) -> _area.Located:
+    """The header, the payload offset and, given identities, the file key (a header
+    area's slot 1 is used when slot 0 does not open); ``source`` is left at the payload."""
+    if identities is None:
+        return _area.locate(source)
+    ids = _recipients.identities_for(identities)
+    return _area.locate(source, lambda header: unwrap_file_key(header, ids))
+
+
+def marshal_header(header: Header) -> bytes:
+    """The bytes before the payload: the header, or both slots of its header area."""
+    return _area.marshal(header)
 
 
 def wrap_file_key(file_key: bytes, recipients: Iterable[RecipientLike], *,
-                  allow_classical: bool = False) -> Header:
-    """A MAC'd header carrying ``file_key`` for every recipient (encryption and rekey)."""
+                  allow_classical: bool = False, header_area: int | None = None,
+                  plaintext_size: int | None = None) -> Header:
+    """A MAC'd header carrying ``file_key`` for every recipient (encryption and rekey).
+
+    ``header_area``: the slot size S to reserve (0: none; None: automatic, 64 KiB when
+    ``plaintext_size`` is known and at least 64 MiB); grown if the header does not fit."""
     if len(file_key) != FILE_KEY_SIZE:
         raise ValueError(f"a pqml/v1 file key is {FILE_KEY_SIZE} bytes, got {len(file_key)}")
     stanzas: list[Stanza] = []
     for recipient in _recipients.recipients_for(recipients, allow_classical=allow_classical):
         stanzas.extend(recipient.wrap(file_key))
     _recipients.check_stanzas(stanzas)
-    return make_header(file_key, stanzas, VERSION)
+    return _area.build(file_key, stanzas, header_area, plaintext_size)
 
 
 def rewrap(header: Header, file_key: bytes, stanzas: Iterable[Stanza]) -> Header:
-    """A new header with ``stanzas`` for the same file key (rekey), re-MAC'd."""
-    stanzas = tuple(stanzas)
+    """A new header with ``stanzas`` for the same file key (rekey), re-MAC'd, keeping
+    ``header``'s header area (grown if the new header does not fit it)."""
+    stanzas = tuple(s for s in stanzas if s.type != _area.STANZA_TYPE)
     if not stanzas:
         raise ValueError("a header needs at least one recipient stanza")
     _recipients.check_stanzas(stanzas)
-    return make_header(file_key, stanzas, header.version)
+    return _area.build(file_key, stanzas, _area.area_size(header) or 0, None)
 
 
 def unwrap_file_key(header: Header, identities: Iterable[IdentityLike]) -> bytes:
     """The file key, after the header-wide rules, stanza unwrapping and the MAC check."""
     _recipients.check_stanzas(header.stanzas)
+    stanzas = _area.recipient_stanzas(header.stanzas)  # the layout stanza is no recipient
     for identity in _recipients.identities_for(identities):
-        file_key = identity.unwrap(header.stanzas)
+        file_key = identity.unwrap(stanzas)
         if file_key is None:
             continue
         if len(file_key) != FILE_KEY_SIZE:
@@ -237,12 +264,16 @@ def decrypt_payload(file_key: bytes, src: Readable, dst: Writable, *,
 
 
 def encrypt(recipients: Iterable[RecipientLike], src: Readable, dst: Writable, *,
-            allow_classical: bool = False, progress: Progress | None = None) -> int:
+            allow_classical: bool = False, progress: Progress | None = None,
+            header_area: int | None = None, plaintext_size: int | None = None) -> int:
     """Encrypt everything readable from ``src`` to ``dst`` as a pqml/v1 file; return the
-    plaintext size. ``dst`` is written sequentially and not closed."""
+    plaintext size. ``dst`` is written sequentially and not closed. ``header_area`` and
+    ``plaintext_size`` (the caller's promise) choose the header area: :func:`wrap_file_key`.
+    """
     file_key = os.urandom(FILE_KEY_SIZE)
-    header = wrap_file_key(file_key, recipients, allow_classical=allow_classical)
-    dst.write(header.marshal())
+    header = wrap_file_key(file_key, recipients, allow_classical=allow_classical,
+                           header_area=header_area, plaintext_size=plaintext_size)
+    dst.write(marshal_header(header))
     return encrypt_payload(file_key, src, dst, progress=progress)
 
 
@@ -250,17 +281,18 @@ def decrypt(identities: Iterable[IdentityLike], src: Readable, dst: Writable, *,
             progress: Progress | None = None) -> int:
     """Decrypt the pqml/v1 file in ``src`` into ``dst``; return the plaintext size."""
     source = Source(src)
-    header = read_header(source)
-    file_key = unwrap_file_key(header, identities)
-    return decrypt_payload(file_key, source, dst, progress=progress)
+    located = open_header(source, identities)
+    assert located.file_key is not None
+    return decrypt_payload(located.file_key, source, dst, progress=progress)
 
 
 def encrypt_bytes(recipients: Iterable[RecipientLike], data: bytes, *,
-                  allow_classical: bool = False) -> bytes:
+                  allow_classical: bool = False, header_area: int | None = None) -> bytes:
     import io
 
     out = io.BytesIO()
-    encrypt(recipients, io.BytesIO(data), out, allow_classical=allow_classical)
+    encrypt(recipients, io.BytesIO(data), out, allow_classical=allow_classical,
+            header_area=header_area, plaintext_size=len(data))
     return out.getvalue()
 
 
@@ -283,11 +315,12 @@ class PqmlWriter:
     output can never pass for a complete file."""
 
     def __init__(self, recipients: Iterable[RecipientLike], dst: Writable, *,
-                 allow_classical: bool = False) -> None:
+                 allow_classical: bool = False, header_area: int | None = None) -> None:
         file_key = os.urandom(FILE_KEY_SIZE)
-        self.header = wrap_file_key(file_key, recipients, allow_classical=allow_classical)
+        self.header = wrap_file_key(file_key, recipients, allow_classical=allow_classical,
+                                    header_area=header_area)
         self._dst = dst
-        dst.write(self.header.marshal())
+        dst.write(marshal_header(self.header))
         self._enc: chunked.Encryptor | None = chunked.Encryptor(payload_key(file_key),
                                                                  PAYLOAD_CONTEXT)
         self._out = bytearray()

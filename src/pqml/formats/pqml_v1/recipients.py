@@ -20,7 +20,7 @@ from pqml.formats import age_keys
 from pqml.formats.age.errors import HeaderError, RecipientError
 from pqml.formats.age.header import Stanza
 from pqml.formats.age.recipients import Identity, Recipient
-from pqml.formats.pqml_v1 import argon2id, hpke_stanza
+from pqml.formats.pqml_v1 import argon2id, header_area, hpke_stanza
 from pqml.primitives.base import KEMPrivateKey, KEMPublicKey, PrivateKey, PublicKey
 
 RecipientLike = Recipient | PublicKey | str
@@ -95,10 +95,12 @@ def identities_for(values: Iterable[IdentityLike]) -> list[Identity]:
 
 def check_stanzas(stanzas: Sequence[Stanza]) -> None:
     """Header-wide rules, checked before any identity runs: every stanza of a type pqml/v1
-    defines is well formed, and a passphrase stanza is alone. Unknown types are ignored
-    (a newer writer may add types; they simply never match)."""
-    argon2id.check_alone(stanzas)
-    for stanza in stanzas:
+    defines is well formed, a ``header-area`` stanza (layout, not a recipient) comes
+    first, and a passphrase stanza is alone among the recipients. Unknown types are
+    ignored (a newer writer may add types; they simply never match)."""
+    recipients = header_area.recipient_stanzas(stanzas)
+    argon2id.check_alone(recipients)
+    for stanza in recipients:
         if stanza.type in hpke_stanza.BY_STANZA_TYPE:
             hpke_stanza.check_stanza(stanza)
         elif stanza.type == argon2id.STANZA_TYPE:
@@ -117,6 +119,10 @@ def describe_stanza(stanza: Stanza) -> dict[str, object]:
                 "argon2id": {"t": params.iterations, "m_kib": params.memory_kib,
                              "p": params.lanes},
                 "post_quantum": True, "quantum_vulnerable": False}
+    if stanza.type == header_area.STANZA_TYPE:
+        return {"type": stanza.type, "kem": None, "layout": True,
+                "header_area": header_area.parse_stanza(stanza), "post_quantum": None,
+                "quantum_vulnerable": None}
     return {"type": stanza.type, "kem": None, "post_quantum": None,
             "quantum_vulnerable": None, "unknown": True}
 
