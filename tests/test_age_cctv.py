@@ -90,10 +90,18 @@ def identities(v: Vector) -> list[age.Identity]:
     return ids
 
 
-def run(v: Vector, armor_flag: bool | None) -> tuple[Exception | None, bytes]:
+def run(v: Vector, armor_flag: bool | None, path: str = "blocks"
+        ) -> tuple[Exception | None, bytes]:
+    """Decrypt ``v`` by 4 MiB blocks (age.decrypt, the CLI's path) or chunk by chunk
+    (AgeReader.chunks, under AgeReader.read); both must release the same plaintext."""
     out = io.BytesIO()
     try:
-        age.decrypt(identities(v), io.BytesIO(v.data), out, armor=armor_flag)
+        if path == "blocks":
+            age.decrypt(identities(v), io.BytesIO(v.data), out, armor=armor_flag)
+        else:
+            reader = age.AgeReader(identities(v), io.BytesIO(v.data), armor=armor_flag)
+            for part in reader.chunks():
+                out.write(part)
     except age.AgeError as exc:
         return exc, out.getvalue()
     return None, out.getvalue()
@@ -105,10 +113,11 @@ def test_vector_set_is_complete() -> None:
     assert set(counts) <= set(EXPECTED_ERROR), counts
 
 
+@pytest.mark.parametrize("path", ["blocks", "chunks"])
 @pytest.mark.parametrize("name", sorted(BY_NAME))
-def test_vector(name: str) -> None:
+def test_vector(name: str, path: str) -> None:
     v = BY_NAME[name]
-    error, released = run(v, v.armored)
+    error, released = run(v, v.armored, path)
     expected = EXPECTED_ERROR[v.expect]
     if expected is None:
         assert error is None, f"{name}: expected success, got {type(error).__name__}: {error}"

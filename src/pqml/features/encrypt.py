@@ -36,7 +36,6 @@ from pqml.formats.pqml_v1.file import Writable
 
 Progress = Callable[[int], object]
 BLOCK_SIZE = 4 * 1024 * 1024
-AGE_BLOCK_SIZE = 1024 * 1024
 CIPHERTEXT_MODE = 0o644
 PLAINTEXT_MODE = 0o600  # decrypted model weights are as sensitive as a key
 
@@ -88,26 +87,6 @@ def named(exc: PqmlError, path: str | os.PathLike[str]) -> PqmlError:
 # ---- streams --------------------------------------------------------------------------------
 
 
-def _copy(src: Any, dst: Writable, block_size: int, progress: Progress | None) -> int:
-    total = 0
-    readinto = getattr(src, "readinto", None)
-    buf = bytearray(block_size)
-    view = memoryview(buf)
-    while True:
-        if readinto is not None:
-            n = readinto(buf)
-            data: Any = view[:n] if n else b""
-        else:
-            data = src.read(block_size)
-            n = len(data) if data else 0
-        if not n:
-            return total
-        dst.write(data)
-        total += n
-        if progress is not None:
-            progress(n)
-
-
 def encrypt_to(src: Readable, dst: Writable, recipients: Sequence[Any], *,
                format: Format = "pqml", armor: bool = False, allow_classical: bool = False,
                progress: Progress | None = None, plaintext_size: int | None = None
@@ -133,9 +112,8 @@ def encrypt_to(src: Readable, dst: Writable, recipients: Sequence[Any], *,
     from pqml.formats import age
 
     with WriteBehind(dst) as sink:
-        writer = age.AgeWriter(objs, sink, armor=armor, allow_mixed_pq=True)
-        size = _copy(src, writer, AGE_BLOCK_SIZE, progress)
-        writer.close()
+        size = age.encrypt(objs, src, sink, armor=armor, allow_mixed_pq=True,
+                           progress=progress)
     return size, described
 
 
@@ -171,11 +149,11 @@ def _decrypt_source(source: Source, raw: Any, dst: Writable, identities: Sequenc
     reader = age.AgeReader(ids, source, armor=detected.armored)
     total = 0
     with WriteBehind(dst) as sink:
-        for chunk in reader.chunks():
-            sink.write(chunk)
-            total += len(chunk)
-            if progress is not None:
-                progress(len(chunk))
+        for part in reader.blocks(sink.buffer):
+            sink.submit(part)  # empty views too: their buffer goes back to the pool
+            total += len(part)
+            if progress is not None and len(part):
+                progress(len(part))
     return detected, total
 
 

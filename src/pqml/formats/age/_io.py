@@ -8,6 +8,7 @@ our own armor decoder. Memory stays bounded by the largest single request.
 
 from __future__ import annotations
 
+import io
 from typing import Protocol
 
 
@@ -60,6 +61,32 @@ class Source:
         out = bytes(self._buf[:n])
         del self._buf[:n]
         return out
+
+    def readinto(self, buf: bytearray | memoryview) -> int:
+        """Fill ``buf``; fewer bytes only at end of input. Payload blocks read this way land
+        in one reused buffer instead of a fresh multi-MiB ``bytes`` per read."""
+        view = memoryview(buf).cast("B")
+        got = min(len(self._buf), len(view))
+        if got:
+            view[:got] = self._buf[:got]
+            del self._buf[:got]
+        readinto = getattr(self._raw, "readinto", None)
+        while got < len(view) and not self._eof:
+            if readinto is not None:
+                try:
+                    n = readinto(view[got:]) or 0
+                except (NotImplementedError, io.UnsupportedOperation):
+                    readinto = None  # a RawIOBase that implements only read()
+                    continue
+            else:
+                data = self._raw.read(len(view) - got)
+                n = len(data) if data else 0
+                view[got:got + n] = data or b""
+            if not n:
+                self._eof = True
+                break
+            got += n
+        return got
 
     def readline(self, limit: int) -> bytes:
         """One line including its ``\\n``, or at most ``limit`` bytes, or what is left at

@@ -10,7 +10,7 @@ plaintext behind decrypt into a temporary file and rename it after success.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from pqml.formats.age import armor as _armor
 from pqml.formats.age import scrypt, stream
@@ -86,7 +86,7 @@ def _read_nonce(source: Source) -> bytes:
 
 def encrypt(
     recipients: Iterable[RecipientLike], src: Readable, dst: Writable, *, armor: bool = False,
-    allow_mixed_pq: bool = False,
+    allow_mixed_pq: bool = False, progress: Callable[[int], object] | None = None,
 ) -> int:
     """Encrypt everything readable from ``src`` to ``dst`` as an age v1 file; return the
     plaintext size. ``dst`` is written sequentially and not closed."""
@@ -94,7 +94,7 @@ def encrypt(
     header = wrap_file_key(file_key, recipients, allow_mixed_pq=allow_mixed_pq)
     out: Writable = _armor.ArmorWriter(dst) if armor else dst
     out.write(header.marshal())
-    size = stream.encrypt_payload(file_key, src, out)
+    size = stream.encrypt_payload(file_key, src, out, progress=progress)
     if isinstance(out, _armor.ArmorWriter):
         out.close()
     return size
@@ -111,9 +111,9 @@ def decrypt(
     """
     reader = AgeReader(identities, src, armor=armor)
     total = 0
-    for chunk in reader.chunks():
-        dst.write(chunk)
-        total += len(chunk)
+    for part in reader.blocks():
+        dst.write(part)
+        total += len(part)
     return total
 
 
@@ -186,11 +186,19 @@ class AgeReader:
         self.header = read_header(self._source)
         file_key = unwrap_file_key(self.header, identities)
         nonce = _read_nonce(self._source)
-        self._chunks = stream.iter_payload(
-            stream.PayloadCipher.for_file(file_key, nonce), self._source
-        )
+        self._cipher = stream.PayloadCipher.for_file(file_key, nonce)
+        self._chunks = stream.iter_payload(self._cipher, self._source)
         self._buf = b""
         self._pos = 0
+
+    def blocks(self, out_buffer: Callable[[], bytearray] | None = None
+               ) -> Iterator[memoryview]:
+        """The whole plaintext in blocks of up to 4 MiB (:func:`stream.iter_blocks`), for a
+        reader that has not read yet; views of ``out_buffer()``, or of one reused buffer
+        (then valid until the next step)."""
+        if self._pos or self._buf:
+            raise ValueError("blocks() must come before any read()")
+        return stream.iter_blocks(self._cipher, self._source, out_buffer)
 
     def chunks(self) -> Iterator[bytes]:
         """The remaining plaintext, one authenticated chunk at a time."""

@@ -18,8 +18,8 @@ CCTV "payload failure" vectors' expected partial plaintext is reproduced.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from typing import Protocol
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 from pqml.errors import DecryptionError
 from pqml.formats.age._io import Readable, Source
@@ -32,6 +32,7 @@ ENCRYPTED_CHUNK_SIZE = CHUNK_SIZE + TAG_SIZE
 NONCE_SIZE = 16
 FILE_KEY_SIZE = 16
 _MAX_CHUNKS = 1 << 88  # the 11-byte counter
+BLOCK_CHUNKS = 64  # chunks per read, seal and write: 4 MiB of plaintext
 
 
 class Writable(Protocol):
@@ -64,6 +65,21 @@ class PayloadCipher:
         if len(plaintext) > CHUNK_SIZE:
             raise ValueError(f"a payload chunk holds at most {CHUNK_SIZE} bytes")
         return self._aead.seal(chunk_nonce(index, last), plaintext)
+
+    def seal_into(self, index: int, plaintext: symmetric.Buffer, last: bool,
+                  out: memoryview) -> None:
+        """Seal into ``out`` (``len(plaintext) + 16`` bytes), allocating nothing."""
+        self._aead.seal_into(chunk_nonce(index, last), plaintext, out)
+
+    def try_open_into(self, index: int, ciphertext: symmetric.Buffer, last: bool,
+                      out: memoryview) -> bool:
+        """Open into ``out`` (``len(ciphertext) - 16`` bytes); False if it does not
+        authenticate (``out`` then holds nothing usable)."""
+        try:
+            self._aead.open_into(chunk_nonce(index, last), ciphertext, out)
+        except DecryptionError:
+            return False
+        return True
 
     def try_open_chunk(self, index: int, ciphertext: bytes, last: bool) -> bytes | None:
         try:
@@ -185,25 +201,55 @@ class PayloadWriter:
 
 
 def encrypt_payload(
-    file_key: bytes, src: Readable, dst: Writable, nonce: bytes | None = None
+    file_key: bytes, src: Readable, dst: Writable, nonce: bytes | None = None, *,
+    progress: Callable[[int], object] | None = None,
 ) -> int:
     """Write nonce and sealed chunks of everything in ``src`` to ``dst``; return the
-    plaintext size. Reads one chunk ahead to know which chunk is final."""
+    plaintext size.
+
+    Works in blocks of BLOCK_CHUNKS chunks read one byte ahead (so the block holding the
+    final chunk is known), sealed with ``seal_into`` into one output buffer: no allocation
+    per chunk. A ``dst`` with ``buffer``/``submit`` (features.write_behind) provides that
+    buffer and takes it back filled, without a copy."""
     nonce = os.urandom(NONCE_SIZE) if nonce is None else nonce
     cipher = PayloadCipher.for_file(file_key, nonce)
     dst.write(nonce)
-    source = Source(src)
-    index = total = 0
-    current = source.read(CHUNK_SIZE)
+    source = src if isinstance(src, Source) else Source(src)
+    plain = bytearray(BLOCK_CHUNKS * CHUNK_SIZE + 1)
+    view = memoryview(plain)
+    next_buffer, hand_over = _sink(dst, BLOCK_CHUNKS * ENCRYPTED_CHUNK_SIZE)
+    index = total = carried = 0
     while True:
-        following = source.read(CHUNK_SIZE) if len(current) == CHUNK_SIZE else b""
-        last = not following
-        dst.write(cipher.seal_chunk(index, current, last))
-        total += len(current)
-        if last:
+        n = carried + source.readinto(view[carried:])
+        more = n == len(plain)
+        size = n - 1 if more else n
+        out = memoryview(next_buffer())
+        count = max(1, -(-size // CHUNK_SIZE))
+        pos = 0
+        for k in range(count):
+            part = view[k * CHUNK_SIZE:min(size, (k + 1) * CHUNK_SIZE)]
+            cipher.seal_into(index + k, part, not more and k == count - 1,
+                             out[pos:pos + len(part) + TAG_SIZE])
+            pos += len(part) + TAG_SIZE
+        hand_over(out[:pos])
+        index += count
+        total += size
+        if progress is not None and size:
+            progress(size)
+        if not more:
             return total
-        current = following
-        index += 1
+        plain[0] = plain[size]
+        carried = 1
+
+
+def _sink(dst: Any, size: int) -> tuple[Callable[[], bytearray],
+                                        Callable[[memoryview], object]]:
+    """Output buffers and their hand-over: the sink's own (zero copy) or one reused."""
+    take, submit = getattr(dst, "buffer", None), getattr(dst, "submit", None)
+    if take is not None and submit is not None:
+        return (lambda: take(size)), submit  # type: ignore[no-any-return]
+    reused = bytearray(size)
+    return (lambda: reused), dst.write
 
 
 # ---- streaming decryption -------------------------------------------------------------------
@@ -240,10 +286,74 @@ def iter_payload(cipher: PayloadCipher, source: Source) -> Iterator[bytes]:
         return
 
 
+def iter_blocks(cipher: PayloadCipher, source: Source,
+                out_buffer: Callable[[], bytearray] | None = None) -> Iterator[memoryview]:
+    """:func:`iter_payload` by blocks: BLOCK_CHUNKS sealed chunks per read, opened with
+    ``open_into`` into ``out_buffer()`` (default: one reused buffer; a yielded view is
+    valid until the next step). The same checks and errors, in the same order: a failure
+    first yields the plaintext of the chunks before it that authenticated."""
+    wire = bytearray(BLOCK_CHUNKS * ENCRYPTED_CHUNK_SIZE + 1)
+    view = memoryview(wire)
+    if out_buffer is None:
+        reused = bytearray(BLOCK_CHUNKS * CHUNK_SIZE)
+        out_buffer = lambda: reused  # noqa: E731
+    index = carried = 0
+    while True:
+        n = carried + source.readinto(view[carried:])
+        more = n == len(wire)
+        size = n - 1 if more else n
+        if not size:
+            raise PayloadError("file is truncated")
+        out = memoryview(out_buffer())
+        pos_in = pos_out = 0
+        while pos_in < size:
+            length = min(ENCRYPTED_CHUNK_SIZE, size - pos_in)
+            sealed = view[pos_in:pos_in + length]
+            into = out[pos_out:pos_out + length - TAG_SIZE] if length >= TAG_SIZE else None
+            final_here = not more and pos_in + length == size
+            opened, problem = _open_block_chunk(cipher, index, sealed, into, final_here)
+            if problem is not None:
+                if opened:  # it authenticated (as the wrong kind of chunk): released too
+                    pos_out += length - TAG_SIZE
+                yield out[:pos_out]
+                raise PayloadError(problem)
+            pos_in += length
+            pos_out += length - TAG_SIZE
+            index += 1
+        yield out[:pos_out]
+        if not more:
+            return
+        wire[0] = wire[size]
+        carried = 1
+
+
+def _open_block_chunk(cipher: PayloadCipher, index: int, sealed: memoryview,
+                      into: memoryview | None, final_here: bool) -> tuple[bool, str | None]:
+    """Open one chunk of a block as :func:`iter_payload` would: whether it authenticated,
+    and the failure, if any (a chunk can authenticate and still end the payload wrongly)."""
+    if len(sealed) < ENCRYPTED_CHUNK_SIZE:  # only ever the last chunk of the input
+        try:
+            check_chunk_size(index, len(sealed), last=True)
+        except PayloadError as exc:
+            return False, str(exc)
+        assert into is not None
+        if cipher.try_open_into(index, sealed, True, into):
+            return True, None
+        return False, f"payload chunk {index} failed authentication"
+    assert into is not None
+    if cipher.try_open_into(index, sealed, False, into):
+        return True, ("file is truncated" if final_here else None)
+    if cipher.try_open_into(index, sealed, True, into):
+        return True, (None if final_here
+                      else "trailing data after the end of the encrypted payload")
+    return False, f"payload chunk {index} failed authentication"
+
+
 def decrypt_payload(file_key: bytes, nonce: bytes, source: Source, dst: Writable) -> int:
     """Decrypt the sealed chunks in ``source`` into ``dst``; return the plaintext size."""
+    next_buffer, hand_over = _sink(dst, BLOCK_CHUNKS * CHUNK_SIZE)
     total = 0
-    for chunk in iter_payload(PayloadCipher.for_file(file_key, nonce), source):
-        dst.write(chunk)
-        total += len(chunk)
+    for part in iter_blocks(PayloadCipher.for_file(file_key, nonce), source, next_buffer):
+        hand_over(part)
+        total += len(part)
     return total
