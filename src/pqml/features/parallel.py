@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pqml.errors import OutputPathError, PqmlError
+from pqml.features.write_behind import WRITE_PIECE
 from pqml.formats.age.errors import PayloadError
 
 SLICE_SIZE = 32 * 1024 * 1024  # plaintext bytes per task (progress granularity)
@@ -53,10 +54,11 @@ def cpu_count() -> int:
 def jobs_for(size: int, jobs: int | None) -> int:
     """Worker count: ``jobs`` if given, else 1.
 
-    Serial is the default because it measured faster where it matters: on this 2-core
-    machine's ext4 disk two writer processes contend for the file (buffered writes to one
-    inode serialize and dirty-page throttling hits both), making the parallel path 2-3x
-    slower; only on tmpfs did it gain (docs/PERFORMANCE.md). ``size`` is kept for callers
+    Serial is the default because it measured faster where it matters: the serial path
+    already overlaps encryption with the kernel's writes (features/write_behind.py), and
+    two processes writing one file on ext4 contend for its inode lock (two plain 4 MiB
+    writers took 3.6-3.8 s for 2 GiB here, one writer 0.6-0.7 s). Parallel helps when
+    the input must come from disk (docs/PERFORMANCE.md). ``size`` is kept for callers
     that may pick by size later."""
     del size
     if jobs is None:
@@ -121,8 +123,9 @@ def _pread_exact(fd: int, view: memoryview, offset: int) -> None:
 
 
 def _pwrite_all(fd: int, view: memoryview, offset: int) -> None:
+    """In pieces of WRITE_PIECE bytes, for the reason write_behind.py gives."""
     while len(view):
-        n = os.pwritev(fd, [view], offset)
+        n = os.pwritev(fd, [view[:WRITE_PIECE]], offset)
         view, offset = view[n:], offset + n
 
 
