@@ -2,7 +2,8 @@
 
 The CLI (``pqml encrypt`` / ``pqml decrypt``) and the Python API
 (``pqml.encrypt_file`` / ``pqml.decrypt_file``) are these functions. Everything streams in
-constant memory (a 4 MiB buffer). File outputs go through :mod:`output_file`: a
+constant memory (4 MiB blocks: one being read, up to three being written by a
+:mod:`write_behind` thread meanwhile). File outputs go through :mod:`output_file`: a
 temporary file renamed only after the input was fully read and authenticated, deleted on
 any failure. Errors are PqmlError subclasses whose one-line message names the file.
 
