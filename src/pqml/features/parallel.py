@@ -26,7 +26,6 @@ Workers ignore SIGINT; the parent terminates them on Ctrl-C.
 from __future__ import annotations
 
 import errno
-import multiprocessing
 import os
 import signal
 import threading
@@ -199,6 +198,8 @@ def _init_worker() -> None:
 
 
 def _context() -> Any:
+    import multiprocessing  # 10 ms of start-up that serial runs (the default) never need
+
     methods = multiprocessing.get_all_start_methods()
     if "fork" in methods and threading.active_count() == 1:
         return multiprocessing.get_context("fork")  # no re-import, key stays in memory

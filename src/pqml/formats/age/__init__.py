@@ -14,31 +14,92 @@ objects in and out, no file-system access.
 
 from __future__ import annotations
 
-from pqml.formats.age.errors import (
-    AgeError,
-    ArmorError,
-    HeaderError,
-    HeaderMACError,
-    NoIdentityMatchError,
-    PayloadError,
-    RecipientError,
-)
-from pqml.formats.age.file import (
-    AgeReader,
-    AgeWriter,
-    decrypt,
-    decrypt_bytes,
-    encrypt,
-    encrypt_bytes,
-    open_source,
-    unwrap_file_key,
-    wrap_file_key,
-)
-from pqml.formats.age.header import AGE_V1, Header, Stanza, parse_header, read_header
-from pqml.formats.age.mlkem768x25519 import MLKEM768X25519Identity, MLKEM768X25519Recipient
-from pqml.formats.age.recipients import Identity, Recipient, identity_for, recipient_for
-from pqml.formats.age.scrypt import ScryptIdentity, ScryptRecipient
-from pqml.formats.age.x25519 import X25519Identity, X25519Recipient
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Names load their module on first use: a pqml/v1 command that only needs the header
+# grammar (age.header) or the reader (age._io) then skips the stanza types, armor and
+# STREAM modules (start-up is part of every CLI run).
+_LAZY = {
+    "AGE_V1": "header",
+    "AgeError": "errors",
+    "AgeReader": "file",
+    "AgeWriter": "file",
+    "ArmorError": "errors",
+    "Header": "header",
+    "HeaderError": "errors",
+    "HeaderMACError": "errors",
+    "Identity": "recipients",
+    "MLKEM768X25519Identity": "mlkem768x25519",
+    "MLKEM768X25519Recipient": "mlkem768x25519",
+    "NoIdentityMatchError": "errors",
+    "PayloadError": "errors",
+    "Recipient": "recipients",
+    "RecipientError": "errors",
+    "ScryptIdentity": "scrypt",
+    "ScryptRecipient": "scrypt",
+    "Stanza": "header",
+    "X25519Identity": "x25519",
+    "X25519Recipient": "x25519",
+    "decrypt": "file",
+    "decrypt_bytes": "file",
+    "encrypt": "file",
+    "encrypt_bytes": "file",
+    "identity_for": "recipients",
+    "open_source": "file",
+    "parse_header": "header",
+    "read_header": "header",
+    "recipient_for": "recipients",
+    "unwrap_file_key": "file",
+    "wrap_file_key": "file",
+}
+
+if TYPE_CHECKING:
+    from pqml.formats.age.errors import (
+        AgeError,
+        ArmorError,
+        HeaderError,
+        HeaderMACError,
+        NoIdentityMatchError,
+        PayloadError,
+        RecipientError,
+    )
+    from pqml.formats.age.file import (
+        AgeReader,
+        AgeWriter,
+        decrypt,
+        decrypt_bytes,
+        encrypt,
+        encrypt_bytes,
+        open_source,
+        unwrap_file_key,
+        wrap_file_key,
+    )
+    from pqml.formats.age.header import AGE_V1, Header, Stanza, parse_header, read_header
+    from pqml.formats.age.mlkem768x25519 import MLKEM768X25519Identity, MLKEM768X25519Recipient
+    from pqml.formats.age.recipients import Identity, Recipient, identity_for, recipient_for
+    from pqml.formats.age.scrypt import ScryptIdentity, ScryptRecipient
+    from pqml.formats.age.x25519 import X25519Identity, X25519Recipient
+
+
+_SUBMODULES = {"armor", "errors", "file", "header", "mlkem768x25519", "recipients", "scrypt",
+               "stream", "x25519"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:  # ``age.armor`` without importing it first, as before
+        return importlib.import_module(f"{__name__}.{name}")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "AGE_V1",
