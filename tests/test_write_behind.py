@@ -173,3 +173,34 @@ def test_stream_sink_without_buffers_still_works() -> None:
     back = io.BytesIO()
     pqml_v1.decrypt([key], io.BytesIO(out.getvalue()), back)
     assert back.getvalue() == data
+
+
+@pytest.mark.parametrize("position", [0, 1, 4095, 4096, 262143, 262144, 262145, 10**9])
+@pytest.mark.parametrize("size", [0, 1, 262144, 262145, 4 * 1024 * 1024 + 17])
+def test_pieces_cover_the_write_and_never_end_on_a_page_boundary(position: int,
+                                                                 size: int) -> None:
+    from pqml.features.write_behind import WRITE_PIECE, pieces
+
+    parts = pieces(position, size)
+    if not size:
+        assert parts == []
+        return
+    assert [s for s, _ in parts] == [0] + [e for _, e in parts[:-1]]  # contiguous
+    assert parts[-1][1] == size
+    assert all(0 < e - s <= WRITE_PIECE for s, e in parts)
+    assert all((position + e) % 4096 == 1 for _, e in parts[:-1])  # inner ends: 1 past
+
+
+def test_the_writer_thread_writes_in_those_pieces() -> None:
+    from pqml.features.write_behind import WRITE_PIECE, pieces
+
+    sink = Recorder()
+    data = os.urandom(2 * WRITE_PIECE + 100)
+    with WriteBehind(sink, buffer_size=len(data)) as wb:
+        wb.write(b"h")
+        buf = wb.buffer(len(data))
+        buf[:len(data)] = data
+        wb.submit(memoryview(buf)[:len(data)])
+    assert b"".join(sink.parts) == b"h" + data
+    sizes = [len(p) for p in sink.parts]
+    assert sizes == [1] + [e - s for s, e in pieces(1, len(data))]

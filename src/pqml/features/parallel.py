@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pqml.errors import OutputPathError, PqmlError
-from pqml.features.write_behind import WRITE_PIECE
+from pqml.features.write_behind import pieces
 from pqml.formats.age.errors import PayloadError
 
 SLICE_SIZE = 32 * 1024 * 1024  # plaintext bytes per task (progress granularity)
@@ -122,10 +122,12 @@ def _pread_exact(fd: int, view: memoryview, offset: int) -> None:
 
 
 def _pwrite_all(fd: int, view: memoryview, offset: int) -> None:
-    """In pieces of WRITE_PIECE bytes, for the reason write_behind.py gives."""
-    while len(view):
-        n = os.pwritev(fd, [view[:WRITE_PIECE]], offset)
-        view, offset = view[n:], offset + n
+    """In the pieces write_behind.pieces gives, for the reason write_behind.py gives."""
+    for start, end in pieces(offset, len(view)):
+        part, at = view[start:end], offset + start
+        while len(part):
+            n = os.pwritev(fd, [part], at)
+            part, at = part[n:], at + n
 
 
 _BUFFERS: dict[int, tuple[memoryview, memoryview]] = {}
