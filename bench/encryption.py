@@ -101,6 +101,21 @@ def _compile_pqml() -> None:
     compileall.compile_dir(str(Path(pqml.__file__).parent), quiet=1)
 
 
+def copy_floor(src: str, dst: str) -> None:
+    """Read ``src`` in 4 MiB blocks and write them through WriteBehind: pqml's I/O with
+    the cryptography left out."""
+    from pqml.features.write_behind import WriteBehind
+
+    with open(src, "rb", buffering=0) as f, open(dst, "wb", buffering=0) as out, \
+            WriteBehind(out) as sink:
+        while True:
+            buf = sink.buffer(4 * MIB)
+            n = f.readinto(buf)
+            sink.submit(memoryview(buf)[:n or 0])
+            if not n:
+                break
+
+
 def _gb_s(size: int, seconds: float) -> float:
     return size / 1e9 / seconds
 
@@ -197,7 +212,12 @@ def main() -> int:
     ap.add_argument("--dir", default=None, help="where the files go (default: a temp dir)")
     ap.add_argument("--markdown", help="write the Markdown section here too")
     ap.add_argument("--json", help="write the raw timings here")
+    ap.add_argument("--copy", nargs=2, metavar=("SRC", "DST"),
+                    help="(internal) copy SRC to DST through pqml's I/O path, no crypto")
     args = ap.parse_args()
+    if args.copy:
+        copy_floor(*args.copy)
+        return 0
 
     from pqml.features import bench as machine_info
     from pqml.features.rekey import rekey
@@ -255,17 +275,21 @@ def main() -> int:
                                              str(out), str(enc["pqml-age"])],
         }
         dd = shutil.which("dd")
-        if dd:  # the I/O floor: the same read and write, no cryptography; 256 KiB blocks
-            # as pqml writes (4 MiB writes hit ext4's slow large-folio path on this VM)
-            cases["dd copy (no crypto)"] = [dd, f"if={plain}", f"of={out}", "bs=256K",
+        if dd:  # the same read and write with no cryptography, one thread; an odd block
+            # size, as page-aligned writes hit ext4's slow large-folio path on this VM
+            cases["dd copy (no crypto)"] = [dd, f"if={plain}", f"of={out}", "bs=262145",
                                             "status=none"]
+        # pqml's own I/O path with no cryptography: reads on one thread, write-behind on
+        # the other. The floor for any tool built like pqml on this machine.
+        cases["copy floor (no crypto)"] = [sys.executable, __file__, "--copy", str(plain),
+                                           str(out)]
         if age:
             cases["age 1.1.1 encrypt"] = [age, "-r", age_rec, "-o", str(out), str(plain)]  # type: ignore[list-item]
             cases["age 1.1.1 decrypt"] = [age, "-d", "-i", str(age_id), "-o", str(out),
                                           str(enc["age"])]
         # the same encryptions from an input that is not in the page cache (read from disk)
         for name in ("pqml/v1 encrypt", "pqml/v1 encrypt -j 2", "age 1.1.1 encrypt",
-                     "dd copy (no crypto)"):
+                     "dd copy (no crypto)", "copy floor (no crypto)"):
             if name in cases:
                 cases[f"{name}, cold input"] = cases[name]
         inputs = {name: (enc["pqml"] if "pqml/v1 decrypt" in name else enc["pqml-age"]
@@ -420,9 +444,10 @@ def _markdown(args: Any, info: dict[str, Any], fs: str, size: int, med: dict[str
                  f"{theirs / agefmt:.2f}×")
         if native:
             share = _gb_s(size, native) / ceiling_best
-            floor = med.get("dd copy (no crypto)")
-            beside = (f"; dd with no cryptography: {_gb_s(size, floor) / ceiling_best * 100:.0f} %"
-                      if floor else "")
+            floors = [med[k] for k in ("dd copy (no crypto)", "copy floor (no crypto)")
+                      if k in med]
+            beside = (f"; the fastest copy with no cryptography: "
+                      f"{_gb_s(size, min(floors)) / ceiling_best * 100:.0f} %" if floors else "")
             goal(f"pqml/v1 {op_name} ≥ 50 % of the AES-GCM ceiling", share >= 0.5,
                  f"{share * 100:.0f} % ({_gb_s(size, native):.2f} of {ceiling_best:.2f} GB/s)"
                  + beside)
