@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import io
 import os
-import pty
-import select
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from pqml.formats import age, age_keys
+
+from conftest import pty_available, run_on_terminal
 
 AGE = shutil.which("age")
 AGE_KEYGEN = shutil.which("age-keygen")
@@ -34,18 +33,8 @@ SIZES = {"empty": 0, "64KiB": CHUNK, "64KiB+1": CHUNK + 1, "1MiB": 1024 * 1024 +
 PASSPHRASE = b"interop passphrase \xc3\xa9"  # non-ASCII on purpose: UTF-8 on both sides
 
 
-def _pty_available() -> bool:
-    try:
-        master, slave = os.openpty()
-    except OSError:
-        return False
-    os.close(master)
-    os.close(slave)
-    return True
-
-
 needs_pty = pytest.mark.skipif(
-    not _pty_available(), reason="no pseudo-terminal here: age 1.1.1 reads passphrases only "
+    not pty_available(), reason="no pseudo-terminal here: age 1.1.1 reads passphrases only "
     "from a terminal, so the scrypt interop cannot be driven"
 )
 
@@ -60,35 +49,11 @@ def age_run(*args: str | Path) -> subprocess.CompletedProcess[bytes]:
 def age_with_passphrase(args: list[str | Path], confirm: bool) -> None:
     """Run age on a pseudo-terminal (its controlling tty) and answer its prompts."""
     assert AGE is not None
-    answers = [b"Enter passphrase"] + ([b"Confirm passphrase"] if confirm else [])
-    pid, fd = pty.fork()
-    if pid == 0:  # child: the pty is now its controlling terminal and stdio
-        try:
-            os.execv(AGE, [AGE, *map(str, args)])
-        finally:
-            os._exit(127)
-    transcript = b""
-    deadline = time.monotonic() + 120
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 0.2)
-            if not ready:
-                continue
-            try:
-                data = os.read(fd, 4096)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not data:
-                break
-            transcript += data
-            if answers and answers[0] in transcript:
-                transcript = transcript.replace(answers.pop(0), b"[answered]", 1)
-                os.write(fd, PASSPHRASE + b"\n")
-    finally:
-        os.close(fd)
-        _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0, transcript.decode(errors="replace")
-    assert not answers, f"age did not ask for the passphrase: {transcript!r}"
+    prompts = [b"Enter passphrase"] + ([b"Confirm passphrase"] if confirm else [])
+    code, transcript, unasked = run_on_terminal([AGE, *map(str, args)],
+                                                [(p, PASSPHRASE) for p in prompts])
+    assert code == 0, transcript.decode(errors="replace")
+    assert not unasked, f"age did not ask for the passphrase: {transcript!r}"
 
 
 @pytest.fixture(scope="module")
