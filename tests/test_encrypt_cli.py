@@ -126,9 +126,6 @@ def test_classical_refused_then_warned(tmp_path: Path, k: dict) -> None:  # type
     (["decrypt", "-i", "{carol_pem}", "-o", "{t}/o", "{t}/e"],
      "{t}/e: no identity matched any of the recipients"),
     (["decrypt", "-o", "{t}/o", "{t}/e"], "no identities: give -i IDENTITY or --passphrase-file"),
-    (["encrypt", "-a", "-r", "{bob}", "-o", "{t}/a", "{t}/p"],
-     "{t}/p: ASCII armor (-a) is defined for age files only: add --format age, or keep "
-     "pqml/v1 binary"),
 ])
 def test_one_line_errors(tmp_path: Path, k: dict, args: list[str], expected: str | None  # type: ignore[type-arg]
                          ) -> None:
@@ -333,3 +330,16 @@ def test_rekey_of_a_large_file_is_in_place_and_says_so(tmp_path: Path, k: dict  
     res = run("rekey", "--json", "-i", k["alice.pem"], "--remove", k["bob"], tmp_path / "e")
     info = json.loads(res.stdout)
     assert info["in_place"] is True and info["stanzas_after"] == 1
+
+
+def test_armored_pqml_through_pipes(tmp_path: Path, k: dict) -> None:  # type: ignore[type-arg]
+    """-a with the default format: text on stdout, decrypted from stdin."""
+    data = os.urandom(5000)
+    enc = pqml("encrypt", "-a", "-r", k["alice.pub.pem"], input=data)
+    assert enc.returncode == 0, enc.stderr
+    assert enc.stdout.startswith(b"-----BEGIN PQML ENCRYPTED FILE-----\n")
+    dec = pqml("decrypt", "-i", k["alice.pem"], input=enc.stdout)
+    assert dec.returncode == 0 and dec.stdout == data
+    (tmp_path / "e").write_bytes(enc.stdout)
+    text = run("inspect", tmp_path / "e").stdout
+    assert "format:      pqml/v1 (armored)" in text

@@ -129,15 +129,41 @@ def test_classical_policy(tmp_path: Path, fmt: str) -> None:
     assert res.quantum_vulnerable and res.recipients[0]["kem"] == "X25519"
 
 
-def test_armor_is_age_only(tmp_path: Path) -> None:
-    data = write(tmp_path / "p", 5000)
-    with pytest.raises(PqmlError, match=r"armor .* age files only"):
-        feature.encrypt_file(tmp_path / "p", tmp_path / "e", [XWING.public_key()], armor=True)
+@pytest.mark.parametrize(("fmt", "label"), [("age", b"AGE ENCRYPTED FILE"),
+                                           ("pqml", b"PQML ENCRYPTED FILE")])
+def test_armor_for_both_formats(tmp_path: Path, fmt: str, label: bytes) -> None:
+    """-a: the same strict armor, a label per format; decryption, inspect and rekey read it
+    back; a file armored with the other format's label or tampered inside is refused."""
+    from pqml.features.inspect import inspect as inspect_file
+    from pqml.features.rekey import rekey
+
+    data = write(tmp_path / "p", 70_000)
     res = feature.encrypt_file(tmp_path / "p", tmp_path / "e", [XWING.public_key()],
-                               format="age", armor=True)
-    assert (tmp_path / "e").read_bytes().startswith(b"-----BEGIN AGE ENCRYPTED FILE-----")
+                               format=fmt, armor=True)  # type: ignore[arg-type]
+    text = (tmp_path / "e").read_bytes()
+    assert text.startswith(b"-----BEGIN " + label + b"-----\n")
+    assert text.endswith(b"-----END " + label + b"-----\n") and text.isascii()
     out = feature.decrypt_file(tmp_path / "e", tmp_path / "o", [XWING])
     assert out.armored and res.armored and (tmp_path / "o").read_bytes() == data
+    info = inspect_file(tmp_path / "e")
+    assert info["armored"] and info["header_area"] is None and info["plaintext_size"] == 70_000
+    other = registry.scheme("X-Wing").generate()
+    changed = rekey(tmp_path / "e", [XWING], add=[other.public_key()])
+    assert not changed.in_place and changed.header_area is None
+    assert (tmp_path / "e").read_bytes().startswith(b"-----BEGIN " + label + b"-----\n")
+    feature.decrypt_file(tmp_path / "e", tmp_path / "o2", [other])
+    assert (tmp_path / "o2").read_bytes() == data
+    swapped = text.replace(label, b"AGE ENCRYPTED FILE" if fmt == "pqml"
+                           else b"PQML ENCRYPTED FILE")
+    (tmp_path / "swapped").write_bytes(swapped)
+    with pytest.raises(PqmlError):
+        feature.decrypt_file(tmp_path / "swapped", tmp_path / "o3", [XWING])
+    lines = text.split(b"\n")
+    lines[40] = lines[40][:10] + (b"A" if lines[40][10:11] != b"A" else b"B") + lines[40][11:]
+    (tmp_path / "tampered").write_bytes(b"\n".join(lines))
+    with pytest.raises(PqmlError):
+        feature.decrypt_file(tmp_path / "tampered", tmp_path / "o4", [XWING])
+    assert not any((tmp_path / n).exists() for n in ("o3", "o4"))
 
 
 def test_streams(keys: dict[str, Path]) -> None:

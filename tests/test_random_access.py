@@ -124,7 +124,7 @@ def test_armored_age_is_refused(tmp_path: Path) -> None:
     (tmp_path / "p").write_bytes(b"abc")
     feature.encrypt_file(tmp_path / "p", tmp_path / "a", [KEY.public_key()], format="age",
                          armor=True)
-    with pytest.raises(PqmlError, match="armored age files cannot be opened for random access"):
+    with pytest.raises(PqmlError, match="armored files cannot be opened for random access"):
         pqml.open(tmp_path / "a", [KEY])
 
 

@@ -112,7 +112,8 @@ _JSON = click.option("--json", "as_json", is_flag=True,
               help="Encrypt to a passphrase asked on the terminal.")
 @click.option("--format", "fmt", type=click.Choice(["pqml", "age"]), default="pqml",
               show_default=True, help="pqml/v1 (AES-256-GCM, random access) or age v1.")
-@click.option("-a", "--armor", is_flag=True, help="ASCII-armored output (age format only).")
+@click.option("-a", "--armor", is_flag=True,
+              help="ASCII-armored output (PEM-style text, either format).")
 @_OUTPUT
 @click.option("--allow-classical", is_flag=True,
               help="Accept quantum-vulnerable (X25519) recipients; they are reported.")

@@ -101,14 +101,19 @@ def encrypt_to(src: Readable, dst: Writable, recipients: Sequence[Any], *,
     objs, described = fmts.prepare_recipients(format, recipients,
                                               allow_classical=allow_classical)
     if format == "pqml":
-        if armor:
-            raise PqmlError("ASCII armor (-a) is defined for age files only: add "
-                            "--format age, or keep pqml/v1 binary")
         from pqml.formats import pqml_v1
 
         with WriteBehind(dst) as sink:
-            size = pqml_v1.encrypt(objs, src, sink, allow_classical=True, progress=progress,
-                                   plaintext_size=plaintext_size)
+            if not armor:
+                size = pqml_v1.encrypt(objs, src, sink, allow_classical=True,
+                                       progress=progress, plaintext_size=plaintext_size)
+                return size, described
+            from pqml.formats.age.armor import PQML_LABEL, ArmorWriter
+
+            armored = ArmorWriter(sink, PQML_LABEL)  # text: no header area (never in place)
+            size = pqml_v1.encrypt(objs, src, armored, allow_classical=True,
+                                   progress=progress, header_area=0)
+            armored.close()
         return size, described
     from pqml.formats import age
 
@@ -135,6 +140,8 @@ def _decrypt_source(source: Source, raw: Any, dst: Writable, identities: Sequenc
     if detected.format == "pqml":
         from pqml.formats import pqml_v1
 
+        if detected.armored:
+            source, raw = fmts.unarmored(detected, source), None
         located = pqml_v1.open_header(source, ids)
         file_key = located.file_key
         assert file_key is not None

@@ -49,11 +49,29 @@ def detect(prefix: bytes) -> Detected:
         return Detected("pqml", False)
     if prefix.startswith(AGE_PREFIX):
         return Detected("age", False)
+    if armor.armor_label(prefix) == armor.PQML_LABEL:
+        return Detected("pqml", True)
     if armor.looks_armored(prefix):
         return Detected("age", True)
     if not prefix:
         raise NotEncryptedError("file is empty: not an encrypted file")
     raise NotEncryptedError("not an encrypted file (expected pqml/v1 or age, binary or armored)")
+
+
+def armor_label(fmt: Format) -> bytes:
+    """The armor label of a format: one armor encoding, a label saying what is inside."""
+    from pqml.formats.age import armor
+
+    return armor.PQML_LABEL if fmt == "pqml" else armor.LABEL
+
+
+def unarmored(detected: Detected, source: Source) -> Source:
+    """The binary file in ``source``: itself, or decoded from its armor."""
+    if not detected.armored:
+        return source
+    from pqml.formats.age import armor
+
+    return Source(armor.ArmorReader(source, armor_label(detected.format)))
 
 
 def read_header(fmt: Format, source: Source) -> Header:

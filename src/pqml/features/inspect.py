@@ -91,11 +91,7 @@ def _inspect(path: Path) -> dict[str, Any]:
     with open(path, "rb") as f:
         probe = Source(f)
         detected = fmts.detect(probe.peek(64))
-        source = probe
-        if detected.armored:
-            from pqml.formats.age import armor
-
-            source = Source(armor.ArmorReader(probe))
+        source = fmts.unarmored(detected, probe)
         located = fmts.open_header(detected.format, source)
         header = located.header
         if detected.armored:

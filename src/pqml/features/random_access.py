@@ -115,7 +115,7 @@ class EncryptedFileRaw(io.RawIOBase):
         source = Source(f)
         detected = fmts.detect(source.peek(64))
         if detected.armored:
-            raise PqmlError("armored age files cannot be opened for random access; "
+            raise PqmlError("armored files cannot be opened for random access; "
                             "decrypt it, or re-encrypt without -a")
         located = fmts.open_header(detected.format, source,
                                    fmts.prepare_identities(detected.format, identities))

@@ -191,12 +191,7 @@ def _rekey(path: Path, ids_in: list[Any], adds: list[Any], removes: list[Any], r
         probe = Source(raw)
         detected = fmts.detect(probe.peek(64))
         fmt = detected.format
-        if detected.armored:
-            from pqml.formats.age import armor
-
-            source = Source(armor.ArmorReader(probe))
-        else:
-            source = probe
+        source = fmts.unarmored(detected, probe)
         identities = fmts.prepare_identities(fmt, ids_in)
         located = fmts.open_header(fmt, source, identities)
         header, file_key = located.header, located.file_key
@@ -218,14 +213,17 @@ def _rekey(path: Path, ids_in: list[Any], adds: list[Any], removes: list[Any], r
         if not stanzas:
             raise RekeyError("no recipient would be left: add one with --add")
         payload_size = os.fstat(raw.fileno()).st_size - located.payload_offset
-        new_header = _new_header(fmt, header, file_key, stanzas, payload_size)
+        # an armored file is text, never rewritten in place: no new header area for it
+        new_header = _new_header(fmt, header, file_key, stanzas,
+                                 0 if detected.armored else payload_size)
         area = _area_size(fmt, new_header)
         in_place = (writable and not detected.armored and located.area_size is not None
                     and area == located.area_size)
         if in_place:
             _write_in_place(raw.fileno(), located, new_header)
         else:
-            payload_size = _replace(path, mode, raw, source, detected.armored, located,
+            label = fmts.armor_label(fmt) if detected.armored else None
+            payload_size = _replace(path, mode, raw, source, label, located,
                                     _marshal(fmt, new_header), payload_size)
     described_after = [fmts.describe_stanza(fmt, s) for s in stanzas]
     return RekeyResult(
@@ -262,15 +260,16 @@ def _write_in_place(fd: int, located: Located, new_header: Header) -> None:
                          "file still opens with its old or its new recipients)") from None
 
 
-def _replace(path: Path, mode: int, raw: Any, source: Source, armored: bool,
+def _replace(path: Path, mode: int, raw: Any, source: Source, armor_label: bytes | None,
              located: Located, new_bytes: bytes, payload_size: int) -> int:
     """The copy path: the new header and the unchanged payload into a synced temporary
-    file renamed over ``path``. Returns the payload size (armored: the new file's)."""
+    file renamed over ``path`` (armored again with ``armor_label`` if it was armored).
+    Returns the payload size (armored: the new file's)."""
     with atomic_output(path, mode=mode) as out:
-        if armored:
+        if armor_label is not None:
             from pqml.formats.age import armor
 
-            writer = armor.ArmorWriter(out)
+            writer = armor.ArmorWriter(out, armor_label)
             writer.write(new_bytes)
             while block := source.read(1024 * 1024):
                 writer.write(block)

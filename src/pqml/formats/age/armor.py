@@ -1,5 +1,8 @@
 """age ASCII armor: strict PEM (RFC 7468 §3, Figure 3) with label "AGE ENCRYPTED FILE".
 
+pqml/v1 files use the same armor with their own label, "PQML ENCRYPTED FILE" (``label=``):
+one strict encoding, two labels, so an armored file still says what is inside.
+
 An armored file must not be malleable, so decoding accepts exactly one spelling of each
 file: 64-column lines of canonical padded base64, no headers, no empty lines, no spaces
 inside the block, a final line shorter than 64 columns (or a full one) right before the
@@ -22,6 +25,7 @@ from pqml.formats.age.errors import ArmorError
 from pqml.formats.age.stream import Writable
 
 LABEL = b"AGE ENCRYPTED FILE"
+PQML_LABEL = b"PQML ENCRYPTED FILE"
 BEGIN = b"-----BEGIN " + LABEL + b"-----"
 END = b"-----END " + LABEL + b"-----"
 COLUMNS = 64
@@ -38,6 +42,15 @@ def looks_armored(prefix: bytes) -> bool:
     return prefix.lstrip(WHITESPACE).startswith(b"-----")
 
 
+def armor_label(prefix: bytes) -> bytes | None:
+    """The label of the BEGIN line ``prefix`` starts with (after whitespace), if any."""
+    head = prefix.lstrip(WHITESPACE)
+    if not head.startswith(b"-----BEGIN "):
+        return None
+    end = head.find(b"-----", len(b"-----BEGIN "))
+    return head[len(b"-----BEGIN "):end] if end > 0 else None
+
+
 def _decode_line(line: bytes) -> bytes:
     """Strict base64 of one armor line: alphabet, padding only at the end, canonical."""
     if len(line) % 4 or line.rstrip(b"=").translate(None, _B64_CHARS) or line.count(b"=") > 2:
@@ -52,10 +65,12 @@ def _decode_line(line: bytes) -> bytes:
 
 
 class ArmorReader:
-    """File-like reader that yields the binary age file inside an armored one."""
+    """File-like reader that yields the binary file inside an armored one."""
 
-    def __init__(self, src: Readable) -> None:
+    def __init__(self, src: Readable, label: bytes = LABEL) -> None:
         self._src = src if isinstance(src, Source) else Source(src)
+        self._begin = b"-----BEGIN " + label + b"-----"
+        self._end = b"-----END " + label + b"-----"
         self._out = bytearray()
         self._started = False
         self._final_seen = False  # a short data line was read; only END may follow
@@ -83,8 +98,8 @@ class ArmorReader:
             if stripped or not head:
                 break
         line, _ = self._line("BEGIN line")
-        if line != BEGIN:
-            raise ArmorError("armor does not start with '-----BEGIN AGE ENCRYPTED FILE-----'")
+        if line != self._begin:
+            raise ArmorError(f"armor does not start with '{self._begin.decode()}'")
         self._started = True
 
     def _finish(self) -> None:
@@ -120,7 +135,7 @@ class ArmorReader:
 
     def _slow_line(self) -> None:
         line, _ = self._line("END line")
-        if line == END:
+        if line == self._end:
             self._finish()
             return
         if self._final_seen:
@@ -158,10 +173,11 @@ class ArmorWriter:
     """File-like writer producing age's armor around what is written; ``close()`` writes the
     last line and the END line (it does not close ``dst``)."""
 
-    def __init__(self, dst: Writable) -> None:
+    def __init__(self, dst: Writable, label: bytes = LABEL) -> None:
         self._dst = dst
         self._buf = bytearray()
-        self._dst.write(BEGIN + b"\n")
+        self._end = b"-----END " + label + b"-----"
+        self._dst.write(b"-----BEGIN " + label + b"-----\n")
         self._closed = False
 
     def _emit(self, data: bytes | bytearray | memoryview) -> None:
@@ -186,22 +202,22 @@ class ArmorWriter:
         self._closed = True
         if self._buf:
             self._emit(self._buf)
-        self._dst.write(END + b"\n")
+        self._dst.write(self._end + b"\n")
 
 
-def armor(data: bytes) -> bytes:
+def armor(data: bytes, label: bytes = LABEL) -> bytes:
     """Whole-buffer armoring."""
     import io
 
     out = io.BytesIO()
-    writer = ArmorWriter(out)
+    writer = ArmorWriter(out, label)
     writer.write(data)
     writer.close()
     return out.getvalue()
 
 
-def dearmor(data: bytes) -> bytes:
+def dearmor(data: bytes, label: bytes = LABEL) -> bytes:
     """Whole-buffer strict dearmoring; raises ArmorError."""
     import io
 
-    return ArmorReader(io.BytesIO(data)).read()
+    return ArmorReader(io.BytesIO(data), label).read()
