@@ -9,7 +9,8 @@ our own armor decoder. Memory stays bounded by the largest single request.
 from __future__ import annotations
 
 import io
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 
 class Readable(Protocol):
@@ -104,3 +105,16 @@ class Source:
     def at_eof(self) -> bool:
         self._fill(1)
         return not self._buf
+
+
+def output_buffers(dst: Any, size: int) -> tuple[Callable[[], bytearray],
+                                                 Callable[[memoryview], object]]:
+    """Where a payload writer puts each block of ``size`` bytes at most, and how it hands
+    it over: a sink with ``buffer``/``submit`` (features.write_behind) lends its own
+    buffers and takes them back filled, without a copy (empty views too, so every buffer
+    returns to its pool); any other ``dst`` gets one reused buffer and ``write``."""
+    take, submit = getattr(dst, "buffer", None), getattr(dst, "submit", None)
+    if take is not None and submit is not None:
+        return (lambda: take(size)), submit  # type: ignore[no-any-return]
+    reused = bytearray(size)
+    return (lambda: reused), dst.write

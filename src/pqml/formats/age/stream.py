@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol
+from typing import Protocol
 
 from pqml.errors import DecryptionError
-from pqml.formats.age._io import Readable, Source
+from pqml.formats.age._io import Readable, Source, output_buffers
 from pqml.formats.age.errors import PayloadError
 from pqml.primitives import symmetric
 
@@ -217,7 +217,7 @@ def encrypt_payload(
     source = src if isinstance(src, Source) else Source(src)
     plain = bytearray(BLOCK_CHUNKS * CHUNK_SIZE + 1)
     view = memoryview(plain)
-    next_buffer, hand_over = _sink(dst, BLOCK_CHUNKS * ENCRYPTED_CHUNK_SIZE)
+    next_buffer, hand_over = output_buffers(dst, BLOCK_CHUNKS * ENCRYPTED_CHUNK_SIZE)
     index = total = carried = 0
     while True:
         n = carried + source.readinto(view[carried:])
@@ -240,16 +240,6 @@ def encrypt_payload(
             return total
         plain[0] = plain[size]
         carried = 1
-
-
-def _sink(dst: Any, size: int) -> tuple[Callable[[], bytearray],
-                                        Callable[[memoryview], object]]:
-    """Output buffers and their hand-over: the sink's own (zero copy) or one reused."""
-    take, submit = getattr(dst, "buffer", None), getattr(dst, "submit", None)
-    if take is not None and submit is not None:
-        return (lambda: take(size)), submit  # type: ignore[no-any-return]
-    reused = bytearray(size)
-    return (lambda: reused), dst.write
 
 
 # ---- streaming decryption -------------------------------------------------------------------
@@ -351,7 +341,7 @@ def _open_block_chunk(cipher: PayloadCipher, index: int, sealed: memoryview,
 
 def decrypt_payload(file_key: bytes, nonce: bytes, source: Source, dst: Writable) -> int:
     """Decrypt the sealed chunks in ``source`` into ``dst``; return the plaintext size."""
-    next_buffer, hand_over = _sink(dst, BLOCK_CHUNKS * CHUNK_SIZE)
+    next_buffer, hand_over = output_buffers(dst, BLOCK_CHUNKS * CHUNK_SIZE)
     total = 0
     for part in iter_blocks(PayloadCipher.for_file(file_key, nonce), source, next_buffer):
         hand_over(part)

@@ -29,7 +29,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol
 
-from pqml.formats.age._io import Readable, Source
+from pqml.formats.age._io import Readable, Source, output_buffers
 from pqml.formats.age.errors import HeaderError, NoIdentityMatchError, PayloadError
 from pqml.formats.age.header import Header, Stanza, verify_mac
 from pqml.formats.pqml_v1 import header_area as _area
@@ -173,16 +173,15 @@ def encrypt_payload(file_key: bytes, src: Readable, dst: Writable, *,
     enc = chunked.Encryptor(payload_key(file_key), PAYLOAD_CONTEXT)
     fill = _filler(src)
     buf = bytearray(block_size)
-    out_size = chunked.max_update_output(block_size)
-    buffers = _output_buffers(dst, out_size)
+    next_buffer, hand_over = output_buffers(dst, chunked.max_update_output(block_size))
     view = memoryview(buf)
     total = 0
     while True:
         n = fill(buf)
         if n:
-            out = buffers()
+            out = next_buffer()
             m = enc.update_into(view[:n], out)
-            _hand_over(dst, out, m)
+            hand_over(memoryview(out)[:m])
             total += n
             if progress is not None:
                 progress(n)
@@ -190,23 +189,6 @@ def encrypt_payload(file_key: bytes, src: Readable, dst: Writable, *,
             break
     dst.write(enc.finalize())
     return total
-
-
-def _output_buffers(dst: Any, size: int) -> Callable[[], bytearray]:
-    """Where each block's output goes: the sink's next buffer, or one reused buffer."""
-    take = getattr(dst, "buffer", None)
-    if take is not None and hasattr(dst, "submit"):
-        return lambda: take(size)  # type: ignore[no-any-return]
-    reused = bytearray(size)
-    return lambda: reused
-
-
-def _hand_over(dst: Any, out: bytearray, n: int) -> None:
-    submit = getattr(dst, "submit", None)
-    if submit is not None:
-        submit(memoryview(out)[:n])  # even when empty: the buffer returns to the pool
-    elif n:
-        dst.write(memoryview(out)[:n])
 
 
 def iter_payload(file_key: bytes, src: Readable, *, block_size: int = BLOCK_SIZE,
@@ -244,18 +226,11 @@ def iter_payload(file_key: bytes, src: Readable, *, block_size: int = BLOCK_SIZE
 def decrypt_payload(file_key: bytes, src: Readable, dst: Writable, *,
                     progress: Progress | None = None, block_size: int = BLOCK_SIZE) -> int:
     """Decrypt into ``dst``; a ``buffer``/``submit`` sink gets each block without a copy."""
-    submit = getattr(dst, "submit", None)
-    take = getattr(dst, "buffer", None)
+    next_buffer, hand_over = output_buffers(dst, chunked.max_update_output(block_size))
     total = 0
-    if submit is not None and take is not None:
-        size = chunked.max_update_output(block_size)
-        for part in iter_payload(file_key, src, block_size=block_size, progress=progress,
-                                 out_buffer=lambda: take(size)):
-            submit(part)  # empty views too: their buffer goes back to the pool
-            total += len(part)
-        return total
-    for part in iter_payload(file_key, src, block_size=block_size, progress=progress):
-        dst.write(part)
+    for part in iter_payload(file_key, src, block_size=block_size, progress=progress,
+                             out_buffer=next_buffer):
+        hand_over(part)
         total += len(part)
     return total
 
