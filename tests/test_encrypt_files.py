@@ -423,3 +423,19 @@ def test_secrets_stay_out_of_reprs(tmp_path: Path) -> None:
     with pytest.raises(PqmlError, match="passphrase file is empty"):
         (tmp_path / "empty").write_text("\n")
         Passphrase.from_file(tmp_path / "empty")
+
+
+def test_inspect_of_an_armored_file_with_a_header_area(tmp_path: Path) -> None:
+    """Armor around a pqml/v1 file that has a header area (pqml never writes one, but it
+    is a valid file): decrypts, and inspect reports the area without reading the text as
+    slots."""
+    from pqml.features.inspect import inspect as inspect_file
+    from pqml.formats.age import armor
+
+    binary = pqml_v1.encrypt_bytes([XWING.public_key()], b"weights", header_area=16384)
+    (tmp_path / "e").write_bytes(armor.armor(binary, armor.PQML_LABEL))
+    info = inspect_file(tmp_path / "e")
+    assert info["armored"] and info["header_area"] == {
+        "slot_size": 16384, "size": 32768, "slot": 0, "slots_identical": None}
+    feature.decrypt_file(tmp_path / "e", tmp_path / "o", [XWING])
+    assert (tmp_path / "o").read_bytes() == b"weights"

@@ -323,7 +323,8 @@ def _area_text(info: dict[str, Any]) -> str:
     if not area:
         return ""
     return (f" (header area: 2 slots of {area['slot_size'] // 1024} KiB, slot {area['slot']} "
-            f"in use{'' if area['slots_identical'] else ', slots differ'}; rekey in place)")
+            f"in use{', slots differ' if area['slots_identical'] is False else ''}; "
+            "rekey in place)")
 
 
 def _human_size(n: int | None) -> str:

@@ -66,15 +66,19 @@ def _payload_facts(fmt: str, payload_size: int) -> dict[str, Any]:
     return facts
 
 
-def _area_facts(located: Located, fd: int) -> dict[str, Any] | None:
+def _area_facts(located: Located, fd: int | None) -> dict[str, Any] | None:
     """A pqml/v1 header area: slot size, the slot shown and whether both slots hold the
-    same bytes (they differ only during, or after a crash in, an in-place rekey)."""
+    same bytes (they differ only during, or after a crash in, an in-place rekey; None
+    when the file is armored, so its bytes on disk are not the slots)."""
     size = located.area_size
     if size is None:
         return None
-    data = os.pread(fd, 2 * size, 0)
+    same = None
+    if fd is not None:
+        data = os.pread(fd, 2 * size, 0)
+        same = data[:size] == data[size:]
     return {"slot_size": size, "size": 2 * size, "slot": located.slot,
-            "slots_identical": data[:size] == data[size:]}
+            "slots_identical": same}
 
 
 def inspect(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -98,7 +102,7 @@ def _inspect(path: Path) -> dict[str, Any]:
             payload_size = _Counter(source).drain()
         else:
             payload_size = os.fstat(f.fileno()).st_size - located.payload_offset
-        area = _area_facts(located, f.fileno())
+        area = _area_facts(located, None if detected.armored else f.fileno())
     stanzas = [fmts.describe_stanza(detected.format, s)
                for s in fmts.recipient_stanzas(detected.format, header)]
     known = [s for s in stanzas if s["post_quantum"] is not None]
