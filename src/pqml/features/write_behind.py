@@ -25,12 +25,14 @@ from pqml.formats.pqml_v1.file import Writable
 BUFFER_SIZE = 4 * 1024 * 1024
 DEPTH = 3  # one being filled, one being written, one spare: more measured no faster
 # How data goes to the kernel: in pieces of at most WRITE_PIECE bytes whose ends fall one
-# byte past a multiple of it (so never on a page boundary). Both measured on this VM (Linux
-# 6.18, ext4), where page-cache writes covering whole aligned ranges get large folios whose
-# allocation is slow and erratic: 2 GiB in 4 MiB writes took 0.39-2.45 s (median 1.0) and
-# in 256 KiB writes 0.43-0.59 s (8 interleaved runs each); decrypting a 2 GiB age file,
-# whose plaintext blocks start page-aligned, took 2.1-3.3 s, and 0.8-0.95 s with every write
-# shifted by one byte (3 interleaved runs). Elsewhere this costs two partial pages per piece.
+# byte past a multiple of it (so never on a page boundary). Measured on this VM (Linux 6.18,
+# ext4; bench/write_pattern.py, docs/PERFORMANCE.md): the size is what matters most, since
+# 2 GiB in 4 MiB writes took 2.3-4.9 s, in 1 MiB writes 0.4-1.7 s, in 256 KiB writes
+# 0.43-0.63 s. The one-byte shift is a smaller and less steady effect: in one interleaved
+# A/B of pqml itself, decrypting a 2 GiB age file took 2.3-4.2 s with aligned cuts and
+# 0.84-1.08 s shifted; in the benchmark's run, 1.06-1.87 s against 1.02-1.28 s, and plain
+# copies were faster shifted while bare writes were faster aligned. Elsewhere the shift
+# costs two partial pages per piece.
 WRITE_PIECE = 256 * 1024
 
 
