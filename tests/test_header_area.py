@@ -184,7 +184,12 @@ def test_header_area_argument_and_limits() -> None:
 
 def test_readers_use_slot_1_when_slot_0_does_not_open(tmp_path: Path) -> None:
     blob = bytearray(enc([A.public_key()]))
-    blob[200] ^= 1  # inside slot 0's first stanza body
+    # one character of a full 64-column line of slot 0's recipient stanza body, changed to
+    # another base64 character: still canonical, so slot 0 parses, but its MAC fails (a
+    # bit flip could make the line invalid base64, and slot 0 would not parse at all)
+    body = blob.index(b"\n", blob.index(b"\n-> ", blob.index(b"header-area")) + 1) + 1
+    assert blob[body + 64:body + 65] == b"\n"  # a full line
+    blob[body + 10] = ord("A") if blob[body + 10] != ord("A") else ord("B")
     path = write(tmp_path, bytes(blob))
     decrypts_everywhere(path, A)
     located = pqml_v1.open_header(Source(io.BytesIO(bytes(blob))), [A])
