@@ -1,1 +1,0 @@
-"""Features layer: what users do (keys, encrypt, sign, scan, bench), shared by CLI and API."""
