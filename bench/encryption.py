@@ -104,7 +104,7 @@ def _compile_pqml() -> None:
 def copy_floor(src: str, dst: str) -> None:
     """Read ``src`` in 4 MiB blocks and write them through WriteBehind: pqml's I/O with
     the cryptography left out."""
-    from pqml.features.write_behind import WriteBehind
+    from pqml._internal.write_behind import WriteBehind
 
     with open(src, "rb", buffering=0) as f, open(dst, "wb", buffering=0) as out, \
             WriteBehind(out) as sink:
@@ -159,7 +159,7 @@ def ceiling(total: int = 2 * 1024 * MIB) -> dict[str, float]:
 def _encrypted_safetensors(path: Path, size: int, recipient: Any) -> str:
     """A ~``size``-byte safetensors file of 4 MiB float32 tensors, encrypted while it is
     generated (nothing big in memory). Returns the name of a tensor in the middle."""
-    from pqml.features import encrypt as feature
+    from pqml.encryption import encrypt as feature
 
     per = 4 * MIB
     count = max(1, size // per)
@@ -219,8 +219,8 @@ def main() -> int:
         copy_floor(*args.copy)
         return 0
 
-    from pqml.features import bench as machine_info
-    from pqml.features.rekey import rekey
+    from pqml.bench import primitives as machine_info
+    from pqml.encryption.rekey import rekey
     from pqml.formats import age_keys
     from pqml.formats.keyfile import private_key_to_pem
     from pqml.primitives import registry

@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from pqml.features import bench
+from pqml.bench import primitives as bench
 
 
 def main() -> int:

@@ -34,7 +34,7 @@ REPO = HERE.parent
 CORPUS = HERE / "scan_corpus"
 sys.path.insert(0, str(REPO / "src"))
 
-from pqml.features.scan import ScanOptions, scan  # noqa: E402
+from pqml.scan import ScanOptions, scan  # noqa: E402
 
 GOALS = {"recall": 0.90, "precision": 0.95, "lines_per_s_core": 50_000}
 REAL_WORLD = ("cryptography", "rich", "click", "hypothesis", "jsonschema", "cyclonedx",

@@ -28,8 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pqml
-from pqml.features import bench as pqml_bench
-from pqml.features import signing, verified_load
+from pqml.bench import primitives as pqml_bench
+from pqml.signing import signing, verified_load
 
 BIN = Path(sys.executable).parent
 N_FILES = 4

@@ -41,7 +41,7 @@ def _aligned(size: int) -> Callable[[int, memoryview, int], None]:
 
 
 def _pqml_pieces(fd: int, block: memoryview, total: int) -> None:
-    from pqml.features.write_behind import pieces
+    from pqml._internal.write_behind import pieces
 
     done = 0
     while done < total:
@@ -57,7 +57,7 @@ def _copy_with_writer_thread(shifted: bool) -> Callable[[int, memoryview, int], 
         import queue
         import threading
 
-        from pqml.features.write_behind import WRITE_PIECE, pieces
+        from pqml._internal.write_behind import WRITE_PIECE, pieces
 
         todo: queue.SimpleQueue[tuple[bytearray, int] | None] = queue.SimpleQueue()
         free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
@@ -95,7 +95,8 @@ def _pqml(op: str, shifted: bool) -> Callable[[int, memoryview, int], None]:
     """pqml itself, in process: decrypt the age or pqml/v1 file made by run(), or encrypt
     SOURCE, with write_behind.pieces as shipped or patched to aligned 256 KiB cuts."""
     def work(fd: int, block: memoryview, total: int) -> None:
-        from pqml.features import encrypt, write_behind
+        from pqml._internal import write_behind
+        from pqml.encryption import encrypt
 
         shipped = write_behind.pieces
         if not shifted:
@@ -135,7 +136,7 @@ PATTERNS: dict[str, Callable[[int, memoryview, int], None]] = {
 
 def _prepare(size: int, where: Path) -> None:
     """The inputs every case reads: a plain file, its age and pqml/v1 encryptions, a key."""
-    from pqml.features import encrypt
+    from pqml.encryption import encrypt
     from pqml.formats.keyfile import private_key_to_pem
     from pqml.primitives import registry
 
@@ -153,7 +154,7 @@ def _prepare(size: int, where: Path) -> None:
 def one(name: str, size: int, where: Path) -> float:
     """Time case ``name`` once, in this (fresh) process, as a CLI run would be."""
     global SOURCE, KEY
-    from pqml.features.keys import load_private
+    from pqml.keys.key_files import load_private
 
     SOURCE = where / "source.bin"
     KEY = load_private((where / "key.pem").read_bytes())
@@ -208,7 +209,7 @@ def main() -> int:
     if args.one:
         print(f"{one(args.one, args.size_mib * MIB, Path(args.work)):.4f}")
         return 0
-    from pqml.features import bench as machine_info
+    from pqml.bench import primitives as machine_info
 
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         times = run(args.size_mib * MIB, args.rounds, Path(tmp))

@@ -1,20 +1,84 @@
-"""Shared fixtures: paths to the vectors in ../shared and in cryptography-vectors."""
+"""Shared fixtures: the project's own test vectors, cryptography-vectors, and a guard that
+keeps the suite self-contained.
+
+The guard is an audit hook: a test that opens or lists anything beside the repository (a
+sibling of its directory that existed when the session started, such as a ``shared``
+folder in a developer's workspace) fails at once, so the suite can never again depend on
+files a plain ``git clone`` does not have. Temporary directories created later (pytest's
+``tmp_path``, ``tempfile``) are not affected, nor is anything outside the repository's
+parent directory (the installed packages, ``/dev``, ``/proc``).
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_VECTORS = REPO.parent / "shared" / "vectors"
+VECTORS = REPO / "tests" / "vectors"
+DATA = REPO / "tests" / "data"
 
 
-def shared_vector(*parts: str) -> Path:
-    path = SHARED_VECTORS.joinpath(*parts)
+class OutsideRepositoryError(AssertionError):
+    """A test read a file beside the repository: the suite must stand alone."""
+
+
+class ReadGuard:
+    """Refuses reads of the entries beside ``repo`` that ``forbidden`` names."""
+
+    EVENTS = frozenset({"open", "os.listdir", "os.scandir", "shutil.copytree"})
+
+    def __init__(self, repo: Path, forbidden: set[Path]) -> None:
+        self.repo = repo
+        self.forbidden = forbidden
+
+    @classmethod
+    def beside(cls, repo: Path) -> ReadGuard:
+        """A guard over every sibling of ``repo`` that exists now, except the temporary
+        directory's own tree (when the repository was cloned into it)."""
+        parent = repo.parent
+        temp = Path(tempfile.gettempdir()).resolve()
+        try:
+            siblings = {parent / name for name in os.listdir(parent)}
+        except OSError:
+            siblings = set()
+        siblings.discard(repo)
+        return cls(repo, {s for s in siblings
+                          if not s.name.startswith("pytest-of-") and s != temp})
+
+    def check(self, path: object) -> None:
+        if isinstance(path, int) or path is None:
+            return
+        try:
+            text = os.fsdecode(path)  # type: ignore[arg-type]
+        except TypeError:
+            return
+        resolved = Path(os.path.abspath(text))
+        for root in self.forbidden:
+            if resolved == root or root in resolved.parents:
+                raise OutsideRepositoryError(
+                    f"test read {text!r}, outside the repository {self.repo}: copy what it "
+                    "needs into tests/vectors/ (with its SOURCE) or make it in the test")
+
+    def __call__(self, event: str, args: tuple) -> None:
+        if event in self.EVENTS and args:
+            self.check(args[0])
+
+
+GUARD = ReadGuard.beside(REPO)
+sys.addaudithook(GUARD)
+
+
+def vector(*parts: str) -> Path:
+    """A file or directory of tests/vectors/ (see its README for where each set came from)."""
+    path = VECTORS.joinpath(*parts)
     if not path.exists():
-        pytest.fail(f"shared test vector missing: {path} (clone with ../shared beside the repo)")
+        pytest.fail(f"test vector missing: {path}")
     return path
 
 
@@ -30,8 +94,6 @@ def pyca_vector(*parts: str) -> Path:
 
 
 def pty_available() -> bool:
-    import os
-
     try:
         master, slave = os.openpty()
     except OSError:

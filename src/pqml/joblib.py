@@ -1,12 +1,12 @@
 """joblib with verify-before-load: ``pqml.joblib.load(path, trusted=[...])``.
 
-``load`` checks the file against its model's OMS signature (see :mod:`pqml.features.
+``load`` checks the file against its model's OMS signature (see :mod:`pqml.signing.
 verified_load`) and only then unpickles the exact bytes it verified; an unsigned, modified
 or untrusted file raises before joblib sees a byte. ``dump`` writes through a temporary
 file and a rename, so a reader never finds half a file. Sign the model after dumping.
 
 With ``recipients=`` / ``identities=`` the file is encrypted (pqml/v1 or age) and the
-plaintext never touches the disk (:mod:`pqml.features.encrypted_io`); decrypting proves
+plaintext never touches the disk (:mod:`pqml.encryption.encrypted_io`); decrypting proves
 only that a recipient-key holder wrote it, so an encrypted load also needs the caller to
 name the source they trust.
 """
@@ -18,7 +18,7 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from pqml.features.verified_load import Trusted, read_verified
+from pqml.signing.verified_load import Trusted, read_verified
 
 __all__ = ["dump", "load"]
 
@@ -46,7 +46,7 @@ def load(
     otherwise ``trusted_source='…'`` must name who you trust it from.
     """
     if identities is not None:
-        from pqml.features.encrypted_io import load_joblib
+        from pqml.encryption.encrypted_io import load_joblib
 
         return load_joblib(
             path, identities, trusted_source=trusted_source, trusted=trusted,
@@ -76,14 +76,14 @@ def dump(
     compression is still chosen from the suffix unless ``compress=`` is given. With
     ``recipients=`` the file is encrypted to them (``format`` pqml or age)."""
     if recipients is not None:
-        from pqml.features.encrypted_io import dump_joblib
+        from pqml.encryption.encrypted_io import dump_joblib
 
         dump_joblib(value, path, recipients, format=format, allow_classical=allow_classical,
                     **kwargs)
         return [os.fspath(path)]
     import joblib
 
-    from pqml.features.output_file import atomic_path
+    from pqml._internal.output_file import atomic_path
 
     with atomic_path(path) as tmp:
         joblib.dump(value, tmp, **kwargs)

@@ -35,7 +35,8 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pqml.errors import PqmlError
+from pqml.encryption.errors import SafetensorsFormatError
+from pqml.primitives.errors import PqmlError
 
 MAX_HEADER_SIZE = 100_000_000  # safetensors' own limit
 
@@ -59,8 +60,6 @@ DTYPES: dict[str, tuple[int, str | None, str]] = {
 }
 
 
-class SafetensorsFormatError(PqmlError):
-    """The decrypted safetensors header is malformed or does not match its data."""
 
 
 def _serialize(tensors: Mapping[str, Any], metadata: Mapping[str, str] | None) -> bytes:
@@ -81,9 +80,9 @@ def save_file(tensors: Mapping[str, Any], path: str | os.PathLike[str],
     """Serialize ``tensors`` (numpy arrays or torch tensors) as safetensors and write them
     encrypted to ``path``, atomically. The safetensors bytes are built in memory (as
     ``safetensors.*.save`` does); the plaintext never touches the disk."""
-    from pqml.features import encrypt as feature
-    from pqml.features.encrypted_formats import prepare_recipients
-    from pqml.features.output_file import atomic_output
+    from pqml._internal.output_file import atomic_output
+    from pqml.encryption import encrypt as feature
+    from pqml.encryption.encrypted_formats import prepare_recipients
 
     data = _serialize(tensors, metadata)
     resolved = feature.resolve_recipients(recipients)
@@ -155,14 +154,14 @@ class EncryptedSafeOpen:
         if framework not in ("numpy", "np", "pt", "torch"):
             raise PqmlError(f"unsupported framework {framework!r} (numpy or pt)")
         self._framework = "pt" if framework in ("pt", "torch") else "numpy"
-        from pqml.features.random_access import open as open_encrypted
+        from pqml.encryption.random_access import open as open_encrypted
 
         self._path = str(path)
         self._f = open_encrypted(path, identities)
         self._verifier: Any = None
         try:
             if verified is not None:
-                from pqml.features.verified_load import VerifiedReader
+                from pqml.signing.verified_load import VerifiedReader
 
                 raw = self._f.raw
 
@@ -180,7 +179,7 @@ class EncryptedSafeOpen:
 
     @property
     def verifier(self) -> Any:
-        """The :class:`~pqml.features.verified_load.VerifiedReader` checking every read
+        """The :class:`~pqml.signing.verified_load.VerifiedReader` checking every read
         (``bytes_hashed``, ``pieces_checked``), or None without ``trusted=``."""
         return self._verifier
 
@@ -247,7 +246,7 @@ class EncryptedSafeOpen:
 
     @property
     def raw(self) -> Any:
-        """The underlying :class:`~pqml.features.random_access.EncryptedFileRaw`
+        """The underlying :class:`~pqml.encryption.random_access.EncryptedFileRaw`
         (``size``, ``chunk_count``, ``chunks_decrypted``)."""
         return self._f.raw
 
@@ -321,7 +320,7 @@ def safe_open(path: str | os.PathLike[str], identities: Any, framework: str = "n
     chain = tuple(certificate_chain)
     verified = None
     if trusted is not None or policy is not None or chain:
-        from pqml.features.verified_load import verify_encrypted
+        from pqml.signing.verified_load import verify_encrypted
 
         verified = verify_encrypted(path, trusted, signature=signature, model_root=model_root,
                                     certificate_chain=chain, policy=policy,

@@ -1,7 +1,7 @@
 """torch with verify-before-load: ``pqml.torch.load(path, trusted=[...])``.
 
 ``load`` checks the checkpoint against its model's OMS signature (see
-:mod:`pqml.features.verified_load`), then calls ``torch.load`` on the exact bytes it
+:mod:`pqml.signing.verified_load`), then calls ``torch.load`` on the exact bytes it
 verified, with ``weights_only=True`` unless the caller asks otherwise: even a verified
 checkpoint is unpickled with torch's restricted unpickler by default. ``save`` writes
 through a temporary file and a rename.
@@ -18,7 +18,7 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from pqml.features.verified_load import Trusted, read_verified
+from pqml.signing.verified_load import Trusted, read_verified
 
 __all__ = ["load", "save"]
 
@@ -47,7 +47,7 @@ def load(
     ``trusted=``: verified against the signature before torch sees a byte).
     """
     if identities is not None:
-        from pqml.features.encrypted_io import load_torch
+        from pqml.encryption.encrypted_io import load_torch
 
         return load_torch(
             path, identities, trusted_source=trusted_source, trusted=trusted,
@@ -78,14 +78,14 @@ def save(
     """``torch.save`` to ``path`` atomically (temporary file beside it, then rename);
     with ``recipients=`` encrypted to them."""
     if recipients is not None:
-        from pqml.features.encrypted_io import save_torch
+        from pqml.encryption.encrypted_io import save_torch
 
         save_torch(obj, path, recipients, format=format, allow_classical=allow_classical,
                    **kwargs)
         return
     import torch
 
-    from pqml.features.output_file import atomic_path
+    from pqml._internal.output_file import atomic_path
 
     with atomic_path(path) as tmp:
         torch.save(obj, tmp, **kwargs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pqml.features import bench
+from pqml.bench import primitives as bench
 from pqml.primitives import baseline, registry
 
 SAMPLES = ["X-Wing", "ML-KEM-1024", "X25519", "ML-DSA-44", "SLH-DSA-SHAKE-128f", "Falcon-512",

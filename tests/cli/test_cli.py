@@ -15,6 +15,8 @@ from click.testing import CliRunner
 from pqml import __version__
 from pqml.cli.main import cli
 
+from conftest import REPO
+
 
 def run(*args: str, input: bytes | None = None):
     return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
@@ -68,7 +70,7 @@ def test_algorithms_table_shows_quantum_status() -> None:
 
 
 def test_committed_algorithms_doc_is_current() -> None:
-    doc = Path(__file__).resolve().parent.parent / "docs" / "ALGORITHMS.md"
+    doc = REPO / "docs" / "ALGORITHMS.md"
     assert doc.read_text() == run("algorithms", "--markdown").output, (
         "docs/ALGORITHMS.md is stale: run `make docs`"
     )

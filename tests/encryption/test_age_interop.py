@@ -4,7 +4,7 @@ Both directions for X25519 (binary and armored; empty, 64 KiB, 64 KiB + 1 and ~1
 plaintexts, several recipients) and for scrypt. age reads passphrases only from a
 terminal (1.1.1 has no flag, variable or file for it), so the scrypt cases drive it
 through a pseudo-terminal. age 1.1.1 predates the post-quantum mlkem768x25519 stanza; that
-type is covered by the CCTV vectors made with age 1.3 (tests/test_age_cctv.py).
+type is covered by the CCTV vectors made with age 1.3 (tests/formats/test_age_cctv.py).
 """
 
 from __future__ import annotations

@@ -18,6 +18,8 @@ from pqml.formats import age_keys
 from pqml.formats.keyfile import private_key_to_pem, public_key_to_pem
 from pqml.primitives import registry
 
+from conftest import REPO
+
 AGE = shutil.which("age")
 
 
@@ -245,7 +247,7 @@ def test_demo_script(tmp_path: Path) -> None:
     if not (bindir / "pqml").exists():
         pytest.skip("the pqml console script is not installed next to this Python")
     env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}
-    repo = Path(__file__).resolve().parent.parent
+    repo = REPO
     res = subprocess.run(["bash", str(repo / "examples" / "demo_encrypt.sh"),
                           str(tmp_path / "demo")], capture_output=True, text=True, env=env,
                          timeout=300)
@@ -260,7 +262,7 @@ def test_ctrl_c_leaves_no_output(tmp_path: Path, k: dict, direction: str) -> Non
     import signal
     import time
 
-    from pqml.features.output_file import TEMP_SUFFIX
+    from pqml._internal.output_file import TEMP_SUFFIX
 
     outdir = tmp_path / "out"
     outdir.mkdir()

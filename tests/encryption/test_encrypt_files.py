@@ -1,4 +1,4 @@
-"""Files, streams and trees (pqml.features.encrypt): both formats, serial and multi-process,
+"""Files, streams and trees (pqml.encryption.encrypt): both formats, serial and multi-process,
 and the no-loss rules — every failure leaves no output and no temporary file, with one
 exact line naming the file."""
 
@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 from cryptography.cobblestone import Cobblestone256Decryptor
 
+from pqml._internal import output_file
+from pqml.encryption import encrypt as feature
+from pqml.encryption import parallel
+from pqml.encryption.encryption_keys import Passphrase
 from pqml.errors import NotEncryptedError, OutputPathError, PolicyError, PqmlError
-from pqml.features import encrypt as feature
-from pqml.features import output_file, parallel
-from pqml.features.encryption_keys import Passphrase
 from pqml.formats import age_keys, pqml_v1
 from pqml.formats.age.errors import NoIdentityMatchError, PayloadError
 from pqml.formats.age.header import parse_header
@@ -134,8 +135,8 @@ def test_classical_policy(tmp_path: Path, fmt: str) -> None:
 def test_armor_for_both_formats(tmp_path: Path, fmt: str, label: bytes) -> None:
     """-a: the same strict armor, a label per format; decryption, inspect and rekey read it
     back; a file armored with the other format's label or tampered inside is refused."""
-    from pqml.features.inspect import inspect as inspect_file
-    from pqml.features.rekey import rekey
+    from pqml.encryption.inspect import inspect as inspect_file
+    from pqml.encryption.rekey import rekey
 
     data = write(tmp_path / "p", 70_000)
     res = feature.encrypt_file(tmp_path / "p", tmp_path / "e", [XWING.public_key()],
@@ -403,7 +404,7 @@ def test_real_disk_full_on_a_tiny_tmpfs(tmp_path: Path) -> None:
         write(tmp_path / "m", 600_000)
         feature.encrypt_file(tmp_path / "m", small / "m.pqml", [XWING.public_key()])
         before = (small / "m.pqml").read_bytes()
-        from pqml.features.rekey import rekey
+        from pqml.encryption.rekey import rekey
 
         with pytest.raises(OutputPathError, match="No space left on device"):
             rekey(small / "m.pqml", [XWING], add=[MLKEM.public_key()])
@@ -414,7 +415,7 @@ def test_real_disk_full_on_a_tiny_tmpfs(tmp_path: Path) -> None:
 
 
 def test_secrets_stay_out_of_reprs(tmp_path: Path) -> None:
-    from pqml.features.parallel import Codec
+    from pqml.encryption.parallel import Codec
 
     assert "hunter2" not in repr(Passphrase(b"hunter2"))
     (tmp_path / "pw").write_text("hunter2\r\nsecond line ignored\n")
@@ -429,7 +430,7 @@ def test_inspect_of_an_armored_file_with_a_header_area(tmp_path: Path) -> None:
     """Armor around a pqml/v1 file that has a header area (pqml never writes one, but it
     is a valid file): decrypts, and inspect reports the area without reading the text as
     slots."""
-    from pqml.features.inspect import inspect as inspect_file
+    from pqml.encryption.inspect import inspect as inspect_file
     from pqml.formats.age import armor
 
     binary = pqml_v1.encrypt_bytes([XWING.public_key()], b"weights", header_area=16384)

@@ -37,25 +37,25 @@ PRELUDE = textwrap.dedent(f"""
 
 STEPS = {
     "encrypt pqml from a generated stream": """
-        from pqml.features import encrypt
+        from pqml.encryption import encrypt
         with open(sys.argv[2] + "/big.pqml", "wb", buffering=0) as out:
             encrypt.encrypt_to(Generated(), out, [KEY.public_key()])
     """,
     "encrypt age from a generated stream": """
-        from pqml.features import encrypt
+        from pqml.encryption import encrypt
         with open(sys.argv[2] + "/big.age", "wb", buffering=0) as out:
             encrypt.encrypt_to(Generated(), out, [KEY.public_key()], format="age")
     """,
     "decrypt pqml file": """
-        from pqml.features import encrypt
+        from pqml.encryption import encrypt
         encrypt.decrypt_file(sys.argv[2] + "/big.pqml", sys.argv[2] + "/out", [KEY], jobs=1)
     """,
     "decrypt pqml file, 2 processes": """
-        from pqml.features import encrypt
+        from pqml.encryption import encrypt
         encrypt.decrypt_file(sys.argv[2] + "/big.pqml", sys.argv[2] + "/out", [KEY], jobs=2)
     """,
     "decrypt age file": """
-        from pqml.features import encrypt
+        from pqml.encryption import encrypt
         encrypt.decrypt_file(sys.argv[2] + "/big.age", sys.argv[2] + "/out", [KEY], jobs=1)
     """,
     "read everything through pqml.open": """

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from pqml.encryption import encrypt as feature
+from pqml.encryption.encryption_keys import Passphrase
+from pqml.encryption.inspect import inspect
+from pqml.encryption.rekey import rekey
 from pqml.errors import PolicyError, RekeyError
-from pqml.features import encrypt as feature
-from pqml.features.encryption_keys import Passphrase
-from pqml.features.inspect import inspect
-from pqml.features.rekey import rekey
 from pqml.formats import age_keys, pqml_v1
 from pqml.formats.age.errors import HeaderMACError, NoIdentityMatchError
 from pqml.formats.age.header import parse_header

@@ -1,4 +1,4 @@
-"""joblib and torch objects to and from encrypted files (pqml.features.encrypted_io)."""
+"""joblib and torch objects to and from encrypted files (pqml.encryption.encrypted_io)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pqml.encryption import encrypted_io as eio
+from pqml.encryption.inspect import inspect
 from pqml.errors import UntrustedSourceError
-from pqml.features import encrypted_io as eio
-from pqml.features.inspect import inspect
 from pqml.primitives import registry
 
 KEY = registry.scheme("X-Wing").generate()
@@ -73,7 +73,7 @@ def test_ml_libraries_are_imported_only_when_used() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, pqml, pqml.safetensors, pqml.features.encrypted_io, pqml.cli.encrypt;"
+    code = ("import sys, pqml, pqml.safetensors, pqml.encryption.encrypted_io, pqml.cli.encrypt;"
             "pqml.open; print(sorted(m for m in ('numpy', 'torch', 'safetensors', 'rich', "
             "'joblib') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

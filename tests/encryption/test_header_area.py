@@ -16,18 +16,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pqml
+from pqml.encryption import encrypt as feature
+from pqml.encryption import rekey as rekey_module
+from pqml.encryption.encryption_keys import Passphrase
+from pqml.encryption.inspect import inspect
+from pqml.encryption.rekey import rekey
 from pqml.errors import PqmlError, RekeyError
-from pqml.features import encrypt as feature
-from pqml.features import rekey as rekey_module
-from pqml.features.encryption_keys import Passphrase
-from pqml.features.inspect import inspect
-from pqml.features.rekey import rekey
 from pqml.formats import pqml_v1
 from pqml.formats.age._io import Source
 from pqml.formats.age.errors import HeaderError, NoIdentityMatchError
 from pqml.formats.age.header import Header, Stanza, make_header, parse_header
 from pqml.formats.pqml_v1 import header_area
 from pqml.primitives import registry
+
+from conftest import DATA as TEST_DATA
 
 A = registry.scheme("X-Wing").generate()
 B = registry.scheme("X-Wing").generate()
@@ -291,7 +293,7 @@ def test_header_longer_than_its_area() -> None:
 
 
 def test_old_files_without_area_still_read(tmp_path: Path) -> None:
-    data_dir = Path(__file__).parent / "data" / "pqml_v1"
+    data_dir = TEST_DATA / "pqml_v1"
     for name in ("xwing.pqml", "header-area.pqml"):
         blob = (data_dir / name).read_bytes()
         located = pqml_v1.open_header(Source(io.BytesIO(blob)))

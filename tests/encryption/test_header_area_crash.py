@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 
 import pqml
+from pqml.encryption import encrypt as feature
+from pqml.encryption import rekey as rekey_module
+from pqml.encryption.rekey import rekey
 from pqml.errors import PqmlError, RekeyError
-from pqml.features import encrypt as feature
-from pqml.features import rekey as rekey_module
-from pqml.features.rekey import rekey
 from pqml.formats import pqml_v1
 from pqml.formats.age.errors import HeaderError, NoIdentityMatchError
 from pqml.primitives import registry

@@ -10,7 +10,7 @@ import pytest
 import pqml.joblib
 import pqml.torch
 from pqml.errors import PqmlError
-from pqml.features import keys
+from pqml.keys import key_files as keys
 
 
 class _Marker:
@@ -88,7 +88,8 @@ def test_encrypted_signed_model_loads_verified_through_the_wrappers(tmp_path: Pa
     """Sign in plaintext, encrypt the tree, load through pqml.joblib with trusted= only."""
     import joblib
 
-    from pqml.features import encrypt, signing
+    from pqml.encryption import encrypt
+    from pqml.signing import signing
 
     sk, pem = identity
     model = tmp_path / "model"

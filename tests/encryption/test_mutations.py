@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pqml
+from pqml.encryption import encrypt as feature
 from pqml.errors import PqmlError
-from pqml.features import encrypt as feature
 from pqml.formats import pqml_v1
 from pqml.formats.age.header import Header, parse_header
 from pqml.primitives import registry

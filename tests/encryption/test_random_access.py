@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pqml
+from pqml.encryption import encrypt as feature
+from pqml.encryption.random_access import EncryptedFileRaw
 from pqml.errors import PqmlError
-from pqml.features import encrypt as feature
-from pqml.features.random_access import EncryptedFileRaw
 from pqml.formats.age.errors import NoIdentityMatchError, PayloadError
 from pqml.primitives import registry
 

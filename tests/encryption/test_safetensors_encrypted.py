@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pqml.safetensors as pst
+from pqml.encryption import encrypt as feature
+from pqml.encryption import random_access
 from pqml.errors import PqmlError
-from pqml.features import encrypt as feature
-from pqml.features import random_access
 from pqml.primitives import registry
 
 KEY = registry.scheme("X-Wing").generate()

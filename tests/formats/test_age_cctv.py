@@ -1,4 +1,4 @@
-"""Every C2SP CCTV age vector (../shared/vectors/age-cctv/testdata) gives its expected result.
+"""Every C2SP CCTV age vector (tests/vectors/age-cctv/testdata) gives its expected result.
 
 Format (README-CCTV.md there): a textual header of ``key: value`` lines (``expect``,
 ``payload`` sha256, repeated ``identity`` / ``passphrase``, ``armored``, ``compressed``,
@@ -29,9 +29,9 @@ from pqml.formats.age.errors import (
     PayloadError,
 )
 
-from conftest import shared_vector
+from conftest import vector
 
-TESTDATA = shared_vector("age-cctv", "testdata")
+TESTDATA = vector("age-cctv", "testdata")
 
 EXPECTED_ERROR: dict[str, type[Exception] | None] = {
     "success": None,

@@ -14,7 +14,7 @@ from pqml.errors import KeyFormatError, WrongKeyTypeError
 from pqml.formats import age_keys, bech32
 from pqml.primitives import registry
 
-from conftest import shared_vector
+from conftest import vector
 
 # The age spec (C2SP age, "Native recipient types") gives one example key pair per type.
 SPEC_X25519_IDENTITY = "AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPQ4EGAEX"
@@ -48,7 +48,7 @@ SPEC_PQ_RECIPIENT = (
 
 
 def _cctv_dir() -> Path:
-    return shared_vector("age-cctv", "testdata")
+    return vector("age-cctv", "testdata")
 
 
 def _cctv_header(path: Path) -> dict[str, list[str]]:

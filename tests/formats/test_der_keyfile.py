@@ -19,7 +19,7 @@ from pqml.formats import age_keys, der, keyfile
 from pqml.primitives import registry
 from pqml.primitives.base import PrivateKey, PublicKey
 
-from conftest import shared_vector
+from conftest import vector
 
 FAST = 1000  # PBKDF2 iterations for tests; the default (600 000) is exercised once
 
@@ -181,8 +181,8 @@ def test_empty_passphrase_refused() -> None:
 
 
 def test_xwing_x509_vectors() -> None:
-    priv_pem = shared_vector("xwing", "xwing.priv").read_bytes()
-    pub_pem = shared_vector("xwing", "xwing.pub").read_bytes()
+    priv_pem = vector("xwing", "xwing.priv").read_bytes()
+    pub_pem = vector("xwing", "xwing.pub").read_bytes()
     key = keyfile.load_private_key(priv_pem)
     public = keyfile.load_public_key(pub_pem)
     assert key.algorithm == public.algorithm == "X-Wing"
@@ -215,7 +215,7 @@ def test_rfc9909_slh_dsa_examples() -> None:
 
 
 def _composite_vectors() -> list[dict[str, str]]:
-    tests = json.loads(shared_vector("composite-sigs", "testvectors.json").read_text())["tests"]
+    tests = json.loads(vector("composite-sigs", "testvectors.json").read_text())["tests"]
     names = {a.name for a in KEY_PAIR_ALGS}
     return [t for t in tests if t["tcId"].removeprefix("id-") in names]
 

@@ -28,14 +28,14 @@ from pqml.errors import PqmlError
 from pqml.formats import oms
 from pqml.formats.oms import BundleFormatError
 
-from conftest import shared_vector
+from conftest import vector
 
 VECTORS = ("v1.0.0-elliptic-key", "v1.1.0-elliptic-key", "v1.1.0-certificate")
 KEY_VECTORS = ("v1.0.0-elliptic-key", "v1.1.0-elliptic-key")
 
 
 def vector_dir(name: str) -> Path:
-    return shared_vector("oms", name)
+    return vector("oms", name)
 
 
 def raw_bundle(name: str) -> bytes:
@@ -43,7 +43,7 @@ def raw_bundle(name: str) -> bytes:
 
 
 def key_file(name: str) -> bytes:
-    return shared_vector("oms", "keys", name).read_bytes()
+    return vector("oms", "keys", name).read_bytes()
 
 
 def public_key() -> ec.EllipticCurvePublicKey:

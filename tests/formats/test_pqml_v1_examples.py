@@ -11,8 +11,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from pqml.features import encrypt as feature
-from pqml.features.encryption_keys import Passphrase
+from pqml.encryption import encrypt as feature
+from pqml.encryption.encryption_keys import Passphrase
 from pqml.formats import pqml_v1
 from pqml.formats.age.errors import (
     HeaderError,
@@ -79,8 +79,8 @@ def test_intermediate_values(v: dict) -> None:  # type: ignore[type-arg]
     file_key = bytes.fromhex(v["file_key"])
     # the file key really is in the header, for this identity
     ident = identity(v["identity"])
-    from pqml.features import encrypted_formats as fmts
-    from pqml.features.encryption_keys import resolve_identities
+    from pqml.encryption import encrypted_formats as fmts
+    from pqml.encryption.encryption_keys import resolve_identities
 
     ids = fmts.prepare_identities("pqml", resolve_identities([ident]))
     assert pqml_v1.unwrap_file_key(header, ids) == file_key

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pqml.features.encrypt import decrypt_file, encrypt_file
-from pqml.features.keys import generate
-from pqml.features.write_behind import WriteBehind
+from pqml._internal.write_behind import WriteBehind
+from pqml.encryption.encrypt import decrypt_file, encrypt_file
+from pqml.keys.key_files import generate
 
 
 class Recorder:
@@ -118,8 +118,8 @@ def test_encrypt_disk_full_in_the_writer_thread_leaves_nothing(tmp_path: Path,
                                                               ) -> None:
     """The real path: AtomicOutput.write fails on the writer thread (ENOSPC after 2
     writes); encryption and decryption report it and leave no output."""
+    from pqml._internal import output_file
     from pqml.errors import OutputPathError
-    from pqml.features import output_file
 
     key = generate("X-Wing")
     src = tmp_path / "model.bin"
@@ -179,7 +179,7 @@ def test_stream_sink_without_buffers_still_works() -> None:
 @pytest.mark.parametrize("size", [0, 1, 262144, 262145, 4 * 1024 * 1024 + 17])
 def test_pieces_cover_the_write_and_never_end_on_a_page_boundary(position: int,
                                                                  size: int) -> None:
-    from pqml.features.write_behind import WRITE_PIECE, pieces
+    from pqml._internal.write_behind import WRITE_PIECE, pieces
 
     parts = pieces(position, size)
     if not size:
@@ -192,7 +192,7 @@ def test_pieces_cover_the_write_and_never_end_on_a_page_boundary(position: int,
 
 
 def test_the_writer_thread_writes_in_those_pieces() -> None:
-    from pqml.features.write_behind import WRITE_PIECE, pieces
+    from pqml._internal.write_behind import WRITE_PIECE, pieces
 
     sink = Recorder()
     data = os.urandom(2 * WRITE_PIECE + 100)

@@ -1,6 +1,6 @@
 """Composite ML-DSA against draft-ietf-lamps-pq-composite-sigs test vectors and misuse cases.
 
-../shared/vectors/composite-sigs/testvectors.json: one test per algorithm with raw keys, a
+tests/vectors/composite-sigs/testvectors.json: one test per algorithm with raw keys, a
 self-signed certificate, and signatures over ``m`` with empty and non-empty ``ctx``.
 """
 
@@ -16,9 +16,9 @@ from pqml.errors import InvalidSignatureError, KeyFormatError, PqmlError
 from pqml.primitives import registry
 from pqml.primitives.sig import composite, mldsa
 
-from conftest import load_json, shared_vector
+from conftest import load_json, vector
 
-VECTORS = load_json(shared_vector("composite-sigs", "testvectors.json"))
+VECTORS = load_json(vector("composite-sigs", "testvectors.json"))
 M = base64.b64decode(VECTORS["m"])
 CTX = base64.b64decode(VECTORS["ctx"])
 TESTS = {

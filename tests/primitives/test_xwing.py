@@ -8,9 +8,9 @@ from pqml.errors import DecryptionError, KeyFormatError
 from pqml.primitives import registry
 from pqml.primitives.kem import xwing
 
-from conftest import load_json, shared_vector
+from conftest import load_json, vector
 
-VECTORS = load_json(shared_vector("xwing", "test-vectors.json"))
+VECTORS = load_json(vector("xwing", "test-vectors.json"))
 
 
 @pytest.mark.parametrize("vec", VECTORS, ids=[f"v{i}" for i in range(len(VECTORS))])

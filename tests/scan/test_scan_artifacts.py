@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from pqml.features.scan import ScanOptions, scan
+from pqml.scan import ScanOptions, scan
 
-from conftest import shared_vector
+from conftest import vector
 
 
 class _Reduce:
@@ -165,26 +165,26 @@ def test_hand_written_armored_age_with_passphrase(tmp_path: Path) -> None:
     assert f.quantum_vulnerable is False and f.details["artifact"]["category"] == "file"
 
 
-@pytest.mark.parametrize("vector,algorithm", [
+@pytest.mark.parametrize("set_name,algorithm", [
     ("v1.1.0-elliptic-key", "ECDSA"), ("v1.1.0-certificate", "ECDSA")])
-def test_oms_vector_bundle_marks_its_files_signed(tmp_path: Path, vector: str,
+def test_oms_vector_bundle_marks_its_files_signed(tmp_path: Path, set_name: str,
                                                   algorithm: str) -> None:
-    model = tmp_path / vector
-    shutil.copytree(shared_vector("oms", vector), model)
+    model = tmp_path / set_name
+    shutil.copytree(vector("oms", set_name), model)
     (model / "extra.safetensors").write_bytes(_safetensors())  # not in the bundle
     result = scan([str(tmp_path)], ScanOptions(jobs=1))
     by_path = {f.path: f for f in result.findings}
-    bundle = by_path[f"{vector}/model.sig"]
+    bundle = by_path[f"{set_name}/model.sig"]
     assert (bundle.kind, bundle.algorithm, bundle.parameter) == ("signature-bundle", algorithm,
                                                                  "P-384")
-    assert sorted(bundle.details["bundle"]["covered_files"]) == [f"{vector}/signme-1",
-                                                                 f"{vector}/signme-2"]
+    assert sorted(bundle.details["bundle"]["covered_files"]) == [f"{set_name}/signme-1",
+                                                                 f"{set_name}/signme-2"]
     for name in ("signme-1", "signme-2"):
-        f = by_path[f"{vector}/{name}"]
+        f = by_path[f"{set_name}/{name}"]
         assert f.details["protection"]["status"] == "signed"
         assert (f.algorithm, f.quantum_vulnerable) == (algorithm, True)
-    assert f"{vector}/ignore-me" not in by_path
-    assert by_path[f"{vector}/extra.safetensors"].details["protection"]["status"] == "none"
+    assert f"{set_name}/ignore-me" not in by_path
+    assert by_path[f"{set_name}/extra.safetensors"].details["protection"]["status"] == "none"
 
 
 def test_single_file_vector_bundle_and_pq_signature_by_length(tmp_path: Path) -> None:
@@ -192,7 +192,7 @@ def test_single_file_vector_bundle_and_pq_signature_by_length(tmp_path: Path) ->
 
     from pqml.formats import oms
 
-    shutil.copytree(shared_vector("oms", "v1.0.0-elliptic-key"), tmp_path / "v1")
+    shutil.copytree(vector("oms", "v1.0.0-elliptic-key"), tmp_path / "v1")
     model = tmp_path / "pq"
     model.mkdir()
     (model / "model.safetensors").write_bytes(_safetensors())
@@ -223,7 +223,7 @@ def test_malformed_bundle_is_a_warning_not_a_crash(tmp_path: Path) -> None:
 
 def test_file_encrypted_by_pqml_itself(tmp_path: Path) -> None:
     """The header pqml's own encryption writes (when that feature is installed)."""
-    encrypt = pytest.importorskip("pqml.features.encrypt")
+    encrypt = pytest.importorskip("pqml.encryption.encrypt")
     import pqml
 
     src = tmp_path / "model.safetensors"
@@ -239,8 +239,8 @@ def test_file_encrypted_by_pqml_itself(tmp_path: Path) -> None:
 
 def test_hybrid_bundle_signed_by_pqml_itself(tmp_path: Path) -> None:
     """A bundle ``pqml sign`` writes with an ECDSA key first and ML-DSA-65 second."""
-    signing = pytest.importorskip("pqml.features.signing")
-    from pqml.features import keys
+    signing = pytest.importorskip("pqml.signing.signing")
+    from pqml.keys import key_files as keys
 
     model = tmp_path / "model"
     model.mkdir()
@@ -260,11 +260,11 @@ def test_hybrid_bundle_signed_by_pqml_itself(tmp_path: Path) -> None:
 
 def test_header_area_is_layout_not_a_recipient(tmp_path: Path) -> None:
     """A large pqml/v1 file's reserved header area is not reported as a KEM."""
-    pytest.importorskip("pqml.features.encrypt")
+    pytest.importorskip("pqml.encryption.encrypt")
     import pqml
-    from pqml.features.scan.protection import AREA_STANZA
     from pqml.formats import pqml_v1
     from pqml.formats.pqml_v1.header_area import STANZA_TYPE
+    from pqml.scan.files.protection import AREA_STANZA
 
     assert AREA_STANZA == STANZA_TYPE
     key = pqml.generate_key("X-Wing")

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from pqml.features.scan import ScanOptions, scan
+from pqml.scan import ScanOptions, scan
 
-CORPUS = Path(__file__).resolve().parent.parent / "bench" / "scan_corpus"
+from conftest import REPO
+
+CORPUS = REPO / "bench" / "scan_corpus"
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, rsa
 from cryptography.x509.oid import NameOID
 
-from pqml.features.scan import configs, dependencies, jwk, pem, shell_commands, ssh_keys
-from pqml.features.scan.detect import scan_file
+from pqml.scan.code import shell_commands
+from pqml.scan.detect import scan_file
+from pqml.scan.files import configs, dependencies, jwk, pem, ssh_keys
 
 PEM = serialization.Encoding.PEM
 SPKI = serialization.PublicFormat.SubjectPublicKeyInfo
@@ -241,7 +242,7 @@ def test_dependency_files_name_crypto_libraries_only() -> None:
 
 
 def test_a_failing_detector_costs_one_file_not_the_scan(tmp_path: Path, monkeypatch) -> None:
-    from pqml.features.scan import ScanOptions, scan
+    from pqml.scan import ScanOptions, scan
 
     real = pem.findings
 

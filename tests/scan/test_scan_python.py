@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from pqml.features.scan.python_ast import scan_python
+from pqml.scan.code.python_ast import scan_python
 
 
 def found(source: str) -> set[tuple[int, str, str | None, str]]:

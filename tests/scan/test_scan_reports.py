@@ -15,10 +15,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from pqml.features.scan import ScanOptions, scan
-from pqml.features.scan.runner import ScanResult
+from pqml.scan import ScanOptions, scan
+from pqml.scan.runner import ScanResult
 
-from conftest import shared_vector
+from conftest import vector
 
 CODE = '''\
 import hashlib, ssl
@@ -48,7 +48,7 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
             .sign(ca_key, hashes.SHA256()))
     (root / "svc.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     (root / "model.pkl").write_bytes(b"\x80\x04K\x01.")
-    shutil.copytree(shared_vector("oms", "v1.1.0-elliptic-key"), root / "signed")
+    shutil.copytree(vector("oms", "v1.1.0-elliptic-key"), root / "signed")
     return root
 
 
@@ -61,7 +61,7 @@ def test_cbom_validates_against_cyclonedx_1_6(result: ScanResult) -> None:
     from cyclonedx.schema import SchemaVersion
     from cyclonedx.validation.json import JsonStrictValidator
 
-    from pqml.features.scan import cbom
+    from pqml.scan.report import cbom
 
     text = cbom.render(result)
     assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(text) is None
@@ -70,7 +70,7 @@ def test_cbom_validates_against_cyclonedx_1_6(result: ScanResult) -> None:
 
 
 def test_cbom_assets_evidence_and_dependency_edges(result: ScanResult) -> None:
-    from pqml.features.scan import cbom
+    from pqml.scan.report import cbom
 
     doc = json.loads(cbom.render(result))
     comps = {c["bom-ref"]: c for c in doc["components"]}
@@ -115,7 +115,7 @@ def test_cbom_assets_evidence_and_dependency_edges(result: ScanResult) -> None:
 
 
 def test_sarif_structure(result: ScanResult) -> None:
-    from pqml.features.scan import sarif
+    from pqml.scan.report import sarif
 
     doc = json.loads(sarif.render(result))
     assert doc["version"] == "2.1.0" and doc["$schema"].endswith("sarif-2.1.0.json")
@@ -146,7 +146,7 @@ def test_sarif_structure(result: ScanResult) -> None:
 
 
 def test_html_is_self_contained_and_has_the_charts(result: ScanResult) -> None:
-    from pqml.features.scan import html_report
+    from pqml.scan.report import html_report
 
     page = html_report.render(result)
     assert page.startswith("<!DOCTYPE html>")
@@ -161,7 +161,7 @@ def test_html_is_self_contained_and_has_the_charts(result: ScanResult) -> None:
 
 
 def test_json_findings_carry_the_contract_fields(result: ScanResult) -> None:
-    from pqml.features.scan import json_report
+    from pqml.scan.report import json_report
 
     doc = json.loads(json_report.render(result, plan=True))
     required = {"path", "line", "algorithm", "primitive", "parameter", "quantum_vulnerable",

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from pqml.features.scan import fail_on, risk
-from pqml.features.scan.config import RiskConfig
-from pqml.features.scan.facts import lookup
-from pqml.features.scan.model import Finding
-from pqml.features.scan.plan import build_plan
+from pqml.scan import fail_on, risk
+from pqml.scan.config import RiskConfig
+from pqml.scan.facts import lookup
+from pqml.scan.model import Finding
+from pqml.scan.plan import build_plan
 
 CFG = RiskConfig(crqc_year=2035, current_year=2026)
 
@@ -93,7 +93,7 @@ def test_value_hints_rank_models_above_code() -> None:
 
 
 def _artifact(name: str, **art) -> Finding:
-    from pqml.features.scan.artifacts import finding as artifact_finding
+    from pqml.scan.files.artifacts import finding as artifact_finding
 
     info = {"format": "pickle", "category": "model", "pickle_based": True,
             "code_execution_risk": True, "dangerous_imports": [], **art}

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from pqml.errors import PqmlError, UnsafePathError
-from pqml.features import manifest, model_tree
-from pqml.features.manifest import FileChangedError
 from pqml.formats import oms
+from pqml.signing import manifest, model_tree
+from pqml.signing.manifest import FileChangedError
+
+from conftest import REPO
 
 
 def make_model(root: Path, files: dict[str, bytes]) -> Path:
@@ -171,7 +173,7 @@ def test_root_digest_known_answer(tmp_path: Path) -> None:
     root = make_model(tmp_path / "m", {"a.txt": b"a", "d/b.bin": b"bc"})
     found = manifest.digest_model(root)
     assert found.root_digest() == ROOT_EXAMPLE
-    doc = (Path(__file__).resolve().parent.parent / "docs" / "FORMAT.md").read_text()
+    doc = (REPO / "docs" / "FORMAT.md").read_text()
     assert ROOT_EXAMPLE in doc
 
 

@@ -16,8 +16,8 @@ import pytest
 
 import pqml
 from pqml.errors import IntegrityError
-from pqml.features import manifest, signing
 from pqml.formats import oms
+from pqml.signing import manifest, signing
 
 model_signing = pytest.importorskip("model_signing", reason="needs model-signing + pyOpenSSL")
 
@@ -181,14 +181,14 @@ def test_same_resources_as_model_signing(model: Path, method: str) -> None:
 
 def test_vectors_dir_untouched(tmp_path: Path) -> None:
     """Verifying never writes: a read-only copy verifies the same."""
-    from conftest import shared_vector
+    from conftest import vector
 
-    src = shared_vector("oms", "v1.1.0-elliptic-key")
+    src = vector("oms", "v1.1.0-elliptic-key")
     copy = tmp_path / "ro"
     shutil.copytree(src, copy)
     for p in [copy, *copy.iterdir()]:
         p.chmod(0o555 if p.is_dir() else 0o444)
     try:
-        signing.verify_model(copy, [shared_vector("oms", "keys", "signing-key-pub.pem")])
+        signing.verify_model(copy, [vector("oms", "keys", "signing-key-pub.pem")])
     finally:
         copy.chmod(0o755)

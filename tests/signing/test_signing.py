@@ -21,12 +21,12 @@ from pqml.errors import (
     UnsafePathError,
     UnsignedFileError,
 )
-from pqml.features import signing
-from pqml.features.policy import key_hint
 from pqml.formats import keyfile, oms
 from pqml.primitives import registry
+from pqml.signing import signing
+from pqml.signing.policy import key_hint
 
-from conftest import shared_vector
+from conftest import vector as repo_vector
 
 _KEYS: dict[str, object] = {}
 
@@ -472,11 +472,11 @@ def test_bad_policy_files(tmp_path: Path, text: str, match: str) -> None:
 
 
 def vector(name: str) -> Path:
-    return shared_vector("oms", name)
+    return repo_vector("oms", name)
 
 
 def vector_key(name: str) -> Path:
-    return shared_vector("oms", "keys", name)
+    return repo_vector("oms", "keys", name)
 
 
 @pytest.mark.parametrize("name", ["v1.1.0-elliptic-key", "v1.0.0-elliptic-key/signme-1"])

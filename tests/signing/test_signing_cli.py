@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from pqml.cli.main import cli
 
-from conftest import shared_vector
+from conftest import vector
 
 
 def run(*args: str):
@@ -189,13 +189,13 @@ def test_symlink_refused_one_line(model: Path, keys: dict[str, Path]) -> None:
 
 
 def test_vectors_from_the_command_line() -> None:
-    key = shared_vector("oms", "keys", "signing-key-pub.pem")
+    key = vector("oms", "keys", "signing-key-pub.pem")
     for name in ("v1.1.0-elliptic-key", "v1.0.0-elliptic-key/signme-1"):
-        res = run("verify", shared_vector("oms", name), "-p", key)
+        res = run("verify", vector("oms", name), "-p", key)
         assert res.exit_code == 0, res.output
         assert "signature 1: verified   ECDSA-P384" in res.stdout
-    res = run("verify", shared_vector("oms", "v1.1.0-certificate"), "--certificate-chain",
-              shared_vector("oms", "keys", "ca-cert.pem"))
+    res = run("verify", vector("oms", "v1.1.0-certificate"), "--certificate-chain",
+              vector("oms", "keys", "ca-cert.pem"))
     assert res.exit_code == 0, res.output
     assert "certificate CN=intermediate-ca" in res.stdout
 

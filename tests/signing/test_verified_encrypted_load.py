@@ -17,6 +17,8 @@ import pytest
 
 import pqml
 import pqml.safetensors as pst
+from pqml.encryption import encrypt as feature
+from pqml.encryption import encrypted_io, random_access
 from pqml.errors import (
     IntegrityError,
     PolicyError,
@@ -25,9 +27,8 @@ from pqml.errors import (
     UnsignedFileError,
     UntrustedSourceError,
 )
-from pqml.features import encrypt as feature
-from pqml.features import encrypted_io, random_access, signing, verified_load
 from pqml.primitives import registry
+from pqml.signing import signing, verified_load
 
 np = pytest.importorskip("numpy")
 joblib = pytest.importorskip("joblib")

@@ -26,8 +26,8 @@ from pqml.errors import (
     UnsafePathError,
     UnsignedFileError,
 )
-from pqml.features import signing
-from pqml.features.verified_load import UnverifiedLoadWarning, locate, verify_for_load
+from pqml.signing import signing
+from pqml.signing.verified_load import UnverifiedLoadWarning, locate, verify_for_load
 
 np = pytest.importorskip("numpy")
 

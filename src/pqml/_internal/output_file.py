@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pqml.errors import OutputPathError
+from pqml._internal.errors import OutputPathError
 
 TEMP_SUFFIX = ".pqml-tmp"
 

@@ -25,7 +25,7 @@ def primitives(algs: tuple[str, ...], budget: float, as_json: bool) -> None:
     The overhead column is pqml's median time over the backend's, minus one: the cost
     of pqml's wrapper. Both sides run interleaved so machine noise hits them alike.
     """
-    from pqml.features import bench as feature
+    from pqml.bench import primitives as feature
 
     if budget <= 0:
         raise click.BadParameter("must be positive", param_hint="--budget")

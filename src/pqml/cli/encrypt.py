@@ -1,8 +1,8 @@
 """``pqml encrypt``, ``pqml decrypt``, ``pqml rekey``, ``pqml inspect``: age's flags over
 pqml/v1 and age v1 files, files or whole directory trees.
 
-A thin shell over :mod:`pqml.features.encrypt`, :mod:`~pqml.features.rekey` and
-:mod:`~pqml.features.inspect`: argument parsing, stdin/stdout, warnings, JSON and a
+A thin shell over :mod:`pqml.encryption.encrypt`, :mod:`~pqml.encryption.rekey` and
+:mod:`~pqml.encryption.inspect`: argument parsing, stdin/stdout, warnings, JSON and a
 ``rich`` progress bar when stderr is a terminal.
 """
 
@@ -58,7 +58,7 @@ def _tree_size(path: Path) -> int:
 
 
 def _passphrase(file: str | None, prompt: bool, confirm: bool) -> Any:
-    from pqml.features.encryption_keys import Passphrase
+    from pqml.encryption.encryption_keys import Passphrase
 
     if file is not None:
         return Passphrase.from_file(file)
@@ -66,7 +66,7 @@ def _passphrase(file: str | None, prompt: bool, confirm: bool) -> Any:
         return None
     import getpass
 
-    from pqml.errors import PqmlError
+    from pqml.primitives.errors import PqmlError
 
     try:
         value = getpass.getpass("Passphrase: ")
@@ -134,8 +134,8 @@ def encrypt(recipients: tuple[str, ...], recipient_files: tuple[str, ...],
       pqml encrypt -r alice.pub.pem -r bob.pem -o out/ model-dir/
       pqml encrypt --format age -a -r age1pq1… < notes.txt > notes.txt.age
     """
-    from pqml.errors import PqmlError
-    from pqml.features import encrypt as feature
+    from pqml.encryption import encrypt as feature
+    from pqml.primitives.errors import PqmlError
 
     recips: list[Any] = [*recipients, *recipient_files]
     pw = _passphrase(passphrase_file, ask_passphrase, confirm=True)
@@ -215,8 +215,8 @@ def decrypt(identities: tuple[str, ...], passphrase_file: str | None, ask_passph
       pqml decrypt -i me.pem -o model.safetensors model.safetensors.pqml
       pqml decrypt -i me.txt -o model-dir/ out/
     """
-    from pqml.errors import PqmlError
-    from pqml.features import encrypt as feature
+    from pqml.encryption import encrypt as feature
+    from pqml.primitives.errors import PqmlError
 
     ids: list[Any] = list(identities)
     pw = _passphrase(passphrase_file, ask_passphrase, confirm=False)
@@ -291,8 +291,8 @@ def rekey(files: tuple[str, ...], identities: tuple[str, ...], passphrase_file: 
       pqml rekey -i me.pem --add age1pq1…bob model.safetensors.pqml
       pqml rekey -i me.pem --remove carol.pub.pem out/*.pqml
     """
-    from pqml.errors import PqmlError
-    from pqml.features.rekey import rekey as rekey_file
+    from pqml.encryption.rekey import rekey as rekey_file
+    from pqml.primitives.errors import PqmlError
 
     ids: list[Any] = list(identities)
     pw = _passphrase(passphrase_file, False, confirm=False)
@@ -344,7 +344,7 @@ def _human_size(n: int | None) -> str:
 def inspect(file: str, as_json: bool) -> None:
     """Show what an encrypted FILE is — format, recipients' stanza types and KEMs,
     post-quantum status, sizes, chunks — without any key."""
-    from pqml.features.inspect import inspect as inspect_file
+    from pqml.encryption.inspect import inspect as inspect_file
 
     info = inspect_file(file)
     if as_json:

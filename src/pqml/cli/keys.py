@@ -14,7 +14,7 @@ def _passphrase(path: str | None) -> bytes | None:
         return None
     data = Path(path).read_bytes().rstrip(b"\r\n")
     if not data:
-        from pqml.errors import KeyFormatError
+        from pqml.primitives.errors import KeyFormatError
 
         raise KeyFormatError(f"{path}: passphrase file is empty")
     return data
@@ -51,7 +51,7 @@ def keygen(alg: str | None, profile: str, output: str | None, fmt: str,
       pqml keygen --profile cnsa2 --alg signature -o cnsa.pem
       pqml keygen --alg xwing --format age -o me.txt
     """
-    from pqml.features import keys
+    from pqml.keys import key_files as keys
 
     key = keys.generate(alg, profile, allow_classical=allow_classical)
     from pqml.primitives import registry
@@ -83,7 +83,7 @@ def keygen(alg: str | None, profile: str, output: str | None, fmt: str,
               help="Passphrase for an encrypted PEM private key.")
 def pubkey(keyfile: str, as_age: bool, as_json: bool, passphrase_file: str | None) -> None:
     """Print the public key of KEYFILE (a private or public key in PEM or age form)."""
-    from pqml.features import keys
+    from pqml.keys import key_files as keys
 
     source: str | bytes = sys.stdin.buffer.read() if keyfile == "-" else keyfile
     key = keys.load(source, passphrase=_passphrase(passphrase_file))
@@ -107,7 +107,7 @@ def convert(keyfile: str, fmt: str, output: str | None, passphrase_file: str | N
     A private key stays private (0600 file); a public key becomes a PEM
     SubjectPublicKeyInfo or an age recipient string.
     """
-    from pqml.features import keys
+    from pqml.keys import key_files as keys
     from pqml.primitives.base import PrivateKey
 
     source: str | bytes = sys.stdin.buffer.read() if keyfile == "-" else keyfile

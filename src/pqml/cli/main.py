@@ -57,7 +57,7 @@ class PqmlGroup(click.Group):
         return getattr(mod, attr)
 
     def invoke(self, ctx: click.Context) -> Any:
-        from pqml.errors import PqmlError
+        from pqml.primitives.errors import PqmlError
 
         try:
             return super().invoke(ctx)

@@ -1,6 +1,6 @@
 """``pqml scan``: crypto inventory, CBOM and migration risk for ML code and artifacts.
 
-A thin shell over :mod:`pqml.features.scan`: options in, report out, exit code for CI.
+A thin shell over :mod:`pqml.scan`: options in, report out, exit code for CI.
 Exit codes: 0 no finding matched ``--fail-on``; 1 findings matched ``--fail-on``;
 2 usage or input error (unknown option value, missing path, malformed config/baseline).
 """
@@ -23,7 +23,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
 
 def _write(path: str, text: str) -> None:
     """Write the report atomically: a half-written CBOM is worse than none."""
-    from pqml.errors import ScanError
+    from pqml.scan.errors import ScanError
 
     target = Path(path)
     try:
@@ -98,10 +98,10 @@ def scan(paths: tuple[str, ...], fmt: str, output: str | None, plan: bool,
 
     Exit codes: 0 ok, 1 findings matched --fail-on, 2 usage or input error.
     """
-    from pqml.errors import ScanError
-    from pqml.features.scan import config as scan_config
-    from pqml.features.scan import fail_on as gate
-    from pqml.features.scan.runner import ScanOptions, run
+    from pqml.scan import config as scan_config
+    from pqml.scan import fail_on as gate
+    from pqml.scan.errors import ScanError
+    from pqml.scan.runner import ScanOptions, run
 
     if plan and fmt in ("cbom", "sarif"):
         raise ScanError(f"--plan works with --format table, json or html, not {fmt}")
@@ -123,14 +123,14 @@ def scan(paths: tuple[str, ...], fmt: str, output: str | None, plan: bool,
             stop()
 
     if write_baseline:
-        from pqml.features.scan import baseline as scan_baseline
+        from pqml.scan import baseline as scan_baseline
 
         scan_baseline.write(write_baseline, result.findings)
         click.echo(f"pqml: wrote {len(result.findings)} findings to {write_baseline}", err=True)
         return
 
     if fmt == "table":
-        from pqml.features.scan import table_report
+        from pqml.scan.report import table_report
 
         if output:
             import io
@@ -142,19 +142,19 @@ def scan(paths: tuple[str, ...], fmt: str, output: str | None, plan: bool,
             (table_report.print_plan if plan else table_report.print_findings)(result)
     else:
         if fmt == "json":
-            from pqml.features.scan import json_report
+            from pqml.scan.report import json_report
 
             text = json_report.render(result, plan=plan)
         elif fmt == "cbom":
-            from pqml.features.scan import cbom
+            from pqml.scan.report import cbom
 
             text = cbom.render(result)
         elif fmt == "sarif":
-            from pqml.features.scan import sarif
+            from pqml.scan.report import sarif
 
             text = sarif.render(result)
         else:
-            from pqml.features.scan import html_report
+            from pqml.scan.report import html_report
 
             text = html_report.render(result)
         if output:
@@ -163,7 +163,7 @@ def scan(paths: tuple[str, ...], fmt: str, output: str | None, plan: bool,
             sys.stdout.write(text)
             sys.stdout.flush()
     if output or fmt != "table":
-        from pqml.features.scan.table_report import summary_line
+        from pqml.scan.report.table_report import summary_line
 
         click.echo(f"pqml: {summary_line(result)}", err=True)
     for w in result.warnings[:20]:

@@ -1,6 +1,6 @@
 """``pqml sign``, ``pqml verify``, ``pqml digest``: OMS model signatures from the shell.
 
-A thin shell over :mod:`pqml.features.signing` and :mod:`pqml.features.manifest`: the same
+A thin shell over :mod:`pqml.signing.signing` and :mod:`pqml.signing.manifest`: the same
 options exist as keyword arguments there. Reports go to stdout (``--json`` for machines);
 warnings and the one-line error go to stderr; verification failures exit 1.
 """
@@ -24,7 +24,7 @@ def _size(text: str | None) -> int | None:
         return None
     match = _SIZE.match(text)
     if not match or int(match.group(1)) <= 0:
-        from pqml.errors import PqmlError
+        from pqml.primitives.errors import PqmlError
 
         raise PqmlError(f"invalid shard size {text!r} (e.g. 64M, 1G or a byte count)")
     return int(match.group(1)) * _UNITS[match.group(2)[:1].lower()]
@@ -39,7 +39,7 @@ def _passphrase(path: str | None) -> bytes | None:
         return None
     data = Path(path).read_bytes().rstrip(b"\r\n")
     if not data:
-        from pqml.errors import KeyFormatError
+        from pqml.primitives.errors import KeyFormatError
 
         raise KeyFormatError(f"{path}: passphrase file is empty")
     return data
@@ -105,7 +105,7 @@ def sign(model: Path, keys: tuple[str, ...], signature: Path | None, profile: st
       pqml sign my-model -k ecdsa.pem -k mldsa.pem     # hybrid: model_signing checks the first
       pqml sign my-model --profile cnsa2 -k mldsa87.pem  # SHA-384 + ML-DSA-87
     """
-    from pqml.features import signing
+    from pqml.signing import signing
 
     result = signing.sign_model(
         model, list(keys), signature=signature, profile=profile, hash=hash_name,
@@ -189,8 +189,8 @@ def verify(model: Path, public_keys: tuple[str, ...], certificate_chain: tuple[s
       pqml verify my-model --certificate-chain ca.pem
       pqml verify my-model --policy trust.toml --only model.safetensors
     """
-    from pqml.errors import VerificationError
-    from pqml.features import signing
+    from pqml.signing import signing
+    from pqml.signing.errors import VerificationError
 
     try:
         result = signing.verify_model(
@@ -231,8 +231,8 @@ def digest(model: Path, hash_name: str | None, profile: str, method: str,
     With the same options it equals the root digest ``pqml sign`` records (the signature
     file and git paths are skipped alike). docs/FORMAT.md defines it byte by byte.
     """
-    from pqml.features import manifest
     from pqml.primitives import registry
+    from pqml.signing import manifest
 
     name = hash_name or registry.profile(profile).default("hash").name
     size = _size(shard_size)

@@ -21,19 +21,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pqml.errors import OutputPathError, PqmlError
-from pqml.features import encrypted_formats as fmts
-from pqml.features import parallel
-from pqml.features.encryption_keys import (
+from pqml._internal.errors import OutputPathError
+from pqml._internal.output_file import atomic_output, check_not_input, is_inside
+from pqml._internal.write_behind import WriteBehind
+from pqml.encryption import encrypted_formats as fmts
+from pqml.encryption import parallel
+from pqml.encryption.encryption_keys import (
     Format,
     check_format,
     resolve_identities,
     resolve_recipients,
 )
-from pqml.features.output_file import atomic_output, check_not_input, is_inside
-from pqml.features.write_behind import WriteBehind
 from pqml.formats.age._io import Readable, Source
 from pqml.formats.pqml_v1.file import Writable
+from pqml.primitives.errors import PqmlError
 
 Progress = Callable[[int], object]
 BLOCK_SIZE = 4 * 1024 * 1024
@@ -333,7 +334,7 @@ def is_signature_bundle(path: Path) -> bool:
 
 
 def _copy_bundle(path: Path, target: Path, progress: Progress | None) -> EncryptResult:
-    from pqml.features.output_file import write_atomic
+    from pqml._internal.output_file import write_atomic
 
     data = path.read_bytes()
     write_atomic(target, data, mode=CIPHERTEXT_MODE)

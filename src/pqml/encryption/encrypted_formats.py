@@ -12,11 +12,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pqml.errors import NotEncryptedError, PolicyError, WrongKeyTypeError
-from pqml.features.encryption_keys import Format, for_format
+from pqml.encryption.encryption_keys import Format, for_format
+from pqml.encryption.errors import NotEncryptedError
 from pqml.formats.age._io import Source
 from pqml.formats.age.header import AGE_V1, Header, Stanza
 from pqml.formats.pqml_v1.header_area import Located
+from pqml.primitives.errors import PolicyError, WrongKeyTypeError
 
 PQML_MAGIC = b"pqml/v1\n"
 AGE_PREFIX = b"age-encryption.org/"

@@ -12,7 +12,7 @@ without it the load is refused before anything is decrypted.
 
 Or pass ``trusted=[keys]`` (or ``policy=`` / ``certificate_chain=``): verify before load
 on the encrypted file. The plaintext model's OMS bundle (``model.sig`` beside the
-encrypted files, or ``x.joblib.sig``; see :mod:`pqml.features.verified_load`) is
+encrypted files, or ``x.joblib.sig``; see :mod:`pqml.signing.verified_load`) is
 authenticated before anything is decrypted, the plaintext is hashed while it is decrypted
 into memory, and only bytes equal to what the signer signed reach joblib or torch. A
 verified signature replaces ``trusted_source``.
@@ -25,8 +25,8 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from pqml.errors import UntrustedSourceError
-from pqml.features.encryption_keys import Format, check_format, resolve_recipients
+from pqml.encryption.encryption_keys import Format, check_format, resolve_recipients
+from pqml.encryption.errors import UntrustedSourceError
 
 
 class _EncryptingWriter:
@@ -34,7 +34,7 @@ class _EncryptingWriter:
 
     def __init__(self, recipients: list[Any], dst: Any, format: Format,
                  allow_classical: bool) -> None:
-        from pqml.features.encrypted_formats import prepare_recipients
+        from pqml.encryption.encrypted_formats import prepare_recipients
 
         objs, self.recipients = prepare_recipients(format, recipients,
                                                    allow_classical=allow_classical)
@@ -72,7 +72,7 @@ class _EncryptingWriter:
 
 def _write(path: str | os.PathLike[str], recipients: Iterable[Any], format: str,
            allow_classical: bool, serialize: Any) -> None:
-    from pqml.features.output_file import atomic_output
+    from pqml._internal.output_file import atomic_output
 
     fmt = check_format(format)
     resolved = resolve_recipients(recipients)
@@ -88,7 +88,7 @@ def _verifies(trusted: Any, policy: Any, certificate_chain: tuple[Any, ...]) -> 
 
 def _verified_plaintext(path: str | os.PathLike[str], identities: Any, trusted: Any,
                         **options: Any) -> bytes:
-    from pqml.features.verified_load import read_verified_encrypted
+    from pqml.signing.verified_load import read_verified_encrypted
 
     return read_verified_encrypted(path, identities, trusted, **options)
 
@@ -137,7 +137,7 @@ def load_joblib(path: str | os.PathLike[str], identities: Any, *,
             allow_symlinks=allow_symlinks)
         return joblib.load(io.BytesIO(data))
     require_trusted_source(path, trusted_source, "joblib")
-    from pqml.features.random_access import open as open_encrypted
+    from pqml.encryption.random_access import open as open_encrypted
 
     with open_encrypted(path, identities) as f:
         return joblib.load(f)
@@ -177,7 +177,7 @@ def load_torch(path: str | os.PathLike[str], identities: Any, *,
             allow_symlinks=allow_symlinks)
         return torch.load(io.BytesIO(data), **kwargs)
     require_trusted_source(path, trusted_source, "torch")
-    from pqml.features.random_access import open as open_encrypted
+    from pqml.encryption.random_access import open as open_encrypted
 
     with open_encrypted(path, identities) as f:
         return torch.load(f, **kwargs)

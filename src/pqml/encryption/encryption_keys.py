@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pqml.errors import KeyFormatError, PqmlError
 from pqml.primitives.base import PrivateKey, PublicKey
+from pqml.primitives.errors import KeyFormatError, PqmlError
 
 Format = Literal["pqml", "age"]
 FORMATS: tuple[Format, ...] = ("pqml", "age")

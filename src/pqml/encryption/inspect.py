@@ -14,11 +14,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pqml.errors import PqmlError
-from pqml.features import encrypted_formats as fmts
-from pqml.features.encrypt import named
+from pqml.encryption import encrypted_formats as fmts
+from pqml.encryption.encrypt import named
 from pqml.formats.age._io import Source
 from pqml.formats.pqml_v1.header_area import Located
+from pqml.primitives.errors import PqmlError
 
 
 class _Counter:

@@ -33,9 +33,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pqml.errors import OutputPathError, PqmlError
-from pqml.features.write_behind import pieces
+from pqml._internal.errors import OutputPathError
+from pqml._internal.write_behind import pieces
 from pqml.formats.age.errors import PayloadError
+from pqml.primitives.errors import PqmlError
 
 SLICE_SIZE = 32 * 1024 * 1024  # plaintext bytes per task (progress granularity)
 BATCH_BYTES = 4 * 1024 * 1024  # plaintext per pread/pwrite inside a task
@@ -261,7 +262,7 @@ def _truncate(out: Any, size: int) -> None:
 def encrypt_file(kind: Kind, recipients: list[Any], src: str, size: int, out: Any,
                  workers: int, progress: Callable[[int], object] | None) -> None:
     """Encrypt the regular file ``src`` (``size`` bytes) into the atomic output ``out``
-    (an :class:`~pqml.features.output_file.AtomicOutput`) with ``workers`` processes."""
+    (an :class:`~pqml._internal.output_file.AtomicOutput`) with ``workers`` processes."""
     if kind == "pqml":
         from pqml.formats import pqml_v1
         from pqml.primitives import chunked

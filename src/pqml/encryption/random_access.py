@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pqml.errors import PqmlError
-from pqml.features import encrypted_formats as fmts
-from pqml.features.encrypt import named
-from pqml.features.encryption_keys import resolve_identities
+from pqml.encryption import encrypted_formats as fmts
+from pqml.encryption.encrypt import named
+from pqml.encryption.encryption_keys import resolve_identities
 from pqml.formats.age._io import Source
 from pqml.formats.age.errors import PayloadError
+from pqml.primitives.errors import PqmlError
 
 
 @dataclass

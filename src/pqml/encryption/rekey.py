@@ -41,14 +41,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pqml.errors import OutputPathError, PqmlError, RekeyError
-from pqml.features import encrypted_formats as fmts
-from pqml.features.encrypt import named
-from pqml.features.encryption_keys import resolve_identities, resolve_recipients
-from pqml.features.output_file import atomic_output
+from pqml._internal.errors import OutputPathError
+from pqml._internal.output_file import atomic_output
+from pqml.encryption import encrypted_formats as fmts
+from pqml.encryption.encrypt import named
+from pqml.encryption.encryption_keys import resolve_identities, resolve_recipients
+from pqml.encryption.errors import RekeyError
 from pqml.formats.age._io import Source
 from pqml.formats.age.header import Header, Stanza, make_header
 from pqml.formats.pqml_v1.header_area import Located
+from pqml.primitives.errors import PqmlError
 
 
 @dataclass

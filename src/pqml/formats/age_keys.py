@@ -22,9 +22,9 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from pqml.errors import KeyFormatError, WrongKeyTypeError
 from pqml.formats import bech32
 from pqml.primitives.base import PrivateKey, PublicKey
+from pqml.primitives.errors import KeyFormatError, WrongKeyTypeError
 
 X25519_RECIPIENT_HRP = "age"
 X25519_IDENTITY_HRP = "AGE-SECRET-KEY-"

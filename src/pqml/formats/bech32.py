@@ -8,16 +8,12 @@ so every key has exactly one accepted spelling (up to case).
 
 from __future__ import annotations
 
-from pqml.errors import KeyFormatError
+from pqml.formats.errors import Bech32Error
 
 CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 _VALUES = {c: i for i, c in enumerate(CHARSET)}
 _GENERATOR = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
 _BECH32_CONST = 1  # Bech32m would be 0x2BC830A3
-
-
-class Bech32Error(KeyFormatError):
-    """A string is not valid Bech32; the message says why (never echoes the payload)."""
 
 
 def _polymod(values: list[int]) -> int:

@@ -9,7 +9,7 @@ written by DER encoders anyway.
 
 from __future__ import annotations
 
-from pqml.errors import KeyFormatError
+from pqml.formats.errors import DERError
 
 SEQUENCE = 0x30
 INTEGER = 0x02
@@ -21,8 +21,6 @@ OBJECT_IDENTIFIER = 0x06
 _MAX_LENGTH_OCTETS = 4  # 4 GiB is far beyond any key; refuse anything longer
 
 
-class DERError(KeyFormatError):
-    """The bytes are not the strict DER we expect; the message names the flaw."""
 
 
 def context(number: int, *, constructed: bool) -> int:

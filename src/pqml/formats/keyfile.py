@@ -39,15 +39,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pqml.errors import KeyFileExistsError, KeyFormatError, WrongKeyTypeError
 from pqml.formats import der
+from pqml.formats.errors import PassphraseRequiredError
 from pqml.primitives.base import PrivateKey, PublicKey
+from pqml.primitives.errors import KeyFileExistsError, KeyFormatError, WrongKeyTypeError
 
 T = TypeVar("T")
 
 
-class PassphraseRequiredError(KeyFormatError):
-    """The private key is encrypted and no passphrase was given (callers may prompt)."""
 
 
 # ---- OIDs ----------------------------------------------------------------------------

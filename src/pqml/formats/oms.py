@@ -9,7 +9,7 @@ Layers, outermost first (DESIGN.md §5.4):
 * an in-toto Statement v1 with predicate ``https://model_signing/signature/v1.0`` listing one
   resource (name, algorithm, hex digest) per file or shard.
 
-Facts established from model_signing 1.0.0-1.1.1 and the vectors in ../shared/vectors/oms:
+Facts established from model_signing 1.0.0-1.1.1 and the vectors in tests/vectors/oms:
 
 * Subject digest: SHA-256 over the concatenated *raw* resource digests in predicate order;
   signers list resources sorted by path components (then shard start, end). It binds neither
@@ -43,7 +43,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from pqml.errors import PqmlError
+from pqml.formats.errors import BundleFormatError
 
 BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 IN_TOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -71,12 +71,6 @@ _DECIMAL = re.compile(r"0|[1-9][0-9]*")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-class BundleFormatError(PqmlError, ValueError):
-    """An OMS bundle, DSSE envelope or in-toto statement is malformed or not supported.
-
-    The message names the JSON location (e.g. ``dsseEnvelope.signatures[0].sig``) and the
-    rule broken; the caller prefixes the file name.
-    """
 
 
 def _fail(where: str, problem: str) -> NoReturn:

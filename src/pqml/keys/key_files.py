@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pqml.errors import KeyFormatError, PolicyError, WrongKeyTypeError
 from pqml.primitives import registry
 from pqml.primitives.base import PrivateKey, PublicKey
+from pqml.primitives.errors import KeyFormatError, PolicyError, WrongKeyTypeError
 
 KeyFormat = Literal["pem", "age"]
 AGE_ALGORITHMS = ("X-Wing", "X25519")

@@ -123,6 +123,6 @@ class SignatureScheme(Scheme):
 def reject_context(algorithm: str, context: bytes) -> None:
     """Schemes without a context input must not silently drop one."""
     if context:
-        from pqml.errors import PqmlError
+        from pqml.primitives.errors import PqmlError
 
         raise PqmlError(f"{algorithm} does not support a signature context string")

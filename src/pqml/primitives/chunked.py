@@ -34,7 +34,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
-from pqml.errors import DecryptionError
+from pqml.primitives.errors import ChunkedFormatError, DecryptionError
 from pqml.primitives.symmetric import AES256GCMKey, Buffer
 
 CHUNK_SIZE = 16 * 1024
@@ -53,8 +53,6 @@ KDFHash = Literal["SHA-512", "SHA-256"]
 _HASHES: dict[str, Any] = {"SHA-512": hashes.SHA512, "SHA-256": hashes.SHA256}
 
 
-class ChunkedFormatError(DecryptionError):
-    """The chunked ciphertext is too short, truncated or fails authentication."""
 
 
 # ---- sizes ----------------------------------------------------------------------------------

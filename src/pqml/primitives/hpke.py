@@ -27,25 +27,23 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from pqml.errors import (
+from pqml.primitives.base import KEMPrivateKey, KEMPublicKey, KEMScheme
+from pqml.primitives.errors import (
     DecryptionError,
+    HPKEError,
     KeyFormatError,
+    MessageLimitReachedError,
     PqmlError,
     UnavailableAlgorithmError,
     UnknownAlgorithmError,
     WrongKeyTypeError,
 )
-from pqml.primitives.base import KEMPrivateKey, KEMPublicKey, KEMScheme
 
 _VERSION = b"HPKE-v1"
 
 
-class HPKEError(PqmlError):
-    """HPKE misuse: bad PSK inputs, export-only suite asked to encrypt, length limits."""
 
 
-class MessageLimitReachedError(HPKEError):
-    """The context's sequence number is exhausted (RFC 9180 §5.2); set up a new context."""
 
 
 class Mode(IntEnum):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal
 
-from pqml.errors import PolicyError, UnavailableAlgorithmError, UnknownAlgorithmError
+from pqml.primitives.errors import PolicyError, UnavailableAlgorithmError, UnknownAlgorithmError
 
 Family = Literal["kem", "signature", "aead", "hash"]
 Status = Literal["recommended", "supported", "legacy", "broken"]

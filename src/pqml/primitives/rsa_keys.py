@@ -10,7 +10,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from pqml.errors import KeyFormatError, WrongKeyTypeError
+from pqml.primitives.errors import KeyFormatError, WrongKeyTypeError
 
 
 def private_der(key: rsa.RSAPrivateKey) -> bytes:

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from pqml.errors import DecryptionError
+from pqml.primitives.errors import DecryptionError
 
 Buffer = bytes | bytearray | memoryview
 

@@ -12,8 +12,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from pqml.errors import ScanError
-from pqml.features.scan.model import Finding
+from pqml.scan.errors import ScanError
+from pqml.scan.model import Finding
 
 FORMAT = "pqml-scan-baseline/1"
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pqml.errors import ScanError
+from pqml.scan.errors import ScanError
 
 FAIL_ON = ("quantum-vulnerable", "deadline-2030", "deadline-2035", "critical", "high",
            "unprotected-model", "code-execution", "any", "none")
@@ -78,7 +78,7 @@ def _str_list(value: Any, where: str, source: str) -> list[str]:
 
 
 def _years(value: Any, where: str, source: str) -> dict[str, float]:
-    from pqml.features.scan.risk import ASSET_CLASSES
+    from pqml.scan.risk import ASSET_CLASSES
 
     if isinstance(value, int | float) and not isinstance(value, bool):
         return {"default": float(value)}

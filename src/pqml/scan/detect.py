@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pqml.features.scan import artifacts
-from pqml.features.scan.model import Finding
+from pqml.scan.files import artifacts
+from pqml.scan.model import Finding
 
 MAX_TEXT = 8 << 20            # larger text files are skipped (generated data, logs)
 _PY = (".py", ".pyw", ".pyi")
@@ -94,8 +94,8 @@ def _artifact(path: Path, name: str, head: bytes, size: int, result: FileResult)
 
 
 def _der_certificate(data: bytes, result: FileResult) -> None:
-    from pqml.features.scan import pem
-    from pqml.features.scan.x509_certs import describe_certificate, looks_like_der_certificate
+    from pqml.scan.files import pem
+    from pqml.scan.files.x509_certs import describe_certificate, looks_like_der_certificate
 
     if not looks_like_der_certificate(data[:16]):
         return
@@ -106,17 +106,9 @@ def _der_certificate(data: bytes, result: FileResult) -> None:
 
 
 def _text(text: str, rel: str, name: str, low: str, result: FileResult) -> None:
-    from pqml.features.scan import (
-        configs,
-        dependencies,
-        jwk,
-        notebooks,
-        oms_bundles,
-        pem,
-        shell_commands,
-        ssh_keys,
-    )
-    from pqml.features.scan.python_ast import scan_python
+    from pqml.scan.code import notebooks, shell_commands
+    from pqml.scan.code.python_ast import scan_python
+    from pqml.scan.files import configs, dependencies, jwk, oms_bundles, pem, ssh_keys
 
     out = result.findings
     if low.endswith(_PY):
@@ -172,8 +164,8 @@ def _text(text: str, rel: str, name: str, low: str, result: FileResult) -> None:
 
 
 def bundle_findings(record: object) -> list[Finding]:
-    from pqml.features.scan.facts import lookup
-    from pqml.features.scan.oms_bundles import BundleRecord
+    from pqml.scan.facts import lookup
+    from pqml.scan.files.oms_bundles import BundleRecord
 
     assert isinstance(record, BundleRecord)
     out = []

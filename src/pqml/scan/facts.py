@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from pqml.features.scan import inventory_only
-from pqml.features.scan.algorithm_names import (
+from pqml.scan import inventory_only
+from pqml.scan.algorithm_names import (
     curve_bits,
     ecc_strength,
     ffc_ifc_strength,
@@ -51,8 +51,8 @@ class Facts:
 
 
 def _registry_entry(name: str, parameter: str | None):  # -> registry.Algorithm | None
-    from pqml.errors import UnknownAlgorithmError
     from pqml.primitives import registry
+    from pqml.primitives.errors import UnknownAlgorithmError
 
     candidates = [name]
     if name == "ECDSA" and parameter in ("P-256", "P-384", "P-521"):

@@ -13,7 +13,7 @@ Policies (any number, combined with OR; baselined findings never match):
 
 from __future__ import annotations
 
-from pqml.features.scan.model import Finding
+from pqml.scan.model import Finding
 
 _LEVELS = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 

@@ -4,7 +4,7 @@ The registry (``pqml.primitives.registry``) is the source of truth for every alg
 implements. A crypto inventory must also name what other code uses -- DSA, finite-field DH,
 ECDH, 3DES, RC4, AES in CBC mode, HMAC, KDFs, protocols -- and those have no business in the
 registry (nothing here can run them). They live in this one table, kept apart so a reader
-can see which facts come from where. :mod:`pqml.features.scan.facts` asks the registry
+can see which facts come from where. :mod:`pqml.scan.facts` asks the registry
 first and falls back to this table.
 
 OIDs are listed only where the standard assigns exactly one to the algorithm as named.

@@ -4,7 +4,7 @@ A finding is deliberately flat (path, line, algorithm, primitive, parameter, usa
 it serialises to JSON, SARIF and CycloneDX without translation tables, and so two scans can
 be compared line by line. Detector-specific facts (a certificate's expiry, a pickle's
 imports, an artifact's protection) go into ``details``; the risk assessment is attached
-later by :mod:`pqml.features.scan.risk`, after every file has been seen, because some facts
+later by :mod:`pqml.scan.risk`, after every file has been seen, because some facts
 (an OMS bundle signing a model next to it) only exist across files.
 """
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pqml.features.scan.model import Finding
+from pqml.scan.model import Finding
 
 _SIGNATURES = {"RSA", "RSA-PSS", "ECDSA", "DSA", "Ed25519", "Ed448"}
 _KEY_AGREEMENT = {"ECDH", "X25519", "X448", "DH", "RSA-OAEP", "ElGamal"}

@@ -49,9 +49,9 @@ matches findings whose deadline is 2030 or earlier.
 
 from __future__ import annotations
 
-from pqml.features.scan.config import RiskConfig
-from pqml.features.scan.facts import classical_bits, lookup
-from pqml.features.scan.model import Deadline, Finding, Risk
+from pqml.scan.config import RiskConfig
+from pqml.scan.facts import classical_bits, lookup
+from pqml.scan.model import Deadline, Finding, Risk
 
 ASSET_CLASSES = ("model", "dataset", "key-material", "confidentiality", "authenticity",
                  "protocol")
@@ -274,7 +274,7 @@ def assess(f: Finding, cfg: RiskConfig) -> Risk:
     score = max(0, min(100, score))
     level = ("critical" if score >= 80 else "high" if score >= 60 else "medium" if score >= 35
              else "low" if score >= 15 else "info")
-    from pqml.features.scan.plan import replacement_for
+    from pqml.scan.plan import replacement_for
 
     replacement, command = replacement_for(f)
     return Risk(level=level, score=score, category=category, reasons=reasons, value=value,

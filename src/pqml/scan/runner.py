@@ -15,12 +15,13 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
-from pqml.errors import ScanError
-from pqml.features.scan import artifacts, baseline, oms_bundles, risk
-from pqml.features.scan.config import RiskConfig, ScanConfig
-from pqml.features.scan.detect import FileResult, scan_file
-from pqml.features.scan.model import Finding, ScanWarning, assign_fingerprints
-from pqml.features.scan.walk import FileEntry, IgnoreRules, iter_files
+from pqml.scan import baseline, risk
+from pqml.scan.config import RiskConfig, ScanConfig
+from pqml.scan.detect import FileResult, scan_file
+from pqml.scan.errors import ScanError
+from pqml.scan.files import artifacts, oms_bundles
+from pqml.scan.model import Finding, ScanWarning, assign_fingerprints
+from pqml.scan.walk import FileEntry, IgnoreRules, iter_files
 
 Progress = Callable[[int, int], None]  # (files done so far, total files)
 
@@ -112,16 +113,7 @@ def _scan_batch(batch: list[tuple[int, str, str, int]],
 
 def _preload() -> None:
     """Import the detectors once in the parent, so forked workers inherit them warm."""
-    from pqml.features.scan import (  # noqa: F401
-        configs,
-        dependencies,
-        jwk,
-        notebooks,
-        pem,
-        rules,
-        shell_commands,
-        ssh_keys,
-    )
+    from pqml.scan.files import configs, dependencies, jwk, pem, ssh_keys  # noqa: F401
 
 
 def default_jobs() -> int:

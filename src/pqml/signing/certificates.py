@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pqml.errors import KeyFormatError, SignatureVerificationError
 from pqml.primitives.base import VerifyingKey
+from pqml.primitives.errors import KeyFormatError
+from pqml.signing.errors import SignatureVerificationError
 
 
 def load_anchors(paths: Sequence[str | Path]) -> list[Any]:

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pqml.errors import PqmlError
-from pqml.features import model_tree
-from pqml.features.manifest import FileEntry, Manifest, hash_files, sort_key
+from pqml.primitives.errors import PqmlError
+from pqml.signing import model_tree
+from pqml.signing.manifest import FileEntry, Manifest, hash_files, sort_key
 
 Status = Literal["ok", "modified", "removed", "added", "renamed", "ignored"]
 FAILING: frozenset[str] = frozenset({"modified", "removed", "renamed"})

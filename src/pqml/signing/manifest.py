@@ -30,9 +30,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
-from pqml.errors import PqmlError, UnknownAlgorithmError, UnsafePathError
-from pqml.features import model_tree
 from pqml.formats import oms
+from pqml.primitives.errors import PqmlError, UnknownAlgorithmError
+from pqml.signing import model_tree
+from pqml.signing.errors import FileChangedError, UnsafePathError
 
 Method = Literal["files", "shards"]
 
@@ -333,8 +334,6 @@ def _parse_extension(ext: Any, method: str) -> dict[str, int]:
 # ---- hashing -------------------------------------------------------------------------------
 
 
-class FileChangedError(PqmlError):
-    """A file's size changed between listing and hashing (it is being written to)."""
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from pqml.errors import PqmlError, UnsafePathError
+from pqml.primitives.errors import PqmlError
+from pqml.signing.errors import UnsafePathError
 
 SINGLE_FILE = "."
 # What model_signing ignores by default (its --ignore-git-paths), recorded as ignore paths.

@@ -28,11 +28,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pqml.errors import PolicyFileError, WrongKeyTypeError
 from pqml.primitives.base import PrivateKey, PublicKey, VerifyingKey
+from pqml.primitives.errors import WrongKeyTypeError
+from pqml.signing.errors import PolicyFileError
 
 if TYPE_CHECKING:
-    from pqml.features.signing import SignatureCheck
+    from pqml.signing.signing import SignatureCheck
 
 KeySource = PublicKey | PrivateKey | str | os.PathLike[str] | bytes
 
@@ -65,7 +66,7 @@ def key_hint(key: PublicKey) -> str:
 
 def trusted_key(source: KeySource, label: str | None = None) -> TrustedKey:
     """A trusted key from a key object, a key file path or PEM bytes."""
-    from pqml.features import keys
+    from pqml.keys import key_files as keys
 
     if isinstance(source, PrivateKey):
         pub: PublicKey = source.public_key()
@@ -186,8 +187,8 @@ def _strings(path: Path, obj: dict[str, Any], key: str) -> list[str]:
 
 
 def _algorithm(path: Path, name: str) -> str:
-    from pqml.errors import UnknownAlgorithmError
     from pqml.primitives import registry
+    from pqml.primitives.errors import UnknownAlgorithmError
 
     try:
         entry = registry.get(name)

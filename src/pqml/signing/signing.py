@@ -29,20 +29,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pqml.errors import (
+from pqml.formats import oms
+from pqml.primitives.base import PrivateKey, SigningKey
+from pqml.primitives.errors import PolicyError, PqmlError, WrongKeyTypeError
+from pqml.signing import integrity, manifest, model_tree
+from pqml.signing import policy as trust_policy
+from pqml.signing.errors import (
     IntegrityError,
-    PolicyError,
-    PqmlError,
     SignatureVerificationError,
     TrustPolicyError,
     UnsignedFileError,
-    WrongKeyTypeError,
 )
-from pqml.features import integrity, manifest, model_tree
-from pqml.features import policy as trust_policy
-from pqml.features.policy import KeySource, TrustedKey, TrustPolicy
-from pqml.formats import oms
-from pqml.primitives.base import PrivateKey, SigningKey
+from pqml.signing.policy import KeySource, TrustedKey, TrustPolicy
 
 SIGNATURE_NAME = "model.sig"
 MAX_BUNDLE_SIZE = 256 << 20  # a 1 TB model in 64 MiB shards needs about 2 MB
@@ -111,7 +109,7 @@ class SignResult:
 
 def _signing_key(source: SigningKey | PrivateKey | str | os.PathLike[str],
                  passphrase: bytes | None) -> tuple[SigningKey, str]:
-    from pqml.features import keys
+    from pqml.keys import key_files as keys
     from pqml.primitives import registry
 
     if isinstance(source, PrivateKey):
@@ -211,7 +209,7 @@ def sign_model(
         oms.VerificationMaterial(oms.PublicKeyIdentifier(hint=hints[0])),
         oms.Envelope(payload, sigs),
     )
-    from pqml.features.output_file import write_atomic
+    from pqml._internal.output_file import write_atomic
 
     write_atomic(sig_path, bundle.to_json())
     return SignResult(
@@ -294,7 +292,7 @@ def check_signatures(bundle: oms.Bundle, trust: TrustPolicy) -> tuple[list[Signa
     notes: list[str] = []
     material = bundle.verification_material.content
     if isinstance(material, oms.CertificateChain | oms.Certificate) and trust.certificate_chain:
-        from pqml.features import certificates
+        from pqml.signing import certificates
 
         chain = (material.certificates if isinstance(material, oms.CertificateChain)
                  else (material.raw_bytes,))

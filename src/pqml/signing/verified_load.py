@@ -24,16 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pqml.errors import (
-    IntegrityError,
-    PolicyError,
-    PqmlError,
-    UnsafePathError,
-    UnsignedFileError,
-)
-from pqml.features import integrity, manifest, model_tree, signing
-from pqml.features.manifest import FileEntry, Manifest
-from pqml.features.policy import KeySource, TrustedKey, TrustPolicy
+from pqml.primitives.errors import PolicyError, PqmlError
+from pqml.signing import integrity, manifest, model_tree, signing
+from pqml.signing.errors import IntegrityError, UnsafePathError, UnsignedFileError
+from pqml.signing.manifest import FileEntry, Manifest
+from pqml.signing.policy import KeySource, TrustedKey, TrustPolicy
 
 Trusted = Iterable[KeySource | TrustedKey] | KeySource | None
 
@@ -518,7 +513,7 @@ def read_verified_encrypted(
     signature: the bundle is authenticated first, then the file is decrypted into memory
     while its plaintext is hashed, and returned only if it is exactly what was signed."""
     model, name = verify_encrypted(path, trusted, **options)
-    from pqml.features.random_access import open as open_encrypted
+    from pqml.encryption.random_access import open as open_encrypted
 
     with open_encrypted(path, identities) as f:
         raw = f.raw
@@ -543,7 +538,7 @@ def read_verified_encrypted(
 
 
 def read_decrypted_unverified(path: str | os.PathLike[str], identities: Any) -> bytes:
-    from pqml.features.random_access import open as open_encrypted
+    from pqml.encryption.random_access import open as open_encrypted
 
     with open_encrypted(path, identities) as f:
         return f.read()

@@ -8,7 +8,7 @@ problem only: never key material, never plaintext.
 
 from __future__ import annotations
 
-from pqml.errors import DecryptionError, PqmlError
+from pqml.primitives.errors import DecryptionError, PqmlError
 
 
 class AgeError(DecryptionError):

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pqml.errors import DecryptionError, WrongKeyTypeError
 from pqml.formats.age.errors import HeaderError
 from pqml.formats.age.header import Stanza, b64decode_exact, b64encode
 from pqml.formats.age.stream import FILE_KEY_SIZE
 from pqml.primitives import hpke
+from pqml.primitives.errors import DecryptionError, WrongKeyTypeError
 from pqml.primitives.kem import x25519, xwing
 
 STANZA_TYPE = "mlkem768x25519"

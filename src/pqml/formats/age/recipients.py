@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol, runtime_checkable
 
-from pqml.errors import PolicyError, WrongKeyTypeError
 from pqml.formats import age_keys
 from pqml.formats.age import mlkem768x25519, scrypt, x25519
 from pqml.formats.age.errors import RecipientError
 from pqml.formats.age.header import Stanza
 from pqml.primitives.base import PrivateKey, PublicKey
+from pqml.primitives.errors import PolicyError, WrongKeyTypeError
 
 
 @runtime_checkable

@@ -20,11 +20,11 @@ import os
 import re
 from collections.abc import Sequence
 
-from pqml.errors import DecryptionError
 from pqml.formats.age.errors import HeaderError
 from pqml.formats.age.header import Stanza, b64decode_exact, b64encode
 from pqml.formats.age.stream import FILE_KEY_SIZE
 from pqml.primitives import symmetric
+from pqml.primitives.errors import DecryptionError
 
 STANZA_TYPE = "scrypt"
 SALT_LABEL = b"age-encryption.org/v1/scrypt"

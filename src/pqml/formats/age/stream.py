@@ -21,10 +21,10 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-from pqml.errors import DecryptionError
 from pqml.formats.age._io import Readable, Source, output_buffers
 from pqml.formats.age.errors import PayloadError
 from pqml.primitives import symmetric
+from pqml.primitives.errors import DecryptionError
 
 CHUNK_SIZE = 64 * 1024
 TAG_SIZE = 16

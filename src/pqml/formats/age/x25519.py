@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pqml.errors import DecryptionError, WrongKeyTypeError
 from pqml.formats.age.errors import HeaderError, RecipientError
 from pqml.formats.age.header import Stanza, b64decode_exact, b64encode
 from pqml.formats.age.stream import FILE_KEY_SIZE
 from pqml.primitives import symmetric
 from pqml.primitives.base import KEMPrivateKey, KEMPublicKey
+from pqml.primitives.errors import DecryptionError, WrongKeyTypeError
 
 STANZA_TYPE = "X25519"
 INFO = b"age-encryption.org/v1/X25519"

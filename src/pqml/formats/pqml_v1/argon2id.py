@@ -27,10 +27,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pqml.errors import DecryptionError
 from pqml.formats.age.errors import HeaderError
 from pqml.formats.age.header import Stanza, b64decode_exact, b64encode
 from pqml.primitives import symmetric
+from pqml.primitives.errors import DecryptionError
 
 STANZA_TYPE = "argon2id"
 SALT_LABEL = b"pqml/v1/argon2id"

@@ -38,11 +38,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pqml.errors import DecryptionError, WrongKeyTypeError
 from pqml.formats.age.errors import HeaderError
 from pqml.formats.age.header import Stanza
 from pqml.primitives import hashes, hpke
 from pqml.primitives.base import KEMPrivateKey, KEMPublicKey
+from pqml.primitives.errors import DecryptionError, WrongKeyTypeError
 
 INFO_PREFIX = b"pqml/v1/"
 KEYID_LABEL = b"pqml/v1/keyid"

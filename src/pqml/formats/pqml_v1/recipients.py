@@ -15,13 +15,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pqml.errors import PolicyError
 from pqml.formats import age_keys
 from pqml.formats.age.errors import HeaderError, RecipientError
 from pqml.formats.age.header import Stanza
 from pqml.formats.age.recipients import Identity, Recipient
 from pqml.formats.pqml_v1 import argon2id, header_area, hpke_stanza
 from pqml.primitives.base import KEMPrivateKey, KEMPublicKey, PrivateKey, PublicKey
+from pqml.primitives.errors import PolicyError
 
 RecipientLike = Recipient | PublicKey | str
 IdentityLike = Identity | PrivateKey | str

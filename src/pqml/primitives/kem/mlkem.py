@@ -7,8 +7,8 @@ from typing import Any
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import mlkem
 
-from pqml.errors import DecryptionError, KeyFormatError
 from pqml.primitives.base import KEMPrivateKey, KEMPublicKey, KEMScheme
+from pqml.primitives.errors import DecryptionError, KeyFormatError
 
 SEED_SIZE = 64
 

@@ -24,8 +24,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, mlkem
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from pqml.errors import DecryptionError, KeyFormatError, UnavailableAlgorithmError
 from pqml.primitives.base import KEMPrivateKey, KEMPublicKey, KEMScheme
+from pqml.primitives.errors import DecryptionError, KeyFormatError, UnavailableAlgorithmError
 
 SEED_SIZE = 32
 _MLKEM_SEED = 64

@@ -12,9 +12,9 @@ import os
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from pqml.errors import DecryptionError, KeyFormatError
 from pqml.primitives import rsa_keys
 from pqml.primitives.base import KEMPrivateKey, KEMPublicKey, KEMScheme
+from pqml.primitives.errors import DecryptionError, KeyFormatError
 
 ALGORITHM = "RSA-OAEP"
 SECRET_SIZE = 32

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from cryptography.hazmat.primitives.asymmetric import x25519
 
-from pqml.errors import DecryptionError, KeyFormatError, WrongKeyTypeError
 from pqml.primitives.base import KEMPrivateKey, KEMPublicKey, KEMScheme
+from pqml.primitives.errors import DecryptionError, KeyFormatError, WrongKeyTypeError
 
 ALGORITHM = "X25519"
 

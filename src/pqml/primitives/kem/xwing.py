@@ -12,8 +12,8 @@ import hashlib
 from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric import mlkem, x25519
 
-from pqml.errors import DecryptionError, KeyFormatError
 from pqml.primitives.base import KEMPrivateKey, KEMPublicKey, KEMScheme
+from pqml.primitives.errors import DecryptionError, KeyFormatError
 
 ALGORITHM = "X-Wing"
 SEED_SIZE = 32

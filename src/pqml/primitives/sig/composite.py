@@ -31,8 +31,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 
-from pqml.errors import InvalidSignatureError, KeyFormatError
 from pqml.primitives.base import SignatureScheme, SigningKey, VerifyingKey
+from pqml.primitives.errors import InvalidSignatureError, KeyFormatError
 from pqml.primitives.sig.mldsa import (
     MLDSA44,
     MLDSA65,

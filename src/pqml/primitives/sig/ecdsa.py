@@ -14,8 +14,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from pqml.errors import InvalidSignatureError, KeyFormatError, WrongKeyTypeError
 from pqml.primitives.base import SignatureScheme, SigningKey, VerifyingKey, reject_context
+from pqml.primitives.errors import InvalidSignatureError, KeyFormatError, WrongKeyTypeError
 
 
 class ECDSAPublicKey(VerifyingKey):

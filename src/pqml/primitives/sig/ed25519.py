@@ -11,8 +11,8 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from pqml.errors import InvalidSignatureError, KeyFormatError, WrongKeyTypeError
 from pqml.primitives.base import SignatureScheme, SigningKey, VerifyingKey, reject_context
+from pqml.primitives.errors import InvalidSignatureError, KeyFormatError, WrongKeyTypeError
 
 ALGORITHM = "Ed25519"
 KEY_SIZE = 32

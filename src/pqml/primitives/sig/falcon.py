@@ -21,13 +21,13 @@ os.environ.setdefault("LICENSED_FALCON", "1")  # silence pypqc's patent notice o
 
 from pqc.sign import falcon_512, falcon_1024
 
-from pqml.errors import InvalidSignatureError, KeyFormatError
 from pqml.primitives.base import (
     SignatureScheme,
     SigningKey,
     VerifyingKey,
     reject_context,
 )
+from pqml.primitives.errors import InvalidSignatureError, KeyFormatError
 
 NONCE_SIZE = 40
 

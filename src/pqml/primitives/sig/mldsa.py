@@ -12,8 +12,13 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import mldsa
 
-from pqml.errors import InvalidSignatureError, KeyFormatError, PqmlError, WrongKeyTypeError
 from pqml.primitives.base import SignatureScheme, SigningKey, VerifyingKey
+from pqml.primitives.errors import (
+    InvalidSignatureError,
+    KeyFormatError,
+    PqmlError,
+    WrongKeyTypeError,
+)
 
 SEED_SIZE = 32
 MAX_CONTEXT = 255

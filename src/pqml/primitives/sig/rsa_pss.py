@@ -14,9 +14,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from pqml.errors import InvalidSignatureError, KeyFormatError
 from pqml.primitives import rsa_keys
 from pqml.primitives.base import SignatureScheme, SigningKey, VerifyingKey, reject_context
+from pqml.primitives.errors import InvalidSignatureError, KeyFormatError
 
 ALGORITHM = "RSA-PSS"
 GENERATE_BITS = 3072

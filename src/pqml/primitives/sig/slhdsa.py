@@ -29,8 +29,8 @@ from pqcrypto import (
     slh_dsa_shake_256s,
 )
 
-from pqml.errors import InvalidSignatureError, KeyFormatError
 from pqml.primitives.base import SignatureScheme, SigningKey, VerifyingKey
+from pqml.primitives.errors import InvalidSignatureError, KeyFormatError
 from pqml.primitives.sig.mldsa import check_context
 
 

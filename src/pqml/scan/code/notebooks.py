@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 
-from pqml.features.scan.model import Finding
-from pqml.features.scan.python_ast import scan_python
+from pqml.scan.code.python_ast import scan_python
+from pqml.scan.model import Finding
 
 
 def _source_lines(text: str) -> list[int]:

@@ -10,7 +10,7 @@ is followed to ``3072``. So the analyzer
    resolved to the assignment that precedes its use in the same scope or an enclosing one,
    plus ``self.x = ...`` / class attributes by attribute name,
 3. resolves every call's callee to a qualified name and hands it to the rule table in
-   :mod:`pqml.features.scan.rules`; method calls are matched by the shape of their
+   :mod:`pqml.scan.code.rules`; method calls are matched by the shape of their
    arguments (``padding.PSS(...)``, ``ec.ECDSA(...)``) or by the type of their receiver,
    inferred from the call that created it (``key = ec.generate_private_key(...)``) or from
    a parameter annotation (``key: rsa.RSAPrivateKey``),
@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from pqml.features.scan.algorithm_names import JOSE_ALGS, JWS_NAMES, curve_name, hash_name
-from pqml.features.scan.facts import lookup
-from pqml.features.scan.model import Finding
+from pqml.scan.algorithm_names import JOSE_ALGS, JWS_NAMES, curve_name, hash_name
+from pqml.scan.facts import lookup
+from pqml.scan.model import Finding
 
 # A module is parsed only if it imports a crypto library or contains a JOSE name or a JWK.
 _MODULES = (r"hashlib|hmac|ssl|cryptography|Crypto|Cryptodome|rsa|ecdsa|nacl|paramiko|jwt|"
@@ -134,7 +134,7 @@ class Analyzer:
     """One module's analysis; :func:`scan_python` is the entry point."""
 
     def __init__(self, tree: ast.Module, lines: list[str], path: str) -> None:
-        from pqml.features.scan import rules
+        from pqml.scan.code import rules
 
         self.rules = rules
         self.tree = tree
@@ -284,7 +284,7 @@ class Analyzer:
 
     def _config_value(self, value: ast.expr, context: str, line: int | None = None) -> None:
         """Remember algorithm names written as settings; reported if no rule consumes them."""
-        from pqml.features.scan.cloud_kms import kms_algorithm
+        from pqml.scan.files.cloud_kms import kms_algorithm
 
         for node in _string_elements(value):
             if node.value in JWS_NAMES or node.value in JOSE_ALGS or (
@@ -510,7 +510,7 @@ class Analyzer:
             if hit is not None:
                 self.consumed.add(id(d))
                 self._emit(hit, hit.details.pop("line", d.lineno), d)
-        from pqml.features.scan.cloud_kms import kms_algorithm
+        from pqml.scan.files.cloud_kms import kms_algorithm
 
         for const, context, line in self.config_candidates:
             if id(const) in self.consumed or self._in_hit_args(const):

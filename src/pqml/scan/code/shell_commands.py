@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
-from pqml.features.scan.algorithm_names import curve_name, hash_name
-from pqml.features.scan.facts import lookup
-from pqml.features.scan.model import Finding
+from pqml.scan.algorithm_names import curve_name, hash_name
+from pqml.scan.facts import lookup
+from pqml.scan.model import Finding
 
 _GENRSA = re.compile(r"\bopenssl\s+genrsa\b[^\n;&|]*?(?:\s(\d{3,5}))?(?=\s*(?:$|[;&|\n]))")
 _NEWKEY = re.compile(r"\bopenssl\s+req\b[^\n;&|]*?-newkey\s+(rsa|ec|ed25519|ed448|dsa)"

@@ -25,9 +25,9 @@ import zlib
 from pathlib import Path
 from typing import IO, Any
 
-from pqml.features.scan import pickle_opcodes
-from pqml.features.scan.model import Finding
-from pqml.features.scan.protection import is_encrypted_header, parse_header
+from pqml.scan.files import pickle_opcodes
+from pqml.scan.files.protection import is_encrypted_header, parse_header
+from pqml.scan.model import Finding
 
 MODEL_EXTS = {".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle", ".joblib", ".safetensors",
               ".onnx", ".gguf", ".ggml", ".h5", ".hdf5", ".keras", ".tflite", ".pb", ".npy",
@@ -294,7 +294,7 @@ def apply_protection(f: Finding, signatures: list[dict[str, Any]]) -> None:
     The algorithm reported is the weakest link: any quantum-vulnerable recipient stanza
     exposes the file key, and a verifier accepting a classical signature accepts a forgery.
     """
-    from pqml.features.scan.facts import lookup
+    from pqml.scan.facts import lookup
 
     art = f.details["artifact"]
     enc = art.get("encryption")

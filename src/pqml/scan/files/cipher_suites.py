@@ -188,7 +188,7 @@ def parse_tls_versions(text: str) -> list[str]:
 
 def parse_groups(text: str) -> list[Selected]:
     """TLS key-exchange groups (nginx ``ssl_ecdh_curve``, OpenSSL ``Groups``)."""
-    from pqml.features.scan.algorithm_names import curve_name
+    from pqml.scan.algorithm_names import curve_name
 
     out: list[Selected] = []
     for raw in re.split(r"[:,\s]+", text.strip().strip("'\";")):

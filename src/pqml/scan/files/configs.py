@@ -17,8 +17,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-from pqml.features.scan.algorithm_names import JOSE_ALGS, JWS_NAMES, hash_name
-from pqml.features.scan.cipher_suites import (
+from pqml.scan.algorithm_names import JOSE_ALGS, JWS_NAMES, hash_name
+from pqml.scan.facts import lookup
+from pqml.scan.files.cipher_suites import (
     Selected,
     parse_cipher_string,
     parse_groups,
@@ -27,8 +28,7 @@ from pqml.features.scan.cipher_suites import (
     suite_names,
     tls_version,
 )
-from pqml.features.scan.facts import lookup
-from pqml.features.scan.model import Finding
+from pqml.scan.model import Finding
 
 
 def _lines(text: str) -> Iterator[tuple[int, str, str]]:
@@ -253,7 +253,7 @@ def jose_settings(text: str, path: str) -> list[Finding]:
     """Algorithm settings in app config: ``JWT_ALGORITHM=RS256`` (.env), ``algorithm:
     ES256`` (YAML), ``"alg": "PS256"``, KMS identifiers (``RSAES_OAEP_SHA_256``), and TLS
     protocol versions under TLS-named keys (``min_tls_version = "1.2"``)."""
-    from pqml.features.scan.cloud_kms import kms_algorithm
+    from pqml.scan.files.cloud_kms import kms_algorithm
 
     low_text = text.lower()
     if "alg" not in low_text and "tls" not in low_text and "ssl" not in low_text:

@@ -16,7 +16,7 @@ import re
 import tomllib
 from typing import Any
 
-from pqml.features.scan.model import Finding
+from pqml.scan.model import Finding
 
 # PyPI name (normalised) -> (what it provides, offers only classical public-key crypto?)
 CRYPTO_LIBRARIES: dict[str, tuple[str, bool]] = {

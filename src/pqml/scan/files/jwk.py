@@ -14,8 +14,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from pqml.features.scan.algorithm_names import JOSE_ALGS, curve_name
-from pqml.features.scan.model import Finding
+from pqml.scan.algorithm_names import JOSE_ALGS, curve_name
+from pqml.scan.model import Finding
 
 _MAX_JSON = 8 << 20
 
@@ -66,7 +66,7 @@ def describe(jwk: dict) -> tuple[str, str | None] | None:
 
 
 def findings(text: str, path: str) -> list[Finding]:
-    from pqml.features.scan.pem import key_finding
+    from pqml.scan.files.pem import key_finding
 
     if '"kty"' not in text or len(text) > _MAX_JSON:
         return []

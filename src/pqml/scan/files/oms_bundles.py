@@ -82,8 +82,8 @@ def _by_length(sig: bytes) -> tuple[str, str | None] | None:
 
 def _extension_algorithms(extensions: Any) -> list[str]:
     """Registry names found under "algorithm"-like keys in predicate extensions."""
-    from pqml.errors import UnknownAlgorithmError
     from pqml.primitives import registry
+    from pqml.primitives.errors import UnknownAlgorithmError
 
     found: list[str] = []
 
@@ -110,8 +110,8 @@ def parse(data: bytes, path: str) -> BundleRecord | None:
     """A bundle record, or None if ``data`` is not an OMS bundle (raises on a broken one)."""
     if b"dsseEnvelope" not in data[:1 << 16] and b"mediaType" not in data[:4096]:
         return None
-    from pqml.features.scan.x509_certs import describe_certificate
     from pqml.formats import oms
+    from pqml.scan.files.x509_certs import describe_certificate
 
     bundle = oms.parse_bundle(data)
     statement = bundle.statement()

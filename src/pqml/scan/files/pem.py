@@ -16,9 +16,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pqml.features.scan.facts import lookup
-from pqml.features.scan.key_material import describe_pkcs8, describe_spki, describe_traditional
-from pqml.features.scan.model import Finding
+from pqml.scan.facts import lookup
+from pqml.scan.files.key_material import describe_pkcs8, describe_spki, describe_traditional
+from pqml.scan.model import Finding
 
 _BEGIN = re.compile(r"-----BEGIN ([A-Z0-9 .]+)-----")
 _ESCAPES = re.compile(r"\\[nrt]")
@@ -82,8 +82,8 @@ def findings(text: str, path: str, kind_hint: str = "pem") -> list[Finding]:
     """Findings for every key, certificate or parameter block in ``text``."""
     if "-----BEGIN " not in text:
         return []
-    from pqml.features.scan.ssh_keys import describe_openssh_private
-    from pqml.features.scan.x509_certs import describe_certificate, describe_csr
+    from pqml.scan.files.ssh_keys import describe_openssh_private
+    from pqml.scan.files.x509_certs import describe_certificate, describe_csr
 
     out: list[Finding] = []
     lines = None

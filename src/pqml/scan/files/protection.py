@@ -48,8 +48,8 @@ def stanza_algorithm(stanza_type: str) -> str:
         return _STANZA_ALGORITHMS[low]
     if low.startswith("age-plugin-") or low.startswith("plugin-"):
         return stanza_type
-    from pqml.errors import UnknownAlgorithmError
     from pqml.primitives import registry
+    from pqml.primitives.errors import UnknownAlgorithmError
 
     for candidate in (stanza_type, low.removeprefix("hpke-"), low.removeprefix("pqml-"),
                       low.removeprefix("pqml/")):

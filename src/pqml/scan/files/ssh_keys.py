@@ -15,8 +15,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from pqml.features.scan.cipher_suites import ssh_algorithm
-from pqml.features.scan.model import Finding
+from pqml.scan.files.cipher_suites import ssh_algorithm
+from pqml.scan.model import Finding
 
 _TYPES = (r"ssh-(?:rsa|dss|ed25519|ed448)|ecdsa-sha2-nistp(?:256|384|521)"
           r"|sk-(?:ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com")
@@ -92,7 +92,7 @@ def describe_openssh_private(data: bytes) -> SshKeyInfo | None:
 
 def findings(text: str, path: str, role: str | None = None) -> list[Finding]:
     """SSH public keys (any text) and PuTTY private keys in ``text``."""
-    from pqml.features.scan.pem import key_finding
+    from pqml.scan.files.pem import key_finding
 
     out: list[Finding] = []
     if "AAAA" in text:

@@ -17,7 +17,7 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from pqml.features.scan.key_material import describe_spki, signature_algorithm, spki_from_tbs
+from pqml.scan.files.key_material import describe_spki, signature_algorithm, spki_from_tbs
 
 
 def describe_certificate(der_bytes: bytes, now: dt.datetime | None = None) -> dict[str, Any] | None:

@@ -28,9 +28,9 @@ import re
 from collections import defaultdict
 from typing import Any
 
-from pqml.features.scan.facts import lookup
-from pqml.features.scan.model import Finding
-from pqml.features.scan.runner import ScanResult
+from pqml.scan.facts import lookup
+from pqml.scan.model import Finding
+from pqml.scan.runner import ScanResult
 
 _FUNCTIONS = {"keygen": "keygen", "sign": "sign", "verify": "verify", "encrypt": "encrypt",
               "decrypt": "decrypt", "digest": "digest", "mac": "tag", "kdf": "keyderive",

@@ -13,9 +13,9 @@ import datetime as dt
 from collections import Counter
 from html import escape
 
-from pqml.features.scan.charts import NEUTRAL, RISK_COLORS, SAFE, bar_chart
-from pqml.features.scan.model import Finding
-from pqml.features.scan.runner import ScanResult
+from pqml.scan.model import Finding
+from pqml.scan.report.charts import NEUTRAL, RISK_COLORS, SAFE, bar_chart
+from pqml.scan.runner import ScanResult
 
 _LEVELS = ("critical", "high", "medium", "low", "info")
 _MAX_ROWS = 3000
@@ -116,7 +116,7 @@ def _charts(findings: list[Finding], now: int) -> str:
 
 
 def _plan(result: ScanResult) -> str:
-    from pqml.features.scan.plan import build_plan
+    from pqml.scan.plan import build_plan
 
     items = build_plan(result.findings)
     if not items:

@@ -12,7 +12,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from pqml.features.scan.runner import ScanResult
+from pqml.scan.runner import ScanResult
 
 FORMAT = "pqml-scan/1"
 
@@ -38,7 +38,7 @@ def document(result: ScanResult, plan: bool = False) -> dict[str, Any]:
         "warnings": [w.as_dict() for w in result.warnings],
     }
     if plan:
-        from pqml.features.scan.plan import build_plan
+        from pqml.scan.plan import build_plan
 
         doc["plan"] = [item.as_dict() for item in build_plan(result.findings)]
     return doc

@@ -16,8 +16,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pqml.features.scan.model import Finding
-from pqml.features.scan.runner import ScanResult
+from pqml.scan.model import Finding
+from pqml.scan.runner import ScanResult
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {"critical": "error", "high": "error", "medium": "warning", "low": "note",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from pqml.features.scan.runner import ScanResult
+from pqml.scan.runner import ScanResult
 
 LEVEL_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow",
                "low": "cyan", "info": "dim"}
@@ -75,7 +75,7 @@ def print_findings(result: ScanResult, out: TextIO | None = None) -> None:
 def print_plan(result: ScanResult, out: TextIO | None = None) -> None:
     from rich.markup import escape
 
-    from pqml.features.scan.plan import build_plan
+    from pqml.scan.plan import build_plan
 
     console = _console(out)
     items = build_plan(result.findings)

@@ -1,6 +1,6 @@
 """What each Python crypto API means: callee -> (algorithm, usage, where the size/curve is).
 
-The analyzer (:mod:`pqml.features.scan.python_ast`) resolves names; these modules know the
+The analyzer (:mod:`pqml.scan.code.python_ast`) resolves names; these modules know the
 libraries, one module per family: :mod:`.pyca` (pyca ``cryptography``, pyOpenSSL),
 :mod:`.pycryptodome`, :mod:`.libraries` (``rsa``, ``ecdsa``, PyNaCl, paramiko, asyncssh),
 :mod:`.jose` (PyJWT, python-jose, authlib, jwcrypto), :mod:`.stdlib_web` (``hashlib``,
@@ -20,9 +20,9 @@ Conventions (the corpus labels in bench/scan_corpus/LABELING.md follow the same 
 from __future__ import annotations
 
 # Importing the library modules registers their rules in base.RULES.
-from pqml.features.scan.rules import jose, libraries, pyca, pycryptodome, stdlib_web  # noqa: F401
-from pqml.features.scan.rules.base import REF_ATTRS, RULES, SAME_TYPE_ATTRS, SAME_TYPE_METHODS
-from pqml.features.scan.rules.methods import (
+from pqml.scan.code.rules import jose, libraries, pyca, pycryptodome, stdlib_web  # noqa: F401
+from pqml.scan.code.rules.base import REF_ATTRS, RULES, SAME_TYPE_ATTRS, SAME_TYPE_METHODS
+from pqml.scan.code.rules.methods import (
     analyze_attr_store,
     analyze_call,
     analyze_dict,

@@ -3,7 +3,7 @@ rule table and the rule builders every library module uses.
 
 A rule maps a qualified callee (``cryptography.hazmat.primitives.asymmetric.rsa.
 generate_private_key``) to a function returning :class:`Hit` s; library modules register
-theirs with :func:`add`. Conventions are in :mod:`pqml.features.scan.rules`.
+theirs with :func:`add`. Conventions are in :mod:`pqml.scan.code.rules`.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import ast
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pqml.features.scan.algorithm_names import curve_name, hash_name
-from pqml.features.scan.cipher_suites import parse_cipher_string
-from pqml.features.scan.python_ast import Hit
+from pqml.scan.algorithm_names import curve_name, hash_name
+from pqml.scan.code.python_ast import Hit
+from pqml.scan.files.cipher_suites import parse_cipher_string
 
 if TYPE_CHECKING:
-    from pqml.features.scan.python_ast import Analyzer
+    from pqml.scan.code.python_ast import Analyzer
 
 
 PYCA = "cryptography.hazmat.primitives"

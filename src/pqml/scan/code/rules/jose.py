@@ -6,9 +6,9 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING
 
-from pqml.features.scan.algorithm_names import JOSE_ALGS
-from pqml.features.scan.python_ast import Hit
-from pqml.features.scan.rules.base import (
+from pqml.scan.algorithm_names import JOSE_ALGS
+from pqml.scan.code.python_ast import Hit
+from pqml.scan.code.rules.base import (
     Rule,
     add,
     arg,
@@ -16,7 +16,7 @@ from pqml.features.scan.rules.base import (
 )
 
 if TYPE_CHECKING:
-    from pqml.features.scan.python_ast import Analyzer
+    from pqml.scan.code.python_ast import Analyzer
 
 
 # -- JOSE: PyJWT, python-jose, authlib, jwcrypto

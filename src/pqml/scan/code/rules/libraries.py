@@ -5,8 +5,8 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING, Any
 
-from pqml.features.scan.python_ast import Hit
-from pqml.features.scan.rules.base import (
+from pqml.scan.code.python_ast import Hit
+from pqml.scan.code.rules.base import (
     Rule,
     add,
     arg,
@@ -16,7 +16,7 @@ from pqml.features.scan.rules.base import (
 )
 
 if TYPE_CHECKING:
-    from pqml.features.scan.python_ast import Analyzer
+    from pqml.scan.code.python_ast import Analyzer
 
 # -- python-rsa
 add("rsa.newkeys", simple("RSA", "keygen", size=(0, "nbits"), lib="rsa"))
@@ -100,7 +100,7 @@ add(("paramiko.SSHClient", "paramiko.Transport"),
 
 
 def _asyncssh_keygen(a: Analyzer, call: ast.Call) -> list[Hit]:
-    from pqml.features.scan.cipher_suites import ssh_algorithm
+    from pqml.scan.files.cipher_suites import ssh_algorithm
 
     name = a.const(arg(call, 0, "alg_name"))
     sel = ssh_algorithm(name) if isinstance(name, str) else None

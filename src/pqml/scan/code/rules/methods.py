@@ -8,10 +8,9 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING, Any
 
-from pqml.features.scan.algorithm_names import hash_name
-from pqml.features.scan.cipher_suites import parse_groups
-from pqml.features.scan.python_ast import Hit, KeyType
-from pqml.features.scan.rules.base import (
+from pqml.scan.algorithm_names import hash_name
+from pqml.scan.code.python_ast import Hit, KeyType
+from pqml.scan.code.rules.base import (
     ASYM,
     HASH_CTORS,
     RULES,
@@ -20,9 +19,10 @@ from pqml.features.scan.rules.base import (
     cipher_hits,
     kty_hits,
 )
+from pqml.scan.files.cipher_suites import parse_groups
 
 if TYPE_CHECKING:
-    from pqml.features.scan.python_ast import Analyzer
+    from pqml.scan.code.python_ast import Analyzer
 
 # ---- method calls: argument shapes and receiver types ----------------------------------------
 
@@ -272,7 +272,7 @@ def analyze_dict(a: Analyzer, d: ast.Dict) -> Hit | None:
     if kty == "RSA":
         n = a.const(fields.get("n"))
         if isinstance(n, str):
-            from pqml.features.scan.jwk import b64url_bits
+            from pqml.scan.files.jwk import b64url_bits
 
             size_or_crv = b64url_bits(n)
     elif kty in ("EC", "OKP"):

@@ -6,9 +6,9 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING
 
-from pqml.features.scan.algorithm_names import hash_name
-from pqml.features.scan.python_ast import Hit
-from pqml.features.scan.rules.base import (
+from pqml.scan.algorithm_names import hash_name
+from pqml.scan.code.python_ast import Hit
+from pqml.scan.code.rules.base import (
     ASYM,
     PYCA,
     Rule,
@@ -22,7 +22,7 @@ from pqml.features.scan.rules.base import (
 )
 
 if TYPE_CHECKING:
-    from pqml.features.scan.python_ast import Analyzer
+    from pqml.scan.code.python_ast import Analyzer
 
 # -- pyca: asymmetric
 add(f"{ASYM}.rsa.generate_private_key", simple("RSA", "keygen", size=(1, "key_size")))

@@ -7,9 +7,9 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING
 
-from pqml.features.scan.algorithm_names import hash_name
-from pqml.features.scan.python_ast import Hit
-from pqml.features.scan.rules.base import (
+from pqml.scan.algorithm_names import hash_name
+from pqml.scan.code.python_ast import Hit
+from pqml.scan.code.rules.base import (
     HASH_CTORS,
     Rule,
     add,
@@ -21,7 +21,7 @@ from pqml.features.scan.rules.base import (
 )
 
 if TYPE_CHECKING:
-    from pqml.features.scan.python_ast import Analyzer
+    from pqml.scan.code.python_ast import Analyzer
 
 
 # -- hashlib / hmac

@@ -1,0 +1,26 @@
+"""Errors of the pure formats: strict DER, key files, OMS bundles (re-exported by
+:mod:`pqml.errors`); the age format keeps its own in :mod:`pqml.formats.age.errors`."""
+
+from __future__ import annotations
+
+from pqml.primitives.errors import KeyFormatError, PqmlError
+
+
+class DERError(KeyFormatError):
+    """The bytes are not the strict DER we expect; the message names the flaw."""
+
+
+class PassphraseRequiredError(KeyFormatError):
+    """The private key is encrypted and no passphrase was given (callers may prompt)."""
+
+
+class BundleFormatError(PqmlError, ValueError):
+    """An OMS bundle, DSSE envelope or in-toto statement is malformed or not supported.
+
+    The message names the JSON location (e.g. ``dsseEnvelope.signatures[0].sig``) and the
+    rule broken; the caller prefixes the file name.
+    """
+
+
+class Bech32Error(KeyFormatError):
+    """A string is not valid Bech32; the message says why (never echoes the payload)."""
