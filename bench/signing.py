@@ -30,6 +30,7 @@ from pathlib import Path
 import pqml
 from pqml.bench import primitives as pqml_bench
 from pqml.signing import signing, verified_load
+from pqml.signing.verify_options import VerifyOptions
 
 BIN = Path(sys.executable).parent
 N_FILES = 4
@@ -145,13 +146,13 @@ def run(args: argparse.Namespace, work: Path) -> int:
         "pqml verify, ECDSA-P256 (files)": lambda: signing.verify_model(
             model, [ec.public_key()], signature=pq_sig),
         "pqml partial verify, 1 file (files)": lambda: verified_load.verify_for_load(
-            model, [part], [ec.public_key()], pq_sig),
+            model, [part], [ec.public_key()], verify=VerifyOptions(signature=pq_sig)),
         "pqml sign, ML-DSA-65 (shards 64 MiB)": lambda: signing.sign_model(
             model, [ml], signature=pq_ml_sig),
         "pqml verify, ML-DSA-65 (shards)": lambda: signing.verify_model(
             model, [ml.public_key()], signature=pq_ml_sig),
         "pqml partial verify, 1 file (shards)": lambda: verified_load.verify_for_load(
-            model, [part], [ml.public_key()], pq_ml_sig),
+            model, [part], [ml.public_key()], verify=VerifyOptions(signature=pq_ml_sig)),
         "pqml sign, ML-DSA-65, BLAKE3": lambda: signing.sign_model(
             model, [ml], signature=b3_sig, hash="blake3"),
         "pqml verify, ML-DSA-65, BLAKE3": lambda: signing.verify_model(

@@ -58,7 +58,8 @@ pqml verify "$model" -p "$out/mldsa65.pub" --require-pq > /dev/null && echo "  m
 import sys
 import pqml
 model, key = sys.argv[1], sys.argv[2]
-tensors = pqml.load(f"{model}/model.safetensors", trusted=[key], require_pq=True)
+tensors = pqml.load(f"{model}/model.safetensors", trusted=[key],
+                   verify=pqml.VerifyOptions(require_pq=True))
 config = pqml.load(f"{model}/config.json", trusted=[key])
 shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in sorted(tensors.items())[:3])
 print(f"  loaded {len(tensors)} tensors ({shapes}, ...), layers={config['num_hidden_layers']}")

@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pqml.signing.verified_load import Trusted, read_verified
+from pqml.signing.verify_options import VerifyOptions, reject_verify_keywords
 
 __all__ = ["dump", "load"]
 
@@ -27,12 +28,7 @@ def load(
     path: str | os.PathLike[str],
     trusted: Trusted = None,
     *,
-    signature: str | os.PathLike[str] | None = None,
-    model_root: str | os.PathLike[str] | None = None,
-    certificate_chain: Iterable[str | os.PathLike[str]] = (),
-    policy: Any = None,
-    require_pq: bool = False,
-    allow_symlinks: bool = False,
+    verify: VerifyOptions | None = None,
     allow_unverified: bool = False,
     identities: Any = None,
     trusted_source: str | None = None,
@@ -40,26 +36,22 @@ def load(
 ) -> Any:
     """``joblib.load`` of ``path`` after verifying it; ``kwargs`` go to joblib.load.
 
+    ``trusted`` are the keys to trust; ``verify`` (a :class:`~pqml.VerifyOptions`) says
+    how: bundle location, certificate chain, policy, ``require_pq``, symlinks.
     ``allow_unverified=True`` is the explicit opt-out: it loads without any check and
     emits an UnverifiedLoadWarning. ``identities=`` decrypts an encrypted file first:
-    with ``trusted=`` its plaintext must match the model's signature before unpickling,
-    otherwise ``trusted_source='…'`` must name who you trust it from.
+    with ``trusted=`` (or ``verify=``) its plaintext must match the model's signature
+    before unpickling, otherwise ``trusted_source='…'`` must name who you trust it from.
     """
+    reject_verify_keywords(kwargs)
     if identities is not None:
         from pqml.encryption.encrypted_io import load_joblib
 
-        return load_joblib(
-            path, identities, trusted_source=trusted_source, trusted=trusted,
-            signature=signature, model_root=model_root, certificate_chain=certificate_chain,
-            policy=policy, require_pq=require_pq, allow_symlinks=allow_symlinks,
-        )
+        return load_joblib(path, identities, trusted_source=trusted_source, trusted=trusted,
+                           verify=verify)
     import joblib
 
-    data = read_verified(
-        path, trusted, signature=signature, model_root=model_root,
-        certificate_chain=certificate_chain, policy=policy, require_pq=require_pq,
-        allow_symlinks=allow_symlinks, allow_unverified=allow_unverified,
-    )
+    data = read_verified(path, trusted, verify=verify, allow_unverified=allow_unverified)
     return joblib.load(io.BytesIO(data), **kwargs)
 
 

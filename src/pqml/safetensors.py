@@ -14,10 +14,11 @@ checked at open; every chunk read is authenticated), then parses the safetensors
 strictly (size limit, known dtypes, offsets contiguous and matching each shape) before any
 tensor is returned. safetensors has no pickle, so no trusted source is needed.
 
-Verify before load: ``safe_open(path, ids, trusted=[signer.pub])`` first authenticates
-the OMS bundle of the *plaintext* model (``model.sig`` beside the encrypted files, or
-``x.safetensors.sig``; nothing is decrypted before the signature verified), then checks
-every byte it hands out (header included) against the signed digests of
+Verify before load: ``safe_open(path, ids, trusted=[signer.pub])`` (how to verify, e.g.
+where the bundle is or ``require_pq``, goes in ``verify=pqml.VerifyOptions(...)``) first
+authenticates the OMS bundle of the *plaintext* model (``model.sig`` beside the encrypted
+files, or ``x.safetensors.sig``; nothing is decrypted before the signature verified), then
+checks every byte it hands out (header included) against the signed digests of
 ``x.safetensors`` (the ``.pqml`` / ``.age`` suffix dropped). With the ``shards`` method it
 decrypts and hashes only the shards covering each read and returns the tensor from the
 very bytes it hashed; with the ``files`` method the whole plaintext is hashed once (in
@@ -33,10 +34,13 @@ import json
 import math
 import os
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pqml.encryption.errors import SafetensorsFormatError
 from pqml.primitives.errors import PqmlError
+
+if TYPE_CHECKING:
+    from pqml.signing.verify_options import VerifyOptions
 
 MAX_HEADER_SIZE = 100_000_000  # safetensors' own limit
 
@@ -304,25 +308,19 @@ class _Slice:
 
 
 def safe_open(path: str | os.PathLike[str], identities: Any, framework: str = "numpy", *,
-              trusted: Any = None, signature: str | os.PathLike[str] | None = None,
-              model_root: str | os.PathLike[str] | None = None,
-              certificate_chain: Iterable[str | os.PathLike[str]] = (),
-              policy: Any = None, require_pq: bool = False,
-              allow_symlinks: bool = False) -> EncryptedSafeOpen:
+              trusted: Any = None, verify: VerifyOptions | None = None) -> EncryptedSafeOpen:
     """Open an encrypted safetensors file lazily (like ``safetensors.safe_open``).
 
     ``identities``: key files, age identity strings, key objects or a Passphrase.
-    ``framework``: "numpy" or "pt" (torch). ``trusted`` (public keys; or ``policy`` /
-    ``certificate_chain``): verify before load against the plaintext model's signature
-    (found beside the file, or given by ``signature`` / ``model_root``); a read whose
-    plaintext differs from the signed bytes raises IntegrityError.
+    ``framework``: "numpy" or "pt" (torch). ``trusted`` (public keys) and/or ``verify``
+    (a :class:`~pqml.VerifyOptions`: bundle location, policy, certificate chain,
+    ``require_pq``, symlinks): verify before load against the plaintext model's signature
+    (found beside the file unless ``verify`` says where); a read whose plaintext differs
+    from the signed bytes raises IntegrityError. Without either, nothing is verified.
     """
-    chain = tuple(certificate_chain)
     verified = None
-    if trusted is not None or policy is not None or chain:
+    if trusted is not None or verify is not None:
         from pqml.signing.verified_load import verify_encrypted
 
-        verified = verify_encrypted(path, trusted, signature=signature, model_root=model_root,
-                                    certificate_chain=chain, policy=policy,
-                                    require_pq=require_pq, allow_symlinks=allow_symlinks)
+        verified = verify_encrypted(path, trusted, verify=verify)
     return EncryptedSafeOpen(path, identities, framework, verified)

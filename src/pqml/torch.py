@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pqml.signing.verified_load import Trusted, read_verified
+from pqml.signing.verify_options import VerifyOptions, reject_verify_keywords
 
 __all__ = ["load", "save"]
 
@@ -29,12 +30,7 @@ def load(
     *,
     weights_only: bool = True,
     map_location: Any = None,
-    signature: str | os.PathLike[str] | None = None,
-    model_root: str | os.PathLike[str] | None = None,
-    certificate_chain: Iterable[str | os.PathLike[str]] = (),
-    policy: Any = None,
-    require_pq: bool = False,
-    allow_symlinks: bool = False,
+    verify: VerifyOptions | None = None,
     allow_unverified: bool = False,
     identities: Any = None,
     trusted_source: str | None = None,
@@ -42,26 +38,23 @@ def load(
 ) -> Any:
     """``torch.load`` of ``path`` after verifying it; other ``kwargs`` go to torch.load.
 
-    ``allow_unverified=True`` is the explicit opt-out (UnverifiedLoadWarning); even then
-    ``weights_only`` stays True unless set to False. ``identities=`` decrypts first (with
-    ``trusted=``: verified against the signature before torch sees a byte).
+    ``trusted`` are the keys to trust; ``verify`` (a :class:`~pqml.VerifyOptions`) says
+    how. ``allow_unverified=True`` is the explicit opt-out (UnverifiedLoadWarning); even
+    then ``weights_only`` stays True unless set to False. ``identities=`` decrypts first
+    (with ``trusted=`` or ``verify=``: verified against the signature before torch sees a
+    byte).
     """
+    reject_verify_keywords(kwargs)
     if identities is not None:
         from pqml.encryption.encrypted_io import load_torch
 
         return load_torch(
-            path, identities, trusted_source=trusted_source, trusted=trusted,
-            signature=signature, model_root=model_root, certificate_chain=certificate_chain,
-            policy=policy, require_pq=require_pq, allow_symlinks=allow_symlinks,
+            path, identities, trusted_source=trusted_source, trusted=trusted, verify=verify,
             weights_only=weights_only, map_location=map_location, **kwargs,
         )
     import torch
 
-    data = read_verified(
-        path, trusted, signature=signature, model_root=model_root,
-        certificate_chain=certificate_chain, policy=policy, require_pq=require_pq,
-        allow_symlinks=allow_symlinks, allow_unverified=allow_unverified,
-    )
+    data = read_verified(path, trusted, verify=verify, allow_unverified=allow_unverified)
     return torch.load(io.BytesIO(data), map_location=map_location, weights_only=weights_only,
                       **kwargs)
 

@@ -282,7 +282,7 @@ def test_missing_bundle_is_a_clear_error(enc: Path) -> None:
         pqml.load(enc / "clf.joblib.pqml", trusted=[key()], identities=[XWING])
     with pytest.raises(PqmlError, match="no signature bundle there"):
         pqml.load(enc / "clf.joblib.pqml", trusted=[key()], identities=[XWING],
-                  signature=enc / "nope.sig")
+                  verify=pqml.VerifyOptions(signature=enc / "nope.sig"))
 
 
 # ---- pickles: pqml.load and the encrypted joblib / torch loaders ---------------------------

@@ -105,7 +105,8 @@ def test_untrusted_or_missing_signature(model: Path, marker: Path, tmp_path: Pat
         pqml.load(model / "plain.pkl")
     with pytest.raises(TrustPolicyError):
         signing.sign_model(model, [key("ECDSA-P256")])
-        pqml.load(model / "plain.pkl", trusted=[key("ECDSA-P256")], require_pq=True)
+        pqml.load(model / "plain.pkl", trusted=[key("ECDSA-P256")],
+                  verify=pqml.VerifyOptions(require_pq=True))
     lone = tmp_path / "lone"
     lone.mkdir()
     (lone / "x.pkl").write_bytes(evil)
@@ -185,9 +186,10 @@ def test_nested_file_finds_the_model_root(model: Path) -> None:
     sig = model / "model.sig"
     other = model.parent / "elsewhere.sig"
     sig.rename(other)
-    assert pqml.load(model / "sub" / "deep.npy", trusted=[key()], signature=other,
-                     model_root=model).tolist() == [0.0, 0.0]
-    assert pqml.load(model / "config.json", trusted=[key()], signature=other) == {"n": 6}
+    assert pqml.load(model / "sub" / "deep.npy", trusted=[key()], verify=pqml.VerifyOptions(
+        signature=other, model_root=model)).tolist() == [0.0, 0.0]
+    assert pqml.load(model / "config.json", trusted=[key()],
+                     verify=pqml.VerifyOptions(signature=other)) == {"n": 6}
 
 
 def test_symlinked_file_refused_unless_allowed(model: Path) -> None:
@@ -195,7 +197,8 @@ def test_symlinked_file_refused_unless_allowed(model: Path) -> None:
     signing.sign_model(model, [key()], allow_symlinks=True)
     with pytest.raises(UnsafePathError):
         pqml.load(model / "alias.json", trusted=[key()])
-    assert pqml.load(model / "alias.json", trusted=[key()], allow_symlinks=True) == {"n": 6}
+    assert pqml.load(model / "alias.json", trusted=[key()],
+                     verify=pqml.VerifyOptions(allow_symlinks=True)) == {"n": 6}
 
 
 def test_custom_loader_and_unknown_suffix(model: Path) -> None:

@@ -10,12 +10,12 @@ decrypting proves only that someone holding a recipient key wrote it. So loading
 the caller to name the source they trust (``trusted_source="our training pipeline"``);
 without it the load is refused before anything is decrypted.
 
-Or pass ``trusted=[keys]`` (or ``policy=`` / ``certificate_chain=``): verify before load
-on the encrypted file. The plaintext model's OMS bundle (``model.sig`` beside the
-encrypted files, or ``x.joblib.sig``; see :mod:`pqml.signing.verified_load`) is
-authenticated before anything is decrypted, the plaintext is hashed while it is decrypted
-into memory, and only bytes equal to what the signer signed reach joblib or torch. A
-verified signature replaces ``trusted_source``.
+Or pass ``trusted=[keys]`` (and/or ``verify=VerifyOptions(...)``, e.g. a ``policy`` or
+``certificate_chain``): verify before load on the encrypted file. The plaintext model's
+OMS bundle (``model.sig`` beside the encrypted files, or ``x.joblib.sig``; see
+:mod:`pqml.signing.verified_load`) is authenticated before anything is decrypted, the
+plaintext is hashed while it is decrypted into memory, and only bytes equal to what the
+signer signed reach joblib or torch. A verified signature replaces ``trusted_source``.
 """
 
 from __future__ import annotations
@@ -23,10 +23,13 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pqml.encryption.encryption_keys import Format, check_format, resolve_recipients
 from pqml.encryption.errors import UntrustedSourceError
+
+if TYPE_CHECKING:
+    from pqml.signing.verify_options import VerifyOptions
 
 
 class _EncryptingWriter:
@@ -82,15 +85,15 @@ def _write(path: str | os.PathLike[str], recipients: Iterable[Any], format: str,
         writer.close()
 
 
-def _verifies(trusted: Any, policy: Any, certificate_chain: tuple[Any, ...]) -> bool:
-    return trusted is not None or policy is not None or bool(certificate_chain)
-
-
 def _verified_plaintext(path: str | os.PathLike[str], identities: Any, trusted: Any,
-                        **options: Any) -> bytes:
+                        verify: VerifyOptions | None) -> bytes | None:
+    """The verified plaintext if the caller asked for verification (``trusted`` or
+    ``verify`` given), else None (then a trusted source is required)."""
+    if trusted is None and verify is None:
+        return None
     from pqml.signing.verified_load import read_verified_encrypted
 
-    return read_verified_encrypted(path, identities, trusted, **options)
+    return read_verified_encrypted(path, identities, trusted, verify=verify)
 
 
 def require_trusted_source(path: str | os.PathLike[str], trusted_source: str | None,
@@ -119,22 +122,15 @@ def dump_joblib(obj: Any, path: str | os.PathLike[str], recipients: Iterable[Any
 
 def load_joblib(path: str | os.PathLike[str], identities: Any, *,
                 trusted_source: str | None = None, trusted: Any = None,
-                signature: str | os.PathLike[str] | None = None,
-                model_root: str | os.PathLike[str] | None = None,
-                certificate_chain: Iterable[str | os.PathLike[str]] = (),
-                policy: Any = None, require_pq: bool = False,
-                allow_symlinks: bool = False) -> Any:
-    """``joblib.load`` from an encrypted file. Needs either ``trusted=[keys]`` (or
-    ``policy`` / ``certificate_chain``): verify before load, only the signed plaintext is
-    unpickled; or ``trusted_source='…'``: decrypt and unpickle unverified."""
+                verify: VerifyOptions | None = None) -> Any:
+    """``joblib.load`` from an encrypted file. Needs either ``trusted=[keys]`` and/or
+    ``verify=VerifyOptions(...)`` (e.g. with a ``policy``): verify before load, only the
+    signed plaintext is unpickled; or ``trusted_source='…'``: decrypt and unpickle
+    unverified. Options without any trust (no keys, policy or chain) raise PolicyError."""
     import joblib
 
-    certificate_chain = tuple(certificate_chain)
-    if _verifies(trusted, policy, certificate_chain):
-        data = _verified_plaintext(
-            path, identities, trusted, signature=signature, model_root=model_root,
-            certificate_chain=certificate_chain, policy=policy, require_pq=require_pq,
-            allow_symlinks=allow_symlinks)
+    data = _verified_plaintext(path, identities, trusted, verify)
+    if data is not None:
         return joblib.load(io.BytesIO(data))
     require_trusted_source(path, trusted_source, "joblib")
     from pqml.encryption.random_access import open as open_encrypted
@@ -156,25 +152,20 @@ def save_torch(obj: Any, path: str | os.PathLike[str], recipients: Iterable[Any]
 
 def load_torch(path: str | os.PathLike[str], identities: Any, *,
                trusted_source: str | None = None, trusted: Any = None,
-               signature: str | os.PathLike[str] | None = None,
-               model_root: str | os.PathLike[str] | None = None,
-               certificate_chain: Iterable[str | os.PathLike[str]] = (),
-               policy: Any = None, require_pq: bool = False, allow_symlinks: bool = False,
-               **kwargs: Any) -> Any:
-    """``torch.load`` from an encrypted file. ``trusted=[keys]`` (or ``policy`` /
-    ``certificate_chain``): verified plaintext, decrypted into memory while hashed, as for
-    :func:`load_joblib`; else ``trusted_source`` is required (random access, as torch
-    seeks in the zip). torch's ``weights_only=True`` default stays on unless the caller
-    passes ``weights_only=False``."""
+               verify: VerifyOptions | None = None, **kwargs: Any) -> Any:
+    """``torch.load`` from an encrypted file. ``trusted=[keys]`` and/or ``verify=``:
+    verified plaintext, decrypted into memory while hashed, as for :func:`load_joblib`;
+    else ``trusted_source`` is required (random access, as torch seeks in the zip).
+    torch's ``weights_only=True`` default stays on unless the caller passes
+    ``weights_only=False``; other ``kwargs`` go to torch.load."""
+    from pqml.signing.verify_options import reject_verify_keywords
+
+    reject_verify_keywords(kwargs)
     import torch
 
     kwargs.setdefault("weights_only", True)
-    certificate_chain = tuple(certificate_chain)
-    if _verifies(trusted, policy, certificate_chain):
-        data = _verified_plaintext(
-            path, identities, trusted, signature=signature, model_root=model_root,
-            certificate_chain=certificate_chain, policy=policy, require_pq=require_pq,
-            allow_symlinks=allow_symlinks)
+    data = _verified_plaintext(path, identities, trusted, verify)
+    if data is not None:
         return torch.load(io.BytesIO(data), **kwargs)
     require_trusted_source(path, trusted_source, "torch")
     from pqml.encryption.random_access import open as open_encrypted

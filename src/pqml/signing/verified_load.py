@@ -11,6 +11,10 @@ reaches pickle, joblib or torch.
 safetensors): it returns a :class:`VerifiedModel` that can check files on disk, read them
 verified, or check a stream of bytes as it is produced (e.g. plaintext while it is being
 decrypted) with :meth:`VerifiedModel.stream`.
+
+Every function here that verifies takes the keys as ``trusted`` and everything else about
+how to verify (bundle location, certificate chain, policy, ``require_pq``, symlinks) as
+``verify=VerifyOptions(...)`` (:mod:`pqml.signing.verify_options`).
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from pqml.primitives.errors import PolicyError, PqmlError
 from pqml.signing import integrity, manifest, model_tree, signing
 from pqml.signing.errors import IntegrityError, UnsafePathError, UnsignedFileError
 from pqml.signing.manifest import FileEntry, Manifest
-from pqml.signing.policy import KeySource, TrustedKey, TrustPolicy
+from pqml.signing.policy import KeySource, TrustedKey
+from pqml.signing.verify_options import VerifyOptions, as_options, reject_verify_keywords
 
 Trusted = Iterable[KeySource | TrustedKey] | KeySource | None
 
@@ -303,15 +308,11 @@ class VerifiedReader:
 
 
 def verify_for_load(
-    model_root: str | os.PathLike[str],
+    model: str | os.PathLike[str],
     files: Sequence[str | os.PathLike[str]],
     trusted: Trusted = None,
-    signature: str | os.PathLike[str] | None = None,
     *,
-    certificate_chain: Iterable[str | os.PathLike[str]] = (),
-    policy: TrustPolicy | str | os.PathLike[str] | None = None,
-    require_pq: bool = False,
-    allow_symlinks: bool = False,
+    verify: VerifyOptions | None = None,
     check_files: bool = True,
     workers: int | None = None,
 ) -> VerifiedModel:
@@ -321,17 +322,39 @@ def verify_for_load(
     every name in ``files`` must be covered by it (UnsignedFileError otherwise, before any
     hashing). With ``check_files`` they are hashed on disk now; without, the caller uses
     :meth:`VerifiedModel.read_bytes` or :meth:`VerifiedModel.stream` to check the bytes it
-    actually consumes. Raises a VerificationError subclass on any failure.
+    actually consumes. ``model`` is the model's root (a directory, or a single signed
+    file); its bundle is ``verify.signature``, else found there. ``verify.model_root``, if
+    set, must name the same root. Raises a VerificationError subclass on any failure.
     """
-    trust = signing.build_trust(_keys(trusted), certificate_chain, policy, require_pq)
-    auth = signing.authenticate(model_root, trust, signature=signature)
+    options = as_options(verify)
+    root = Path(model)
+    if options.model_root is not None and options.model_root.absolute() != root.absolute():
+        raise PqmlError(f"{root}: verify.model_root names another model root "
+                        f"({options.model_root}); give the root once")
+    return _verify(root, files, trusted, options, options.signature, check_files=check_files,
+                   workers=workers)
+
+
+def _verify(
+    root: Path,
+    files: Sequence[str | os.PathLike[str]],
+    trusted: Trusted,
+    options: VerifyOptions,
+    signature: Path | None,
+    *,
+    check_files: bool,
+    workers: int | None = None,
+) -> VerifiedModel:
+    trust = signing.build_trust(_keys(trusted), options.certificate_chain, options.policy,
+                                options.require_pq)
+    auth = signing.authenticate(root, trust, signature=signature)
     names = signing.requested_names(auth.root, files, auth.manifest)
     model = VerifiedModel(auth.root, auth.signature, auth.manifest, auth.checks, auth.warnings,
-                          allow_symlinks=allow_symlinks, workers=workers)
+                          allow_symlinks=options.allow_symlinks, workers=workers)
     if check_files and names:
         report = model.check(names)
         model = VerifiedModel(auth.root, auth.signature, auth.manifest, auth.checks,
-                              auth.warnings, report.files, allow_symlinks, workers)
+                              auth.warnings, report.files, options.allow_symlinks, workers)
     return model
 
 
@@ -391,7 +414,7 @@ def locate(
             return directory, candidate
     raise PqmlError(
         f"{target}: no signature found ({own.name}, or model.sig in its directory or a "
-        "parent); pass signature= or model_root="
+        "parent); pass verify=VerifyOptions(signature=...) or (model_root=...)"
     )
 
 
@@ -399,16 +422,12 @@ def read_verified(
     path: str | os.PathLike[str],
     trusted: Trusted = None,
     *,
-    signature: str | os.PathLike[str] | None = None,
-    model_root: str | os.PathLike[str] | None = None,
-    certificate_chain: Iterable[str | os.PathLike[str]] = (),
-    policy: TrustPolicy | str | os.PathLike[str] | None = None,
-    require_pq: bool = False,
-    allow_symlinks: bool = False,
+    verify: VerifyOptions | None = None,
     allow_unverified: bool = False,
 ) -> bytes:
     """The bytes of ``path``, verified against its model's signature (or, only when the
     caller opts out by name with ``allow_unverified``, unverified with a warning)."""
+    options = as_options(verify)
     target = Path(path)
     if allow_unverified:
         warnings.warn(
@@ -416,20 +435,17 @@ def read_verified(
             UnverifiedLoadWarning, stacklevel=3,
         )
         return target.read_bytes()
-    if not _keys(trusted) and policy is None and not certificate_chain:
+    if not _keys(trusted) and not options.adds_trust:
         raise PolicyError(
             f"{target}: trusted keys are required to load it (trusted=[...]); "
             "pass allow_unverified=True to load it unverified"
         )
     if target.is_dir():
         raise PqmlError(f"{target}: is a directory; pass the file to load")
-    root, sig = locate(target, model_root=model_root, signature=signature)
-    model = verify_for_load(
-        root, [target.absolute() if root != target else target], trusted, sig,
-        certificate_chain=certificate_chain, policy=policy, require_pq=require_pq,
-        allow_symlinks=allow_symlinks, check_files=False,
-    )
-    return model.read_bytes(model.name_of(target.absolute() if root != target else target))
+    root, sig = locate(target, model_root=options.model_root, signature=options.signature)
+    wanted = target.absolute() if root != target else target
+    model = _verify(root, [wanted], trusted, options, sig, check_files=False)
+    return model.read_bytes(model.name_of(wanted))
 
 
 # ---- encrypted models --------------------------------------------------------------------
@@ -471,30 +487,25 @@ def verify_encrypted(
     path: str | os.PathLike[str],
     trusted: Trusted = None,
     *,
-    signature: str | os.PathLike[str] | None = None,
-    model_root: str | os.PathLike[str] | None = None,
-    certificate_chain: Iterable[str | os.PathLike[str]] = (),
-    policy: TrustPolicy | str | os.PathLike[str] | None = None,
-    require_pq: bool = False,
-    allow_symlinks: bool = False,
+    verify: VerifyOptions | None = None,
 ) -> tuple[VerifiedModel, str]:
     """Authenticate the bundle covering the encrypted file ``path`` (nothing is decrypted)
     and return it with the signed (plaintext) name of ``path``. UnsignedFileError if the
     signature does not cover that name."""
+    options = as_options(verify)
     target = Path(path)
-    if not _keys(trusted) and policy is None and not certificate_chain:
+    if not _keys(trusted) and not options.adds_trust:
         raise PolicyError(f"{target}: trusted keys are required to verify it (trusted=[...])")
     if target.is_dir():
         raise PqmlError(f"{target}: is a directory; pass the file to load")
-    if not allow_symlinks and target.is_symlink():
-        raise UnsafePathError(f"{target}: is a symbolic link (pass allow_symlinks=True)")
+    if not options.allow_symlinks and target.is_symlink():
+        raise UnsafePathError(f"{target}: is a symbolic link "
+                              "(pass verify=VerifyOptions(allow_symlinks=True))")
     if not target.is_file():
         raise PqmlError(f"{target}: no such file")
-    root, sig = locate_encrypted(target, model_root=model_root, signature=signature)
-    model = verify_for_load(
-        root, [], trusted, sig, certificate_chain=certificate_chain, policy=policy,
-        require_pq=require_pq, allow_symlinks=allow_symlinks, check_files=False,
-    )
+    root, sig = locate_encrypted(target, model_root=options.model_root,
+                                 signature=options.signature)
+    model = _verify(root, [], trusted, options, sig, check_files=False)
     if model_tree.SINGLE_FILE in model.manifest.files:
         name = model_tree.SINGLE_FILE
     else:
@@ -507,12 +518,13 @@ def read_verified_encrypted(
     path: str | os.PathLike[str],
     identities: Any,
     trusted: Trusted = None,
-    **options: Any,
+    *,
+    verify: VerifyOptions | None = None,
 ) -> bytes:
     """The plaintext of the encrypted file ``path``, verified against its model's
     signature: the bundle is authenticated first, then the file is decrypted into memory
     while its plaintext is hashed, and returned only if it is exactly what was signed."""
-    model, name = verify_encrypted(path, trusted, **options)
+    model, name = verify_encrypted(path, trusted, verify=verify)
     from pqml.encryption.random_access import open as open_encrypted
 
     with open_encrypted(path, identities) as f:
@@ -611,18 +623,16 @@ def load(
     path: str | os.PathLike[str],
     trusted: Trusted = None,
     *,
-    signature: str | os.PathLike[str] | None = None,
-    model_root: str | os.PathLike[str] | None = None,
+    verify: VerifyOptions | None = None,
     loader: Callable[..., Any] | None = None,
-    certificate_chain: Iterable[str | os.PathLike[str]] = (),
-    policy: TrustPolicy | str | os.PathLike[str] | None = None,
-    require_pq: bool = False,
-    allow_symlinks: bool = False,
     allow_unverified: bool = False,
     identities: Any = None,
     **kwargs: Any,
 ) -> Any:
     """Verify ``path`` against its model's signature, then deserialize it.
+
+    ``trusted`` are the keys to trust; ``verify`` (a :class:`VerifyOptions`) says how to
+    verify: where the bundle is, certificate chain, policy, ``require_pq``, symlinks.
 
     The deserializer follows the suffix: joblib, torch (``weights_only=True`` unless you
     pass ``weights_only=False``), pickle, NumPy (``allow_pickle=False``), safetensors, JSON;
@@ -634,6 +644,8 @@ def load(
     before anything is decrypted, the plaintext is hashed as it is decrypted into memory
     and must match the signed digest of ``x.joblib`` before it is deserialized.
     """
+    reject_verify_keywords(kwargs)
+    as_options(verify)
     deserialize = None if loader is not None else _deserializer(Path(path).name)
     if identities is not None:
         if allow_unverified:
@@ -643,17 +655,9 @@ def load(
             )
             data = read_decrypted_unverified(path, identities)
         else:
-            data = read_verified_encrypted(
-                path, identities, trusted, signature=signature, model_root=model_root,
-                certificate_chain=certificate_chain, policy=policy, require_pq=require_pq,
-                allow_symlinks=allow_symlinks,
-            )
+            data = read_verified_encrypted(path, identities, trusted, verify=verify)
     else:
-        data = read_verified(
-            path, trusted, signature=signature, model_root=model_root,
-            certificate_chain=certificate_chain, policy=policy, require_pq=require_pq,
-            allow_symlinks=allow_symlinks, allow_unverified=allow_unverified,
-        )
+        data = read_verified(path, trusted, verify=verify, allow_unverified=allow_unverified)
     if loader is not None:
         return loader(io.BytesIO(data), **kwargs)
     assert deserialize is not None
