@@ -19,7 +19,11 @@ def algorithms(
     as_json: bool, family: str | None, profile: str | None, only_available: bool,
     markdown: bool,
 ) -> None:
-    """List the algorithms this installation knows, with sizes and quantum status."""
+    """List the algorithms pqml knows, with sizes and quantum status.
+
+    Algorithms whose backend this installation lacks are marked missing; --available
+    leaves them out.
+    """
     from pqml.primitives import registry
 
     algs = registry.all_algorithms(family)  # type: ignore[arg-type]

@@ -6,8 +6,10 @@ import json
 
 import click
 
+from pqml.cli.help import Group
 
-@click.group()
+
+@click.group(cls=Group)
 def bench() -> None:
     """Benchmark post-quantum and classical algorithms on this machine."""
 
@@ -20,10 +22,12 @@ def bench() -> None:
               help="Seconds to spend per operation (both sides together).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 def primitives(algs: tuple[str, ...], budget: float, as_json: bool) -> None:
-    """keygen / encaps / decaps / sign / verify, pqml next to the direct backend call.
+    """Time KEM and signature operations: pqml beside the bare backend.
 
-    The overhead column is pqml's median time over the backend's, minus one: the cost
-    of pqml's wrapper. Both sides run interleaved so machine noise hits them alike.
+    Times keygen / encaps / decaps and keygen / sign / verify through pqml and through the
+    direct backend call. The overhead column is pqml's median time over the backend's,
+    minus one: the cost of pqml's wrapper. Both sides run interleaved so machine noise
+    hits them alike.
     """
     from pqml.bench import primitives as feature
 

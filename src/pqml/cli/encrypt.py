@@ -77,6 +77,19 @@ def _passphrase(file: str | None, prompt: bool, confirm: bool) -> Any:
     return Passphrase(value.encode("utf-8"))
 
 
+def _with_passphrase(given: list[Any], file: str | None, ask: bool, *, confirm: bool,
+                     missing: str) -> list[Any]:
+    """The recipients (-r, -R) or identities (-i) given, plus the passphrase if one was;
+    the error ``missing`` if that is nothing."""
+    from pqml.primitives.errors import PqmlError
+
+    pw = _passphrase(file, ask, confirm)
+    found = [*given, *([pw] if pw is not None else [])]
+    if not found:
+        raise PqmlError(missing)
+    return found
+
+
 def _emit_json(data: Any, to_stderr: bool) -> None:
     click.echo(json.dumps(data, indent=2), err=to_stderr)
 
@@ -126,7 +139,10 @@ def encrypt(recipients: tuple[str, ...], recipient_files: tuple[str, ...],
             passphrase_file: str | None, ask_passphrase: bool, fmt: str, armor: bool,
             output: str | None, allow_classical: bool, jobs: int | None, as_json: bool,
             input: str | None) -> None:
-    """Encrypt INPUT (a file, a directory, or standard input) to the recipients.
+    """Encrypt a file, a directory or standard input to recipients.
+
+    INPUT is a file, a directory (encrypted file by file into -o OUTDIR) or, when absent
+    or "-", standard input. The output is pqml/v1 (the default) or age v1.
 
     \b
     Examples:
@@ -137,12 +153,9 @@ def encrypt(recipients: tuple[str, ...], recipient_files: tuple[str, ...],
     from pqml.encryption import encrypt as feature
     from pqml.primitives.errors import PqmlError
 
-    recips: list[Any] = [*recipients, *recipient_files]
-    pw = _passphrase(passphrase_file, ask_passphrase, confirm=True)
-    if pw is not None:
-        recips.append(pw)
-    if not recips:
-        raise PqmlError("no recipients: give -r RECIPIENT, -R FILE or --passphrase-file")
+    recips = _with_passphrase(
+        [*recipients, *recipient_files], passphrase_file, ask_passphrase, confirm=True,
+        missing="no recipients: give -r RECIPIENT, -R FILE or --passphrase-file")
     kw: dict[str, Any] = {"format": fmt, "armor": armor, "allow_classical": allow_classical}
     if not _is_stdio(input) and Path(input).is_dir():  # type: ignore[arg-type]
         if _is_stdio(output):
@@ -207,8 +220,10 @@ def encrypt(recipients: tuple[str, ...], recipient_files: tuple[str, ...],
 @_INPUT
 def decrypt(identities: tuple[str, ...], passphrase_file: str | None, ask_passphrase: bool,
             output: str | None, jobs: int | None, as_json: bool, input: str | None) -> None:
-    """Decrypt INPUT (pqml/v1 or age, binary or armored; a file, a directory or standard
-    input). File outputs appear only after the whole input authenticated.
+    """Decrypt a pqml/v1 or age file, a directory or standard input.
+
+    INPUT may be binary or armored. File outputs appear only after the whole input
+    authenticated.
 
     \b
     Examples:
@@ -218,12 +233,8 @@ def decrypt(identities: tuple[str, ...], passphrase_file: str | None, ask_passph
     from pqml.encryption import encrypt as feature
     from pqml.primitives.errors import PqmlError
 
-    ids: list[Any] = list(identities)
-    pw = _passphrase(passphrase_file, ask_passphrase, confirm=False)
-    if pw is not None:
-        ids.append(pw)
-    if not ids:
-        raise PqmlError("no identities: give -i IDENTITY or --passphrase-file")
+    ids = _with_passphrase(list(identities), passphrase_file, ask_passphrase, confirm=False,
+                           missing="no identities: give -i IDENTITY or --passphrase-file")
     if not _is_stdio(input) and Path(input).is_dir():  # type: ignore[arg-type]
         if _is_stdio(output):
             raise PqmlError(f"{input}: is a directory: give -o OUTDIR for the decrypted tree")
@@ -283,8 +294,10 @@ def decrypt(identities: tuple[str, ...], passphrase_file: str | None, ask_passph
 def rekey(files: tuple[str, ...], identities: tuple[str, ...], passphrase_file: str | None,
           add: tuple[str, ...], remove: tuple[str, ...], reset: bool, allow_classical: bool,
           as_json: bool) -> None:
-    """Change the recipients of encrypted FILEs (pqml/v1 or age) by rewriting only their
-    header; payload bytes stay identical. Each file is replaced atomically.
+    """Change who can decrypt files, rewriting only their headers.
+
+    Changes the recipients of encrypted FILEs (pqml/v1 or age); -i names an identity that
+    can decrypt them now. Payload bytes stay identical. Each file is replaced atomically.
 
     \b
     Examples:
@@ -292,14 +305,10 @@ def rekey(files: tuple[str, ...], identities: tuple[str, ...], passphrase_file: 
       pqml rekey -i me.pem --remove carol.pub.pem out/*.pqml
     """
     from pqml.encryption.rekey import rekey as rekey_file
-    from pqml.primitives.errors import PqmlError
 
-    ids: list[Any] = list(identities)
-    pw = _passphrase(passphrase_file, False, confirm=False)
-    if pw is not None:
-        ids.append(pw)
-    if not ids:
-        raise PqmlError("no identities: give -i IDENTITY (one that can decrypt the file)")
+    ids = _with_passphrase(
+        list(identities), passphrase_file, False, confirm=False,
+        missing="no identities: give -i IDENTITY (one that can decrypt the file)")
     results = []
     for path in files:
         result = rekey_file(path, ids, add=add, remove=remove, reset=reset,
@@ -342,8 +351,11 @@ def _human_size(n: int | None) -> str:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @_JSON
 def inspect(file: str, as_json: bool) -> None:
-    """Show what an encrypted FILE is — format, recipients' stanza types and KEMs,
-    post-quantum status, sizes, chunks — without any key."""
+    """Show an encrypted file's format and recipients, without a key.
+
+    Reports what FILE is: format, recipients' stanza types and KEMs, post-quantum status,
+    sizes, chunks.
+    """
     from pqml.encryption.inspect import inspect as inspect_file
 
     info = inspect_file(file)

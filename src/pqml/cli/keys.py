@@ -9,7 +9,9 @@ from pathlib import Path
 import click
 
 
-def _passphrase(path: str | None) -> bytes | None:
+def key_passphrase(path: str | None) -> bytes | None:
+    """The passphrase of encrypted PEM key files: all of ``path``, its last line ending
+    stripped (``sign`` reads key files with it too)."""
     if path is None:
         return None
     data = Path(path).read_bytes().rstrip(b"\r\n")
@@ -42,7 +44,11 @@ def _warn_classical(alg: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print key facts as JSON.")
 def keygen(alg: str | None, profile: str, output: str | None, fmt: str,
            passphrase_file: str | None, allow_classical: bool, as_json: bool) -> None:
-    """Generate a key pair; print the public key (age recipient where age has one).
+    """Generate a key pair and print its public key.
+
+    The public key is printed as an age recipient where age defines one (X-Wing, X25519),
+    else as PEM. The private key goes to -o FILE, or to standard output with the public
+    key on standard error.
 
     \b
     Examples:
@@ -59,7 +65,7 @@ def keygen(alg: str | None, profile: str, output: str | None, fmt: str,
     entry = registry.get(key.algorithm)
     if entry.quantum_vulnerable:
         _warn_classical(entry.name)
-    passphrase = _passphrase(passphrase_file)
+    passphrase = key_passphrase(passphrase_file)
     public = keys.public_text(key, age=entry.name in keys.AGE_ALGORITHMS).strip()
     if output and output != "-":
         keys.save_private(key, output, fmt, passphrase=passphrase)  # type: ignore[arg-type]
@@ -82,11 +88,14 @@ def keygen(alg: str | None, profile: str, output: str | None, fmt: str,
 @click.option("--passphrase-file", type=click.Path(exists=True, dir_okay=False),
               help="Passphrase for an encrypted PEM private key.")
 def pubkey(keyfile: str, as_age: bool, as_json: bool, passphrase_file: str | None) -> None:
-    """Print the public key of KEYFILE (a private or public key in PEM or age form)."""
+    """Print the public key of a private or public key file.
+
+    KEYFILE is a private or public key in PEM or age form ("-": standard input).
+    """
     from pqml.keys import key_files as keys
 
     source: str | bytes = sys.stdin.buffer.read() if keyfile == "-" else keyfile
-    key = keys.load(source, passphrase=_passphrase(passphrase_file))
+    key = keys.load(source, passphrase=key_passphrase(passphrase_file))
     if as_json:
         click.echo(json.dumps(keys.describe(key), indent=2))
         return
@@ -102,16 +111,16 @@ def pubkey(keyfile: str, as_age: bool, as_json: bool, passphrase_file: str | Non
 @click.option("--passphrase-file", type=click.Path(exists=True, dir_okay=False),
               help="Passphrase of an encrypted PEM input.")
 def convert(keyfile: str, fmt: str, output: str | None, passphrase_file: str | None) -> None:
-    """Convert a key between PEM and age encodings (X-Wing and X25519 for age).
+    """Convert a key file between PEM and age encodings.
 
-    A private key stays private (0600 file); a public key becomes a PEM
-    SubjectPublicKeyInfo or an age recipient string.
+    age encodes X-Wing and X25519 keys only. A private key stays private (0600 file); a
+    public key becomes a PEM SubjectPublicKeyInfo or an age recipient string.
     """
     from pqml.keys import key_files as keys
     from pqml.primitives.base import PrivateKey
 
     source: str | bytes = sys.stdin.buffer.read() if keyfile == "-" else keyfile
-    key = keys.load(source, passphrase=_passphrase(passphrase_file))
+    key = keys.load(source, passphrase=key_passphrase(passphrase_file))
     if isinstance(key, PrivateKey):
         if output and output != "-":
             keys.save_private(key, output, fmt)  # type: ignore[arg-type]

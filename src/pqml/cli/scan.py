@@ -81,11 +81,12 @@ def scan(paths: tuple[str, ...], fmt: str, output: str | None, plan: bool,
          fail_on: tuple[str, ...], baseline: str | None, write_baseline: str | None,
          ignore: tuple[str, ...], config_path: str | None, jobs: int | None,
          no_progress: bool) -> None:
-    """Find the cryptography in code, configs, keys, certificates and ML artifacts.
+    """Find the cryptography in code, configs, keys and ML artifacts.
 
-    Reports each use with its algorithm, quantum vulnerability, risk (Mosca's inequality,
-    NIST IR 8547 and CNSA 2.0 deadlines) and the replacement, as a table, JSON, a
-    CycloneDX 1.6 CBOM, SARIF 2.1.0 or a self-contained HTML report.
+    Reads code, configs, keys, certificates and ML artifacts under PATHS and reports each
+    use with its algorithm, quantum vulnerability, risk (Mosca's inequality, NIST IR 8547
+    and CNSA 2.0 deadlines) and the replacement, as a table, JSON, a CycloneDX 1.6 CBOM,
+    SARIF 2.1.0 or a self-contained HTML report.
 
     \b
     Examples:

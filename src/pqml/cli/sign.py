@@ -14,6 +14,8 @@ from typing import Any
 
 import click
 
+from pqml.cli.keys import key_passphrase
+
 _SIZE = re.compile(r"(?i)^\s*(\d+)\s*(|b|k|kb|kib|m|mb|mib|g|gb|gib)\s*$")
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 
@@ -32,17 +34,6 @@ def _size(text: str | None) -> int | None:
 
 def _warn(message: str) -> None:
     click.echo(f"pqml: warning: {message}", err=True)
-
-
-def _passphrase(path: str | None) -> bytes | None:
-    if path is None:
-        return None
-    data = Path(path).read_bytes().rstrip(b"\r\n")
-    if not data:
-        from pqml.primitives.errors import KeyFormatError
-
-        raise KeyFormatError(f"{path}: passphrase file is empty")
-    return data
 
 
 _method = click.option(
@@ -97,7 +88,9 @@ def sign(model: Path, keys: tuple[str, ...], signature: Path | None, profile: st
          hash_name: str | None, method: str, shard_size: str | None,
          ignore_paths: tuple[str, ...], ignore_git_paths: bool, allow_symlinks: bool,
          passphrase_file: str | None, as_json: bool) -> None:
-    """Sign MODEL (a directory or a file) into an OpenSSF Model Signing bundle.
+    """Sign a model into an OpenSSF Model Signing bundle.
+
+    MODEL is a directory or a single file; each -k key adds one signature to the bundle.
 
     \b
     Examples:
@@ -112,7 +105,7 @@ def sign(model: Path, keys: tuple[str, ...], signature: Path | None, profile: st
         method=method,  # type: ignore[arg-type]
         shard_size=_size(shard_size), ignore_paths=ignore_paths,
         ignore_git_paths=ignore_git_paths, allow_symlinks=allow_symlinks,
-        passphrase=_passphrase(passphrase_file),
+        passphrase=key_passphrase(passphrase_file),
     )
     for message in result.warnings:
         _warn(message)
@@ -177,10 +170,11 @@ def verify(model: Path, public_keys: tuple[str, ...], certificate_chain: tuple[s
            signature: Path | None, require_pq: bool, policy_file: str | None,
            allow_unsigned_files: bool, allow_symlinks: bool, only: tuple[str, ...],
            as_json: bool) -> None:
-    """Verify MODEL against its OMS bundle: signatures first, then every file.
+    """Verify a model's signature bundle, then every file it covers.
 
-    Reports each signature (algorithm, key, verified or not, quantum-vulnerable) and each
-    file that differs (modified, added, removed, renamed). Exit status 1 on any failure.
+    Checks MODEL against its OMS bundle: signatures first, then every file. Reports each
+    signature (algorithm, key, verified or not, quantum-vulnerable) and each file that
+    differs (modified, added, removed, renamed). Exit status 1 on any failure.
 
     \b
     Examples:
@@ -226,10 +220,11 @@ def verify(model: Path, public_keys: tuple[str, ...], certificate_chain: tuple[s
 def digest(model: Path, hash_name: str | None, profile: str, method: str,
            shard_size: str | None, ignore_paths: tuple[str, ...], ignore_git_paths: bool,
            allow_symlinks: bool, as_json: bool) -> None:
-    """Print MODEL's root digest: one value binding every file's name, size and digest.
+    """Print a model's root digest, the value pqml sign records.
 
-    With the same options it equals the root digest ``pqml sign`` records (the signature
-    file and git paths are skipped alike). docs/FORMAT.md defines it byte by byte.
+    One value binds every file of MODEL: its name, size and digest. With the same options
+    it equals the one ``pqml sign`` records (the signature file and git paths are skipped
+    alike). docs/FORMAT.md defines it byte by byte.
     """
     from pqml.primitives import registry
     from pqml.signing import manifest
