@@ -29,6 +29,7 @@ _LAZY = {
     "Passphrase": "pqml.encryption.encryption_keys:Passphrase",
     "load": "pqml.signing.verified_load:load",
     "verify_for_load": "pqml.signing.verified_load:verify_for_load",
+    "VerifyOptions": "pqml.signing.verify_options:VerifyOptions",
     "sign_model": "pqml.signing.signing:sign_model",
     "verify_model": "pqml.signing.signing:verify_model",
     "digest_model": "pqml.signing.manifest:digest_model",
@@ -46,3 +47,9 @@ def __getattr__(name: str) -> Any:
     module, _, attr = target.partition(":")
     value = import_module(module)
     return getattr(value, attr) if attr else value
+
+
+# ``pqml.scan`` names both the public function and the scanner package. Importing any
+# ``pqml.scan.*`` module would set the package as this attribute and hide the function, so
+# the function is bound here once (the package's ``__init__`` is cheap: it loads nothing).
+from pqml.scan import scan  # noqa: E402, F401

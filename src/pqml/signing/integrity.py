@@ -105,6 +105,18 @@ def _problem(exc: Exception) -> str:
     return " ".join(str(exc).split(": ")[-1:]) or type(exc).__name__
 
 
+def _hashed_status(name: str, expected: FileEntry, result: FileEntry | Exception
+                   ) -> FileStatus:
+    """``ok`` or ``modified`` for a file that was hashed (or failed to be)."""
+    if isinstance(result, Exception):
+        return FileStatus(name, "modified", detail=_problem(result))
+    return FileStatus(name, "ok" if _matches(expected, result) else "modified", result.size)
+
+
+def _size_differs(name: str, size: int, signed: int) -> FileStatus:
+    return FileStatus(name, "modified", size, detail=f"size {size}, signed {signed}")
+
+
 def compare(
     expected: Manifest,
     listing: model_tree.Listing,
@@ -121,9 +133,7 @@ def compare(
             continue
         size = actual[name]
         if entry.size is not None and entry.size != size:
-            statuses.append(FileStatus(
-                name, "modified", size, detail=f"size {size}, signed {entry.size}"
-            ))
+            statuses.append(_size_differs(name, size, entry.size))
         else:
             to_hash[name] = size
     removed = [n for n in expected.files if n not in actual]
@@ -139,13 +149,9 @@ def compare(
         result = hashed.get(name)
         if result is None:
             continue
-        if isinstance(result, Exception):
-            statuses.append(FileStatus(name, "modified", detail=_problem(result)))
-        elif _matches(expected.files[name], result):
-            statuses.append(FileStatus(name, "ok", result.size))
+        statuses.append(_hashed_status(name, expected.files[name], result))
+        if statuses[-1].status == "ok":
             verified[name] = actual[name]
-        else:
-            statuses.append(FileStatus(name, "modified", result.size))
     by_content: dict[tuple[bytes, ...], list[str]] = {}
     for name in removed:
         by_content.setdefault(expected.files[name].fingerprint(), []).append(name)
@@ -195,9 +201,7 @@ def check_named(
         finally:
             os.close(fd)
         if entry.size is not None and entry.size != size:
-            statuses.append(FileStatus(
-                name, "modified", size, detail=f"size {size}, signed {entry.size}"
-            ))
+            statuses.append(_size_differs(name, size, entry.size))
         else:
             to_hash[name] = size
     hashed = hash_files(
@@ -206,11 +210,7 @@ def check_named(
     )
     verified: dict[str, int] = {}
     for name, result in hashed.items():
-        if isinstance(result, Exception):
-            statuses.append(FileStatus(name, "modified", detail=_problem(result)))
-        elif _matches(expected.files[name], result):
-            statuses.append(FileStatus(name, "ok", result.size))
+        statuses.append(_hashed_status(name, expected.files[name], result))
+        if statuses[-1].status == "ok":
             verified[name] = to_hash[name]
-        else:
-            statuses.append(FileStatus(name, "modified", result.size))
     return IntegrityReport(_sort(statuses), verified)
