@@ -1,5 +1,5 @@
 """How the shape of page-cache writes changes their cost: the measurement behind
-``features/write_behind.py``'s WRITE_PIECE and ``pieces``.
+``pqml/_internal/write_behind.py``'s WRITE_PIECE and ``pieces``.
 
 Run: .venv/bin/python bench/write_pattern.py [--size-mib 2048] [--rounds 8] [--dir DIR]
 

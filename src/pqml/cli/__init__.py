@@ -1,1 +1,1 @@
-"""Command-line interface: a thin shell over the Python API (features layer)."""
+"""Command-line interface: a thin shell over the Python API and the capability packages."""

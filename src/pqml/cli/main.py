@@ -1,4 +1,4 @@
-"""The ``pqml`` command. Subcommands import their features lazily to keep start-up fast."""
+"""The ``pqml`` command. Subcommands import their capability lazily to keep start-up fast."""
 
 from __future__ import annotations
 

@@ -224,7 +224,7 @@ def encrypt_file(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None
 
     ``recipients``: age recipient strings, key files (PEM public or private, age
     recipients/identity files), key objects, or one :class:`Passphrase`. ``jobs``: worker
-    processes for the multi-process path (default 1, serial; see features/parallel.py)."""
+    processes for the multi-process path (default 1, serial; see encryption/parallel.py)."""
     check_format(format)
     src_path = Path(src)
     dst_path = Path(dst) if dst is not None else _output_name(src_path, format)

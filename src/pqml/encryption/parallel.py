@@ -55,7 +55,7 @@ def jobs_for(size: int, jobs: int | None) -> int:
     """Worker count: ``jobs`` if given, else 1.
 
     Serial is the default because it measured faster where it matters: the serial path
-    already overlaps encryption with the kernel's writes (features/write_behind.py), and
+    already overlaps encryption with the kernel's writes (_internal/write_behind.py), and
     two processes writing one file on ext4 contend for its inode lock (two plain 4 MiB
     writers took 3.6-3.8 s for 2 GiB here, one writer 0.6-0.7 s). Parallel helps when
     the input must come from disk (docs/PERFORMANCE.md). ``size`` is kept for callers

@@ -29,7 +29,7 @@ Facts established from model_signing 1.0.0-1.1.1 and the vectors in tests/vector
   those whenever the bundle must stay verifiable by model_signing.
 
 Formats are pure: bytes in, objects out. Nothing here reads files, touches the network or
-imports a cryptographic backend; signing and verification happen in the features layer.
+imports a cryptographic backend; signing and verification happen in pqml.signing.
 """
 
 from __future__ import annotations

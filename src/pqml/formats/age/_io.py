@@ -110,7 +110,7 @@ class Source:
 def output_buffers(dst: Any, size: int) -> tuple[Callable[[], bytearray],
                                                  Callable[[memoryview], object]]:
     """Where a payload writer puts each block of ``size`` bytes at most, and how it hands
-    it over: a sink with ``buffer``/``submit`` (features.write_behind) lends its own
+    it over: a sink with ``buffer``/``submit`` (pqml._internal.write_behind) lends its own
     buffers and takes them back filled, without a copy (empty views too, so every buffer
     returns to its pool); any other ``dst`` gets one reused buffer and ``write``."""
     take, submit = getattr(dst, "buffer", None), getattr(dst, "submit", None)

@@ -209,7 +209,7 @@ def encrypt_payload(
 
     Works in blocks of BLOCK_CHUNKS chunks read one byte ahead (so the block holding the
     final chunk is known), sealed with ``seal_into`` into one output buffer: no allocation
-    per chunk. A ``dst`` with ``buffer``/``submit`` (features.write_behind) provides that
+    per chunk. A ``dst`` with ``buffer``/``submit`` (pqml._internal.write_behind) provides that
     buffer and takes it back filled, without a copy."""
     nonce = os.urandom(NONCE_SIZE) if nonce is None else nonce
     cipher = PayloadCipher.for_file(file_key, nonce)

@@ -168,7 +168,7 @@ def encrypt_payload(file_key: bytes, src: Readable, dst: Writable, *,
                     progress: Progress | None = None, block_size: int = BLOCK_SIZE) -> int:
     """Write the chunked payload of everything readable from ``src``; return its size.
 
-    A ``dst`` with ``buffer``/``submit`` (features.write_behind) receives each block in a
+    A ``dst`` with ``buffer``/``submit`` (pqml._internal.write_behind) receives each block in a
     buffer of its own, so its writes can run on another thread without a copy."""
     enc = chunked.Encryptor(payload_key(file_key), PAYLOAD_CONTEXT)
     fill = _filler(src)
