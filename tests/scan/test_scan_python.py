@@ -104,6 +104,22 @@ def test_aes_modes_and_key_sizes_followed_to_their_source() -> None:
             (10, "ChaCha20-Poly1305")} <= got
 
 
+def test_xts_and_siv_keys_are_two_aes_keys_of_half_the_size() -> None:
+    got = algs("""
+        import os
+        from Crypto.Cipher import AES
+        from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+        from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+        x = Cipher(algorithms.AES(os.urandom(32)), modes.XTS(b"0" * 16))
+        s = AESSIV(os.urandom(32))
+        k = AESSIV.generate_key(bit_length=512)
+        d = AES.new(os.urandom(32), AES.MODE_SIV)
+        c = Cipher(algorithms.AES(os.urandom(32)), modes.CTR(b"0" * 16))
+    """)
+    assert {(5, "AES-128-XTS"), (6, "AES-128-SIV"), (7, "AES-256-SIV"), (8, "AES-128-SIV"),
+            (9, "AES-256-CTR")} <= got
+
+
 def test_pq_and_hpke() -> None:
     got = algs("""
         from cryptography.hazmat.primitives import hpke

@@ -18,9 +18,9 @@ must be a key, and errors name the line (never its content, which may be secret)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pqml.formats import bech32
 from pqml.primitives.base import PrivateKey, PublicKey
@@ -54,8 +54,14 @@ def _hrps(algorithm: str) -> tuple[str, str]:
         ) from None
 
 
-def _reason(exc: Exception) -> str:
-    return str(exc).removeprefix("invalid Bech32: ")
+def _decode(text: str, what: str, hrps: dict[str, str]) -> tuple[str | None, str, bytes]:
+    """(algorithm for the HRP or None, HRP, payload) of one Bech32 key string."""
+    try:
+        hrp, payload = bech32.decode(text)
+    except bech32.Bech32Error as exc:
+        reason = str(exc).removeprefix("invalid Bech32: ")
+        raise KeyFormatError(f"invalid age {what}: {reason}") from None
+    return hrps.get(hrp), hrp, payload
 
 
 # ---- single strings ------------------------------------------------------------------
@@ -82,11 +88,7 @@ def parse_recipient(text: str) -> PublicKey:
     text = text.strip()
     if text.upper().startswith("AGE-SECRET-KEY-"):
         raise WrongKeyTypeError("expected an age recipient (age1…), got an age identity")
-    try:
-        hrp, payload = bech32.decode(text)
-    except bech32.Bech32Error as exc:
-        raise KeyFormatError(f"invalid age recipient: {_reason(exc)}") from None
-    alg = _RECIPIENT_HRPS.get(hrp)
+    alg, hrp, payload = _decode(text, "recipient", _RECIPIENT_HRPS)
     if alg is None:
         if hrp.lower() in _RECIPIENT_HRPS:
             raise KeyFormatError("invalid age recipient: recipients must be lower case")
@@ -101,12 +103,7 @@ def parse_recipient(text: str) -> PublicKey:
 
 def parse_identity(text: str) -> PrivateKey:
     """Parse one native age identity string."""
-    text = text.strip()
-    try:
-        hrp, payload = bech32.decode(text)
-    except bech32.Bech32Error as exc:
-        raise KeyFormatError(f"invalid age identity: {_reason(exc)}") from None
-    alg = _IDENTITY_HRPS.get(hrp)
+    alg, hrp, payload = _decode(text.strip(), "identity", _IDENTITY_HRPS)
     if alg is None:
         if hrp.upper() in _IDENTITY_HRPS:
             raise KeyFormatError("invalid age identity: identities must be upper case")
@@ -136,30 +133,30 @@ def _lines(data: bytes | str) -> Iterator[tuple[int, str]]:
         yield number, line
 
 
-def parse_identity_file(data: bytes | str) -> list[PrivateKey]:
-    """All identities in an ``age-keygen`` style file (comments and blank lines allowed)."""
-    keys: list[PrivateKey] = []
+_Key = TypeVar("_Key", PrivateKey, PublicKey)
+
+
+def _parse_file(data: bytes | str, parse: Callable[[str], _Key], kind: str,
+                what: str) -> list[_Key]:
+    keys = []
     for number, line in _lines(data):
         try:
-            keys.append(parse_identity(line))
+            keys.append(parse(line))
         except KeyFormatError as exc:
-            raise type(exc)(f"identity file line {number}: {exc}") from None
+            raise type(exc)(f"{kind} file line {number}: {exc}") from None
     if not keys:
-        raise KeyFormatError("identity file contains no identities")
+        raise KeyFormatError(f"{kind} file contains no {what}")
     return keys
+
+
+def parse_identity_file(data: bytes | str) -> list[PrivateKey]:
+    """All identities in an ``age-keygen`` style file (comments and blank lines allowed)."""
+    return _parse_file(data, parse_identity, "identity", "identities")
 
 
 def parse_recipients_file(data: bytes | str) -> list[PublicKey]:
     """All recipients in an ``age -R`` recipients file, one per line."""
-    keys: list[PublicKey] = []
-    for number, line in _lines(data):
-        try:
-            keys.append(parse_recipient(line))
-        except KeyFormatError as exc:
-            raise type(exc)(f"recipients file line {number}: {exc}") from None
-    if not keys:
-        raise KeyFormatError("recipients file contains no recipients")
-    return keys
+    return _parse_file(data, parse_recipient, "recipients", "recipients")
 
 
 def format_identity_file(private_key: PrivateKey, created: datetime | None = None) -> str:

@@ -776,10 +776,7 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
         raise _exists_error(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        _write_fd(fd, data)
         os.chmod(tmp, mode)
         try:
             os.link(tmp, path)
@@ -792,6 +789,14 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
             os.unlink(tmp)
 
 
+def _write_fd(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to the new file ``fd``, sync it to disk and close it."""
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
 def _write_exclusive(path: Path, data: bytes, mode: int) -> None:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     try:
@@ -799,10 +804,7 @@ def _write_exclusive(path: Path, data: bytes, mode: int) -> None:
     except FileExistsError:
         raise _exists_error(path) from None
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        _write_fd(fd, data)
         os.chmod(path, mode)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -113,32 +113,23 @@ JWS_NAMES = frozenset(
 # ---- key sizes and security strength (NIST SP 800-57 Part 1, Table 2) ----------------------
 
 
+# (smallest modulus or group size, strength in bits), strongest first.
+_FFC_IFC_STRENGTH = ((15360, 256), (7680, 192), (3072, 128), (2048, 112), (1024, 80))
+_ECC_STRENGTH = ((512, 256), (384, 192), (255, 128), (224, 112), (160, 80))
+
+
+def _strength(size: int, table: tuple[tuple[int, int], ...]) -> int:
+    return next((strength for least, strength in table if size >= least), 0)
+
+
 def ffc_ifc_strength(bits: int) -> int:
     """Classical security strength of RSA / finite-field DH / DSA with a ``bits`` modulus."""
-    if bits >= 15360:
-        return 256
-    if bits >= 7680:
-        return 192
-    if bits >= 3072:
-        return 128
-    if bits >= 2048:
-        return 112
-    if bits >= 1024:
-        return 80
-    return 0
+    return _strength(bits, _FFC_IFC_STRENGTH)
 
 
 def ecc_strength(curve_size: int) -> int:
     """Classical security strength of an elliptic-curve scheme over an ``n``-bit group."""
-    if curve_size >= 512:
-        return 256
-    if curve_size >= 384:
-        return 192
-    if curve_size >= 255:
-        return 128
-    if curve_size >= 224:
-        return 112
-    return 80 if curve_size >= 160 else 0
+    return _strength(curve_size, _ECC_STRENGTH)
 
 
 _INT = re.compile(r"\d+")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pqml.scan.files import artifacts
-from pqml.scan.model import Finding
+from pqml.scan.model import Finding, unique_by
 
 MAX_TEXT = 8 << 20            # larger text files are skipped (generated data, logs)
 _PY = (".py", ".pyw", ".pyi")
@@ -169,12 +169,7 @@ def bundle_findings(record: object) -> list[Finding]:
 
     assert isinstance(record, BundleRecord)
     out = []
-    seen = set()
-    for sig in record.signatures:
-        key = (sig.algorithm, sig.parameter)
-        if key in seen:
-            continue
-        seen.add(key)
+    for sig in unique_by(record.signatures, lambda s: (s.algorithm, s.parameter)):
         facts = lookup(sig.algorithm, sig.parameter, "sign")
         out.append(Finding(
             path=record.path, line=1, kind="signature-bundle", algorithm=sig.algorithm,

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 Confidence = Literal["high", "medium", "low"]
+_T = TypeVar("_T")
 
 #: Finding kinds: which detector saw it. SARIF rules are named ``<kind>/<category>``.
 KINDS = (
@@ -159,6 +161,18 @@ _WS = re.compile(r"\s+")
 def normalized_evidence(evidence: str) -> str:
     """Evidence with whitespace collapsed, so re-indenting a line keeps its fingerprint."""
     return _WS.sub(" ", evidence).strip()
+
+
+def unique_by(items: Iterable[_T], key: Callable[[_T], Hashable]) -> list[_T]:
+    """The first item of each ``key``, in their order (detectors report a repeat once)."""
+    seen: set[Hashable] = set()
+    out = []
+    for item in items:
+        k = key(item)
+        if k not in seen:
+            seen.add(k)
+            out.append(item)
+    return out
 
 
 def assign_fingerprints(findings: list[Finding]) -> None:

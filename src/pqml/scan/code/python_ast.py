@@ -383,17 +383,22 @@ class Analyzer:
                     return last
         return None
 
+    def _named(self, expr: ast.expr) -> tuple[Any, str | None]:
+        """An argument naming an algorithm, read: (its constant value or None, the qualified
+        name of what it refers to or calls, or None)."""
+        self.touched.add(id(expr))
+        target = self.deref(expr)
+        if isinstance(target, ast.Constant):
+            return target.value, None
+        return None, self.qual(target.func if isinstance(target, ast.Call) else target)
+
     def hash_of(self, expr: ast.expr | None) -> str | None:
         """Hash named by a string, hash object, hashlib constructor or PyCryptodome module."""
         if expr is None:
             return None
-        self.touched.add(id(expr))
-        target = self.deref(expr)
-        if isinstance(target, ast.Constant) and isinstance(target.value, str | bytes):
-            raw = target.value.decode() if isinstance(target.value, bytes) else target.value
-            return hash_name(raw)
-        node = target.func if isinstance(target, ast.Call) else target
-        q = self.qual(node) if node is not None else None
+        value, q = self._named(expr)
+        if isinstance(value, str | bytes):
+            return hash_name(value.decode() if isinstance(value, bytes) else value)
         if q:
             last = q.rsplit(".", 1)[-1]
             if q.startswith(("hashlib.", "cryptography.hazmat.primitives.hashes.", "Crypto.Hash.",
@@ -406,12 +411,9 @@ class Analyzer:
     def curve_of(self, expr: ast.expr | None) -> str | None:
         if expr is None:
             return None
-        self.touched.add(id(expr))
-        target = self.deref(expr)
-        if isinstance(target, ast.Constant) and isinstance(target.value, str):
-            return curve_name(target.value)
-        node = target.func if isinstance(target, ast.Call) else target
-        q = self.qual(node) if node is not None else None
+        value, q = self._named(expr)
+        if isinstance(value, str):
+            return curve_name(value)
         return curve_name(q.rsplit(".", 1)[-1]) if q else None
 
     def key_type(self, expr: ast.expr | None, depth: int = 0) -> KeyType | None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pqml.scan.model import unique_by
+
 
 @dataclass(frozen=True, slots=True)
 class Selected:
@@ -138,14 +140,7 @@ def parse_cipher_string(text: str) -> list[Selected]:
 
 
 def _dedupe(items: list[Selected]) -> list[Selected]:
-    seen: set[tuple[str, str | None]] = set()
-    out = []
-    for s in items:
-        key = (s.algorithm, s.parameter)
-        if key not in seen:
-            seen.add(key)
-            out.append(s)
-    return out
+    return unique_by(items, lambda s: (s.algorithm, s.parameter))
 
 
 def suite_names(text: str) -> list[str]:

@@ -40,6 +40,14 @@ def _lines(text: str) -> Iterator[tuple[int, str, str]]:
         yield i, raw, stripped.split(" #", 1)[0].strip()
 
 
+def _matching(text: str, directive: re.Pattern[str]) -> Iterator[tuple[int, str, re.Match[str]]]:
+    """(line number, raw line, match) for the lines that start with ``directive``."""
+    for i, raw, stripped in _lines(text):
+        m = directive.match(stripped)
+        if m:
+            yield i, raw, m
+
+
 def _finding(path: str, line: int, raw: str, algorithm: str, usage: str,
              parameter: str | None, details: dict, confidence: str = "high") -> Finding:
     facts = lookup(algorithm, parameter, usage)
@@ -59,6 +67,12 @@ def _selected(path: str, line: int, raw: str, items: Iterable[Selected], directi
         details = {"directive": directive, "token": s.source, **(extra or {})}
         out.append(_finding(path, line, raw, s.algorithm, s.usage, s.parameter, details))
     return out
+
+
+def _cipher_string(path: str, line: int, raw: str, value: str, directive: str) -> list[Finding]:
+    """What an OpenSSL cipher string selects, with its explicit suite names for the CBOM."""
+    return _selected(path, line, raw, parse_cipher_string(value), directive,
+                     {"cipher_suites": suite_names(value)})
 
 
 def _tls(path: str, line: int, raw: str, versions: list[str], directive: str,
@@ -83,16 +97,12 @@ def nginx(text: str, path: str) -> list[Finding]:
     if "ssl_" not in text:
         return []
     out: list[Finding] = []
-    for line, raw, stripped in _lines(text):
-        m = _NGINX.match(stripped)
-        if not m:
-            continue
+    for line, raw, m in _matching(text, _NGINX):
         directive, value = m.group(1), m.group(2).strip().rstrip(";").strip("'\"")
         if directive.endswith("ssl_protocols"):
             out += _tls(path, line, raw, parse_tls_versions(value), directive)
         elif directive.endswith("ssl_ciphers"):
-            out += _selected(path, line, raw, parse_cipher_string(value), directive,
-                             {"cipher_suites": suite_names(value)})
+            out += _cipher_string(path, line, raw, value, directive)
         elif directive.endswith("ssl_ecdh_curve"):
             out += _selected(path, line, raw, parse_groups(value), directive)
         elif directive.endswith("ssl_conf_command"):
@@ -114,10 +124,7 @@ def apache(text: str, path: str) -> list[Finding]:
     if "SSL" not in text:
         return []
     out: list[Finding] = []
-    for line, raw, stripped in _lines(text):
-        m = _APACHE.match(stripped)
-        if not m:
-            continue
+    for line, raw, m in _matching(text, _APACHE):
         directive, value = m.group(1), m.group(2).strip().strip("'\"")
         low = directive.lower()
         if low.endswith("protocol"):
@@ -126,8 +133,7 @@ def apache(text: str, path: str) -> list[Finding]:
             words = value.split()
             if len(words) == 2 and words[0].upper() in ("SSL", "TLSV1.3"):
                 value = words[1]  # "SSLCipherSuite TLSv1.3 TLS_AES_256_GCM_SHA384"
-            out += _selected(path, line, raw, parse_cipher_string(value), directive,
-                             {"cipher_suites": suite_names(value)})
+            out += _cipher_string(path, line, raw, value, directive)
         else:
             name, _, arg = value.partition(" ")
             if name.lower() in ("curves", "groups"):
@@ -149,8 +155,7 @@ def haproxy(text: str, path: str) -> list[Finding]:
     for line, raw, stripped in _lines(text):
         m = _HAPROXY_CIPHERS.match(stripped)
         if m:
-            out += _selected(path, line, raw, parse_cipher_string(m.group(1)),
-                             stripped.split()[0], {"cipher_suites": suite_names(m.group(1))})
+            out += _cipher_string(path, line, raw, m.group(1), stripped.split()[0])
             continue
         for mv in _HAPROXY_MINVER.finditer(stripped):
             v = tls_version(mv.group(2))
@@ -190,8 +195,7 @@ def openssl_cnf(text: str, path: str) -> list[Finding]:
             if v:
                 out += _tls(path, line, raw, [v], key)
         elif low in ("cipherstring", "ciphersuites"):
-            out += _selected(path, line, raw, parse_cipher_string(value), key,
-                             {"cipher_suites": suite_names(value)})
+            out += _cipher_string(path, line, raw, value, key)
         elif low in ("groups", "curves"):
             out += _selected(path, line, raw, parse_groups(value), key)
     return out

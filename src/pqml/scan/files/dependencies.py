@@ -16,7 +16,7 @@ import re
 import tomllib
 from typing import Any
 
-from pqml.scan.model import Finding
+from pqml.scan.model import Finding, unique_by
 
 # PyPI name (normalised) -> (what it provides, offers only classical public-key crypto?)
 CRYPTO_LIBRARIES: dict[str, tuple[str, bool]] = {
@@ -206,14 +206,7 @@ def environment_yml(text: str, path: str) -> list[Finding]:
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:
-    seen = set()
-    out = []
-    for f in findings:
-        key = (f.line, f.algorithm)
-        if key not in seen:
-            seen.add(key)
-            out.append(f)
-    return out
+    return unique_by(findings, lambda f: (f.line, f.algorithm))
 
 
 def findings(name: str, text: str, path: str) -> list[Finding]:

@@ -104,39 +104,42 @@ def _rsa_modulus_bits(rsa_public_key: bytes) -> str | None:
         return None
 
 
-def describe_spki(data: bytes) -> KeyInfo | None:
-    """SubjectPublicKeyInfo: SEQUENCE { AlgorithmIdentifier, BIT STRING }."""
+def _rsa_private_bits(rsa_private_key: bytes) -> str:
+    """Modulus size of a PKCS#1 RSAPrivateKey (raises DERError / IndexError)."""
+    items = der.parse_children(der.parse_one(rsa_private_key, der.SEQUENCE, "RSAPrivateKey"))
+    return str(_int_bits(items[1][1]))
+
+
+def _describe(data: bytes, private: bool) -> KeyInfo | None:
+    """SPKI or PKCS#8: the algorithm from the AlgorithmIdentifier, the size or curve from
+    the key itself where the identifier does not carry it."""
     try:
-        items = der.parse_children(der.parse_one(data, der.SEQUENCE, "SPKI"))
-        oid, params = der.parse_algorithm_identifier(items[0][1])
+        items = der.parse_children(
+            der.parse_one(data, der.SEQUENCE, "PKCS#8" if private else "SPKI"))
+        at = 1 if private else 0  # PKCS#8 starts with a version
+        oid, params = der.parse_algorithm_identifier(items[at][1])
         found = oid_algorithm(oid, params)
         if found is None:
             return None
         algorithm, param = found
         if algorithm.startswith("RSA"):
-            param = _rsa_modulus_bits(der.decode_bit_string(items[1][1]))
-        return KeyInfo(algorithm, param, False, _fp(data))
+            param = (_rsa_private_bits(items[2][1]) if private
+                     else _rsa_modulus_bits(der.decode_bit_string(items[1][1])))
+        elif private and algorithm in ("ECDSA", "ECDH") and param is None:
+            param = _sec1_curve(items[2][1])
+        return KeyInfo(algorithm, param, private, _fp(data))
     except (der.DERError, IndexError):
         return None
+
+
+def describe_spki(data: bytes) -> KeyInfo | None:
+    """SubjectPublicKeyInfo: SEQUENCE { AlgorithmIdentifier, BIT STRING }."""
+    return _describe(data, private=False)
 
 
 def describe_pkcs8(data: bytes) -> KeyInfo | None:
     """PrivateKeyInfo / OneAsymmetricKey: SEQUENCE { version, AlgorithmIdentifier, key }."""
-    try:
-        items = der.parse_children(der.parse_one(data, der.SEQUENCE, "PKCS#8"))
-        oid, params = der.parse_algorithm_identifier(items[1][1])
-        found = oid_algorithm(oid, params)
-        if found is None:
-            return None
-        algorithm, param = found
-        if algorithm.startswith("RSA"):
-            inner = der.parse_children(der.parse_one(items[2][1], der.SEQUENCE, "RSA key"))
-            param = str(_int_bits(inner[1][1]))
-        elif algorithm in ("ECDSA", "ECDH") and param is None:
-            param = _sec1_curve(items[2][1])
-        return KeyInfo(algorithm, param, True, _fp(data))
-    except (der.DERError, IndexError):
-        return None
+    return _describe(data, private=True)
 
 
 def _sec1_curve(data: bytes) -> str | None:
@@ -153,8 +156,7 @@ def describe_traditional(label: str, data: bytes) -> KeyInfo | None:
     """OpenSSL's traditional PEM bodies: PKCS#1, SEC1, DSA, DH and EC parameters."""
     try:
         if label == "RSA PRIVATE KEY":
-            items = der.parse_children(der.parse_one(data, der.SEQUENCE, "RSAPrivateKey"))
-            return KeyInfo("RSA", str(_int_bits(items[1][1])), True, _fp(data))
+            return KeyInfo("RSA", _rsa_private_bits(data), True, _fp(data))
         if label == "RSA PUBLIC KEY":
             return KeyInfo("RSA", _rsa_modulus_bits(data), False, _fp(data))
         if label == "EC PRIVATE KEY":

@@ -86,6 +86,36 @@ class _Builder:
             if f.risk.replacement:
                 props["pqml:replacement"] = f.risk.replacement
 
+    def _record(self, ref: str, f: Finding) -> str:
+        """``f`` is one place of the component ``ref``: its risk and its occurrence."""
+        self._risk_props(ref, f)
+        self._occurrence(ref, f)
+        return ref
+
+    def _material(self, f: Finding, ref: str, alg_ref: str, name: str, material: str,
+                  **fields: Any) -> str:
+        """A ``related-crypto-material`` component (a key, a signature) of ``alg_ref``."""
+        from cyclonedx.model.component import Component, ComponentType
+        from cyclonedx.model.crypto import (
+            CryptoAssetType,
+            CryptoProperties,
+            RelatedCryptoMaterialProperties,
+            RelatedCryptoMaterialType,
+        )
+
+        if ref not in self.components:
+            self.components[ref] = Component(
+                name=name, type=ComponentType.CRYPTOGRAPHIC_ASSET, bom_ref=ref,
+                crypto_properties=CryptoProperties(
+                    asset_type=CryptoAssetType.RELATED_CRYPTO_MATERIAL,
+                    related_crypto_material_properties=RelatedCryptoMaterialProperties(
+                        type=RelatedCryptoMaterialType(material),
+                        algorithm_ref=self.components[alg_ref].bom_ref, **fields),
+                ),
+            )
+        self.depends[ref].add(alg_ref)
+        return self._record(ref, f)
+
     def algorithm(self, algorithm: str, parameter: str | None, usage: str | None = None,
                   f: Finding | None = None, primitive: str | None = None,
                   oid: str | None = None) -> str:
@@ -148,40 +178,14 @@ class _Builder:
         return ref
 
     def key(self, f: Finding) -> str:
-        from cyclonedx.model.component import Component, ComponentType
-        from cyclonedx.model.crypto import (
-            CryptoAssetType,
-            CryptoProperties,
-            RelatedCryptoMaterialProperties,
-            RelatedCryptoMaterialType,
-        )
-
         alg_ref = self.algorithm(f.algorithm, f.parameter, None, f)
-        fp = f.details.get("key_fingerprint") or f"{f.path}:{f.line}"
-        ref = f"crypto/key/{_slug(str(fp))}"
-        if ref not in self.components:
-            private = f.usage == "private-key"
-            kind = "JWK" if f.details.get("kty") else (
-                "OpenSSH" if f.kind == "ssh-key" else "PEM")
-            self.components[ref] = Component(
-                name=f"{algorithm_name(f.algorithm, f.parameter)} "
-                     f"{'private' if private else 'public'} key",
-                type=ComponentType.CRYPTOGRAPHIC_ASSET, bom_ref=ref,
-                crypto_properties=CryptoProperties(
-                    asset_type=CryptoAssetType.RELATED_CRYPTO_MATERIAL,
-                    related_crypto_material_properties=RelatedCryptoMaterialProperties(
-                        type=(RelatedCryptoMaterialType.PRIVATE_KEY if private
-                              else RelatedCryptoMaterialType.PUBLIC_KEY),
-                        id=str(fp), algorithm_ref=self.components[alg_ref].bom_ref,
-                        size=int(f.parameter) if f.parameter and f.parameter.isdigit() else None,
-                        format=kind,
-                    ),
-                ),
-            )
-        self.depends[ref].add(alg_ref)
-        self._risk_props(ref, f)
-        self._occurrence(ref, f)
-        return ref
+        fp = str(f.details.get("key_fingerprint") or f"{f.path}:{f.line}")
+        kind = "private-key" if f.usage == "private-key" else "public-key"
+        name = f"{algorithm_name(f.algorithm, f.parameter)} {kind.replace('-', ' ')}"
+        size = int(f.parameter) if f.parameter and f.parameter.isdigit() else None
+        fmt = "JWK" if f.details.get("kty") else ("OpenSSH" if f.kind == "ssh-key" else "PEM")
+        return self._material(f, f"crypto/key/{_slug(fp)}", alg_ref, name, kind, id=fp,
+                              size=size, format=fmt)
 
     def certificate(self, f: Finding) -> str:
         from cyclonedx.model.component import Component, ComponentType
@@ -220,9 +224,7 @@ class _Builder:
                     ),
                 ),
             )
-        self._risk_props(ref, f)
-        self._occurrence(ref, f)
-        return ref
+        return self._record(ref, f)
 
     def _signature_algorithm(self, ref: str, name: str, sig: dict[str, Any]) -> None:
         from cyclonedx.model.component import Component, ComponentType
@@ -289,37 +291,13 @@ class _Builder:
                 ),
             )
         self.depends[ref].update(alg_refs)
-        self._risk_props(ref, f)
-        self._occurrence(ref, f)
-        return ref
+        return self._record(ref, f)
 
     def signature_bundle(self, f: Finding) -> str:
-        from cyclonedx.model.component import Component, ComponentType
-        from cyclonedx.model.crypto import (
-            CryptoAssetType,
-            CryptoProperties,
-            RelatedCryptoMaterialProperties,
-            RelatedCryptoMaterialType,
-        )
-
         alg_ref = self.algorithm(f.algorithm, f.parameter, "sign", f)
-        ref = f"crypto/signature/{_slug(f.root + '/' + f.path)}"
-        if ref not in self.components:
-            self.components[ref] = Component(
-                name=f"OMS signature {f.path}", type=ComponentType.CRYPTOGRAPHIC_ASSET,
-                bom_ref=ref,
-                crypto_properties=CryptoProperties(
-                    asset_type=CryptoAssetType.RELATED_CRYPTO_MATERIAL,
-                    related_crypto_material_properties=RelatedCryptoMaterialProperties(
-                        type=RelatedCryptoMaterialType.SIGNATURE,
-                        algorithm_ref=self.components[alg_ref].bom_ref,
-                        format="Sigstore bundle v0.3 (DSSE, in-toto)"),
-                ),
-            )
-        self.depends[ref].add(alg_ref)
-        self._risk_props(ref, f)
-        self._occurrence(ref, f)
-        return ref
+        return self._material(f, f"crypto/signature/{_slug(f.root + '/' + f.path)}", alg_ref,
+                              f"OMS signature {f.path}", "signature",
+                              format="Sigstore bundle v0.3 (DSSE, in-toto)")
 
     def artifact(self, f: Finding) -> str:
         from cyclonedx.model import Property
@@ -347,9 +325,7 @@ class _Builder:
                 self.depends[ref].add(sig_ref)
             for s in bundle.get("signatures", []):
                 self.depends[ref].add(self.algorithm(s["algorithm"], s["parameter"], "sign"))
-        self._risk_props(ref, f)
-        self._occurrence(ref, f)
-        return ref
+        return self._record(ref, f)
 
     def library(self, f: Finding) -> str:
         from cyclonedx.model.component import Component, ComponentType
@@ -362,9 +338,7 @@ class _Builder:
                 name=f.algorithm, version=version, type=ComponentType.LIBRARY, bom_ref=ref,
                 purl=PackageURL(type="pypi", name=f.algorithm, version=version),
                 description=f.details.get("provides"))
-        self._risk_props(ref, f)
-        self._occurrence(ref, f)
-        return ref
+        return self._record(ref, f)
 
     # -- output --------------------------------------------------------------------------------
     def build(self) -> str:

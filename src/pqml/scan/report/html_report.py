@@ -139,70 +139,76 @@ def _plan(result: ScanResult) -> str:
     return "".join(out)
 
 
+def _table(headers: tuple[str, ...], rows: list[str], empty: str = "") -> str:
+    """A table with these column headers; each row is its cells' HTML (``<td>``s). With no
+    rows, the ``empty`` note instead (if given)."""
+    if not rows and empty:
+        return f'<p class="muted">{empty}</p>'
+    head = "".join(f"<th>{h}</th>" for h in headers)
+    body = "".join(f"<tr>{cells}</tr>" for cells in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
 def _findings_table(findings: list[Finding], multi_root: bool) -> str:
     rows = sorted(findings, key=lambda f: (-(f.risk.score if f.risk else 0), f.path, f.line))
-    out = ["<table><thead><tr><th>risk</th><th>location</th><th>algorithm</th><th>usage</th>"
-           "<th>quantum-safe</th><th>deadline</th><th>evidence</th></tr></thead><tbody>"]
-    for f in rows[:_MAX_ROWS]:
-        level = f.risk.level if f.risk else "info"
-        loc = f"{f.root.rstrip('/')}/{f.location}" if multi_root else f.location
-        alg = escape(f.algorithm) + (f' <span class="muted">{escape(f.parameter)}</span>'
-                                     if f.parameter else "")
-        out.append(
-            f"<tr><td>{_badge(level)}</td><td class=\"mono\">{escape(loc)}</td><td>{alg}</td>"
+    out = _table(("risk", "location", "algorithm", "usage", "quantum-safe", "deadline",
+                  "evidence"), [_finding_row(f, multi_root) for f in rows[:_MAX_ROWS]])
+    if len(rows) > _MAX_ROWS:
+        out += (f'<p class="muted">{len(rows) - _MAX_ROWS} more findings are in the JSON '
+                "report.</p>")
+    return out
+
+
+def _finding_row(f: Finding, multi_root: bool) -> str:
+    level = f.risk.level if f.risk else "info"
+    loc = f"{f.root.rstrip('/')}/{f.location}" if multi_root else f.location
+    alg = escape(f.algorithm) + (f' <span class="muted">{escape(f.parameter)}</span>'
+                                 if f.parameter else "")
+    return (f"<td>{_badge(level)}</td><td class=\"mono\">{escape(loc)}</td><td>{alg}</td>"
             f"<td>{escape(f.usage)}</td><td>{'no' if f.quantum_vulnerable else 'yes'}</td>"
             f"<td>{f.risk.deadline_year or '' if f.risk else ''}</td>"
-            f'<td class="mono evidence" title="{escape(f.evidence)}">{escape(f.evidence)}</td></tr>'
-        )
-    out.append("</tbody></table>")
-    if len(rows) > _MAX_ROWS:
-        out.append(f'<p class="muted">{len(rows) - _MAX_ROWS} more findings are in the JSON '
-                   "report.</p>")
-    return "".join(out)
+            f'<td class="mono evidence" title="{escape(f.evidence)}">{escape(f.evidence)}</td>')
 
 
 def _artifacts_table(findings: list[Finding]) -> str:
-    arts = [f for f in findings if f.kind == "artifact"]
-    if not arts:
-        return '<p class="muted">No ML artifacts found.</p>'
-    out = ["<table><thead><tr><th>file</th><th>format</th><th>protection</th>"
-           "<th>algorithms</th><th>loading runs code</th></tr></thead><tbody>"]
-    for f in sorted(arts, key=lambda f: -(f.risk.score if f.risk else 0)):
-        art = f.details.get("artifact", {})
-        prot = f.details.get("protection", {})
-        enc = (prot.get("encryption") or {}).get("kems", [])
-        sigs = [s["algorithm"] for b in prot.get("signatures", []) or []
-                for s in b.get("signatures", [])]
-        algs = ", ".join([*(f"enc {k}" for k in enc), *(f"sig {s}" for s in sigs)]) or "—"
-        danger = art.get("dangerous_imports") or []
-        code = ("<strong>yes: imports " + escape(", ".join(danger[:4])) + "</strong>") if danger \
-            else ("yes" if art.get("code_execution_risk") else "no")
-        out.append(f'<tr><td class="mono">{escape(f.path)}</td>'
-                   f"<td>{escape(str(art.get('format')))}</td>"
-                   f"<td>{escape(prot.get('status', 'none'))}</td><td>{escape(algs)}</td>"
-                   f"<td>{code}</td></tr>")
-    out.append("</tbody></table>")
-    return "".join(out)
+    arts = sorted((f for f in findings if f.kind == "artifact"),
+                  key=lambda f: -(f.risk.score if f.risk else 0))
+    return _table(("file", "format", "protection", "algorithms", "loading runs code"),
+                  [_artifact_row(f) for f in arts], "No ML artifacts found.")
+
+
+def _artifact_row(f: Finding) -> str:
+    art = f.details.get("artifact", {})
+    prot = f.details.get("protection", {})
+    enc = (prot.get("encryption") or {}).get("kems", [])
+    sigs = [s["algorithm"] for b in prot.get("signatures", []) or []
+            for s in b.get("signatures", [])]
+    algs = ", ".join([*(f"enc {k}" for k in enc), *(f"sig {s}" for s in sigs)]) or "—"
+    danger = art.get("dangerous_imports") or []
+    code = ("<strong>yes: imports " + escape(", ".join(danger[:4])) + "</strong>") if danger \
+        else ("yes" if art.get("code_execution_risk") else "no")
+    return (f'<td class="mono">{escape(f.path)}</td>'
+            f"<td>{escape(str(art.get('format')))}</td>"
+            f"<td>{escape(prot.get('status', 'none'))}</td><td>{escape(algs)}</td>"
+            f"<td>{code}</td>")
 
 
 def _certificates_table(findings: list[Finding]) -> str:
-    certs = [f for f in findings if f.kind == "certificate"]
-    if not certs:
-        return '<p class="muted">No certificates found.</p>'
-    out = ["<table><thead><tr><th>file</th><th>subject</th><th>key</th><th>signature</th>"
-           "<th>valid until</th></tr></thead><tbody>"]
-    for f in certs:
-        d = f.details
-        sig = (d.get("signature_algorithm") or {}).get("name", "")
-        key = f"{f.algorithm} {f.parameter or ''}".strip()
-        until = str(d.get("not_after", ""))[:10]
-        if d.get("expired"):
-            until += " (expired)"
-        out.append(f'<tr><td class="mono">{escape(f.location)}</td>'
-                   f"<td>{escape(str(d.get('subject', '')))}</td><td>{escape(key)}</td>"
-                   f"<td>{escape(str(sig))}</td><td>{escape(until)}</td></tr>")
-    out.append("</tbody></table>")
-    return "".join(out)
+    return _table(("file", "subject", "key", "signature", "valid until"),
+                  [_certificate_row(f) for f in findings if f.kind == "certificate"],
+                  "No certificates found.")
+
+
+def _certificate_row(f: Finding) -> str:
+    d = f.details
+    sig = (d.get("signature_algorithm") or {}).get("name", "")
+    key = f"{f.algorithm} {f.parameter or ''}".strip()
+    until = str(d.get("not_after", ""))[:10]
+    if d.get("expired"):
+        until += " (expired)"
+    return (f'<td class="mono">{escape(f.location)}</td>'
+            f"<td>{escape(str(d.get('subject', '')))}</td><td>{escape(key)}</td>"
+            f"<td>{escape(str(sig))}</td><td>{escape(until)}</td>")
 
 
 def render(result: ScanResult) -> str:

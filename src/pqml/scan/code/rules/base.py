@@ -129,6 +129,11 @@ def aes_name(bits: int | None, mode: str) -> str:
     return f"AES-{bits}-{mode}" if bits else f"AES-{mode}"
 
 
+def aes_mode_bits(bits: int | None, mode: str | None) -> int | None:
+    """AES size of a key for ``mode``: an XTS or SIV key is two AES keys of half its size."""
+    return bits // 2 if bits and mode in ("XTS", "SIV") else bits
+
+
 # ---- rule table ------------------------------------------------------------------------------
 
 Rule = Callable[["Analyzer", ast.Call], list[Hit]]

@@ -14,6 +14,7 @@ from pqml.scan.code.rules.base import (
     Rule,
     add,
     aes_bits,
+    aes_mode_bits,
     aes_name,
     arg,
     prefixed,
@@ -95,9 +96,8 @@ def _pyca_cipher(a: Analyzer, call: ast.Call) -> list[Hit]:
         mq = a.qual(mode_expr.func if isinstance(mode_expr, ast.Call) else mode_expr) or ""
         mode = mq.rsplit(".", 1)[-1].upper() if ".modes." in mq else None
     if name in ("AES", "AES128", "AES256"):
-        bits = {"AES128": 128, "AES256": 256}.get(name) or aes_bits(a, arg(alg_expr, 0, "key"))
-        if mode == "XTS" and bits:
-            bits //= 2
+        bits = aes_mode_bits({"AES128": 128, "AES256": 256}.get(name)
+                             or aes_bits(a, arg(alg_expr, 0, "key")), mode)
         algorithm = aes_name(bits, mode or "ECB") if mode else (f"AES-{bits}" if bits else "AES")
     elif name in _PYCA_CIPHERS:
         algorithm = _PYCA_CIPHERS[name]
@@ -114,9 +114,7 @@ _AEADS = {"AESGCM": "GCM", "AESCCM": "CCM", "AESOCB3": "OCB", "AESSIV": "SIV",
 
 def _aead(mode: str) -> Rule:
     def rule(a: Analyzer, call: ast.Call) -> list[Hit]:
-        bits = aes_bits(a, arg(call, 0, "key"))
-        if mode == "SIV" and bits:
-            bits //= 2
+        bits = aes_mode_bits(aes_bits(a, arg(call, 0, "key")), mode)
         return [Hit(aes_name(bits, mode), "encrypt", str(bits) if bits else None,
                      library="cryptography")]
     return rule
@@ -125,9 +123,8 @@ def _aead(mode: str) -> Rule:
 def _aead_keygen(mode: str) -> Rule:
     def rule(a: Analyzer, call: ast.Call) -> list[Hit]:
         bits = a.const(arg(call, 0, "bit_length"))
-        b = bits // 2 if mode == "SIV" and isinstance(bits, int) else bits
-        return [Hit(aes_name(b if isinstance(b, int) else None, mode), "keygen",
-                     library="cryptography")]
+        size = aes_mode_bits(bits, mode) if isinstance(bits, int) else None
+        return [Hit(aes_name(size, mode), "keygen", library="cryptography")]
     return rule
 
 

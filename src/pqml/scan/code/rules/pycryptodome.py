@@ -12,6 +12,7 @@ from pqml.scan.code.rules.base import (
     Rule,
     add,
     aes_bits,
+    aes_mode_bits,
     aes_name,
     arg,
     prefixed,
@@ -83,9 +84,7 @@ def _cd_aes(a: Analyzer, call: ast.Call) -> list[Hit]:
         mode = {1: "ECB", 2: "CBC", 3: "CFB", 5: "OFB", 6: "CTR", 7: "OPENPGP", 8: "CCM",
                 9: "EAX", 10: "SIV", 11: "GCM", 12: "OCB"}.get(mode_v) if isinstance(
                     mode_v, int) else None
-    bits = aes_bits(a, arg(call, 0, "key"))
-    if mode == "SIV" and bits:
-        bits //= 2
+    bits = aes_mode_bits(aes_bits(a, arg(call, 0, "key")), mode)
     return [Hit(aes_name(bits, mode or "ECB"), "encrypt", library="pycryptodome")]
 
 
