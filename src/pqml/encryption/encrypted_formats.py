@@ -1,9 +1,10 @@
 """One seam over the two encrypted formats (pqml/v1 and age v1) for the features above.
 
-Detection by the first bytes, recipient and identity conversion with pqml's policy (no
-quantum-vulnerable recipient without an explicit opt-in, whatever the format), header
-reading and unwrapping (with the payload offset, which a pqml/v1 header area moves), and
-plain descriptions of recipients and stanzas for ``--json``, warnings and ``pqml inspect``.
+Detection by the first bytes, recipient and identity conversion by the recipient policy
+the formats share, with pqml's quantum rule for both (no quantum-vulnerable recipient
+without an explicit opt-in, whatever the format), header reading and unwrapping (with the
+payload offset, which a pqml/v1 header area moves), and plain descriptions of recipients
+and stanzas for ``--json``, warnings and ``pqml inspect``.
 """
 
 from __future__ import annotations
@@ -12,24 +13,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pqml.encryption.encryption_keys import Format, for_format
+from pqml.encryption.encryption_keys import Format, for_format, rules_for
 from pqml.encryption.errors import NotEncryptedError
 from pqml.formats.age._io import Source
 from pqml.formats.age.header import AGE_V1, Header, Stanza
 from pqml.formats.pqml_v1.header_area import Located
-from pqml.primitives.errors import PolicyError, WrongKeyTypeError
+from pqml.primitives.errors import WrongKeyTypeError
 
 PQML_MAGIC = b"pqml/v1\n"
 AGE_PREFIX = b"age-encryption.org/"
 PQML_PREFIX = b"pqml/"
 SUFFIX: dict[Format, str] = {"pqml": ".pqml", "age": ".age"}
-
-# age stanza types pqml knows: (KEM or None for a passphrase, post-quantum)
-_AGE_STANZAS: dict[str, tuple[str | None, bool]] = {
-    "X25519": ("X25519", False),
-    "mlkem768x25519": ("X-Wing", True),
-    "scrypt": (None, True),
-}
 
 
 @dataclass(frozen=True)
@@ -100,76 +94,33 @@ def open_header(fmt: Format, source: Source, identities: Sequence[Any] | None = 
 
 def recipient_stanzas(fmt: Format, header: Header) -> tuple[Stanza, ...]:
     """The stanzas that are recipients (a pqml/v1 header area's stanza is layout)."""
-    if fmt == "pqml":
-        from pqml.formats.pqml_v1 import header_area
-
-        return header_area.recipient_stanzas(header.stanzas)
-    return header.stanzas
+    return tuple(rules_for(fmt).recipient_stanzas(header.stanzas))
 
 
-# ---- recipients -----------------------------------------------------------------------------
-
-
-def describe_recipient(recipient: Any) -> dict[str, Any]:
-    """Type, KEM and post-quantum status of a format-level recipient object."""
-    from pqml.formats.age import mlkem768x25519, scrypt, x25519
-    from pqml.formats.pqml_v1 import argon2id, hpke_stanza
-
-    if isinstance(recipient, hpke_stanza.HPKERecipient):
-        kem = recipient.kem_type
-        return {"type": kem.stanza_type, "kem": kem.algorithm, "key_id": recipient.key_id,
-                "post_quantum": kem.post_quantum}
-    if isinstance(recipient, argon2id.Argon2idRecipient):
-        return {"type": argon2id.STANZA_TYPE, "kem": None, "passphrase": True,
-                "post_quantum": True}
-    if isinstance(recipient, x25519.X25519Recipient):
-        return {"type": "X25519", "kem": "X25519", "post_quantum": False}
-    if isinstance(recipient, mlkem768x25519.MLKEM768X25519Recipient):
-        return {"type": "mlkem768x25519", "kem": "X-Wing", "post_quantum": True}
-    if isinstance(recipient, scrypt.ScryptRecipient):
-        return {"type": "scrypt", "kem": None, "passphrase": True, "post_quantum": True}
-    return {"type": type(recipient).__name__, "kem": None,
-            "post_quantum": bool(getattr(recipient, "post_quantum", False))}
+# ---- recipients ----------------------------------------------------------------------------
 
 
 def prepare_recipients(fmt: Format, recipients: Iterable[Any], *,
                        allow_classical: bool = False) -> tuple[list[Any], list[dict[str, Any]]]:
-    """Format-level recipient objects and their descriptions, after pqml's policy:
-    a quantum-vulnerable recipient only with ``allow_classical``."""
+    """Format-level recipient objects and their descriptions, after the recipient policy
+    both formats share (:mod:`pqml.formats.recipient_policy`) with pqml's quantum rule
+    for both: a quantum-vulnerable recipient only with ``allow_classical`` (and then also
+    beside post-quantum ones, which age alone would refuse)."""
+    rules = rules_for(fmt)
     items = for_format(fmt, list(recipients), role="recipient")
-    if fmt == "pqml":
-        from pqml.formats.pqml_v1 import recipients as conv
-    else:
-        from pqml.formats.age import recipients as conv  # type: ignore[no-redef]
-    for item in items:
-        d = describe_recipient(conv.recipient_for(item))
-        if not d["post_quantum"] and not allow_classical:
-            raise PolicyError(
-                f"refusing the quantum-vulnerable {d['type']} recipient: a future quantum "
-                "attacker could decrypt the file (pass --allow-classical / "
-                "allow_classical=True to accept that)"
-            )
-    if fmt == "pqml":
-        objs = conv.recipients_for(items, allow_classical=True)  # type: ignore[call-arg]
-    else:
-        objs = conv.recipients_for(items, allow_mixed_pq=True)  # type: ignore[call-arg]
-    described = [describe_recipient(r) for r in objs]
-    return objs, described
+    objs = rules.recipients_for(items, allow_classical=allow_classical, allow_mixed_pq=True)
+    return objs, [rules.describe_recipient(r) for r in objs]
 
 
 def prepare_identities(fmt: Format, identities: Sequence[Any]) -> list[Any]:
     """The identities usable with ``fmt``; keys of types the format has no stanza for are
     skipped, and an error is raised only if none is left."""
-    items = for_format(fmt, list(identities), role="identity")
-    if fmt == "pqml":
-        from pqml.formats.pqml_v1 import recipients as conv
-    else:
-        from pqml.formats.age import recipients as conv  # type: ignore[no-redef]
+    rules = rules_for(fmt)
     out: list[Any] = []
     last: WrongKeyTypeError | None = None
-    for item in items:
+    for item in for_format(fmt, list(identities), role="identity"):
         try:
-            out.append(conv.identity_for(item))
+            out.append(rules.identity_for(item))
         except WrongKeyTypeError as exc:
             last = exc
     if not out:
@@ -195,18 +146,4 @@ def unwrap(fmt: Format, header: Header, identities: Sequence[Any]) -> bytes:
 
 def describe_stanza(fmt: Format, stanza: Stanza) -> dict[str, Any]:
     """Facts about one stanza, without any key."""
-    if fmt == "pqml":
-        from pqml.formats import pqml_v1
-
-        return pqml_v1.describe_stanza(stanza)
-    kem, pq = _AGE_STANZAS.get(stanza.type, (None, None))
-    info: dict[str, Any] = {"type": stanza.type, "kem": kem}
-    if stanza.type == "scrypt":
-        info["passphrase"] = "scrypt"
-        if len(stanza.args) == 2:
-            info["scrypt_log2_n"] = stanza.args[1]
-    if pq is None:
-        info["unknown"] = True
-    info["post_quantum"] = pq
-    info["quantum_vulnerable"] = None if pq is None else not pq
-    return info
+    return rules_for(fmt).describe_stanza(stanza)

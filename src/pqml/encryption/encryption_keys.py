@@ -11,14 +11,18 @@ scrypt for age) only once the format is known, so one API call works for both.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pqml.primitives.base import PrivateKey, PublicKey
 from pqml.primitives.errors import KeyFormatError, PqmlError
+
+if TYPE_CHECKING:
+    from pqml.formats.recipient_policy import RecipientRules
 
 Format = Literal["pqml", "age"]
 FORMATS: tuple[Format, ...] = ("pqml", "age")
@@ -63,13 +67,27 @@ def _is_age_identity(text: str) -> bool:
     return text.upper().startswith("AGE-SECRET-KEY-") and "\n" not in text
 
 
-def _read_key_file(path: str | os.PathLike[str]) -> bytes:
+def _read_key_file(path: str | os.PathLike[str]) -> tuple[bytes, str | None]:
+    """The bytes of a key file and, if they are UTF-8, its text."""
     p = Path(path)
     if not p.exists():
         raise KeyFormatError(f"{path}: no such key file (and not an age recipient string)")
     if p.is_dir():
         raise KeyFormatError(f"{path}: is a directory, not a key file")
-    return p.read_bytes()
+    data = p.read_bytes()
+    try:
+        return data, data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data, None
+
+
+@contextlib.contextmanager
+def _naming(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Prefix a KeyFormatError raised inside with the key file's name."""
+    try:
+        yield
+    except KeyFormatError as exc:
+        raise type(exc)(f"{path}: {exc}") from None
 
 
 def recipients_from_file(path: str | os.PathLike[str]) -> list[PublicKey]:
@@ -77,20 +95,14 @@ def recipients_from_file(path: str | os.PathLike[str]) -> list[PublicKey]:
     one PEM / DER key (a private key gives its public half)."""
     from pqml.formats import age_keys, keyfile
 
-    data = _read_key_file(path)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = None
-    try:
+    data, text = _read_key_file(path)
+    with _naming(path):
         if text is not None and not keyfile.is_pem(data):
             if age_keys.looks_like_identity_file(text):
                 return [k.public_key() for k in age_keys.parse_identity_file(text)]
             if age_keys.looks_like_recipient(text):
                 return age_keys.parse_recipients_file(text)
         key = keyfile.load_key(data)
-    except KeyFormatError as exc:
-        raise type(exc)(f"{path}: {exc}") from None
     return [key.public_key() if isinstance(key, PrivateKey) else key]
 
 
@@ -100,36 +112,36 @@ def identities_from_file(path: str | os.PathLike[str], *,
     private key (``passphrase`` decrypts an encrypted PEM)."""
     from pqml.formats import age_keys, keyfile
 
-    data = _read_key_file(path)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        text = None
-    try:
+    data, text = _read_key_file(path)
+    with _naming(path):
         if text is not None and not keyfile.is_pem(data) and \
                 age_keys.looks_like_identity_file(text):
             return age_keys.parse_identity_file(text)
         return [keyfile.load_private_key(data, passphrase)]
-    except KeyFormatError as exc:
-        raise type(exc)(f"{path}: {exc}") from None
 
 
-def resolve_recipients(values: Iterable[RecipientInput]) -> list[Any]:
-    """Key objects, Passphrase and recipient objects pass through; strings are age
-    recipients or key-file paths; paths are key files (every key they hold)."""
-    from pqml.formats import age_keys
-
+def _resolve(values: Iterable[Any], is_age_string: Callable[[str], bool],
+             parse: Callable[[str], Any], from_file: Callable[[Any], list[Any]]) -> list[Any]:
     out: list[Any] = []
     for value in values:
-        if isinstance(value, str) and _is_age_recipient(value.strip()):
-            out.append(age_keys.parse_recipient(value.strip()))
+        if isinstance(value, str) and is_age_string(value.strip()):
+            out.append(parse(value.strip()))
         elif isinstance(value, (str, os.PathLike)):
-            out.extend(recipients_from_file(value))
-        elif isinstance(value, PrivateKey):
-            out.append(value.public_key())
+            out.extend(from_file(value))
         else:
             out.append(value)
     return out
+
+
+def resolve_recipients(values: Iterable[RecipientInput]) -> list[Any]:
+    """Key objects, Passphrase and recipient objects pass through (a private key as its
+    public half); strings are age recipients or key-file paths; paths are key files
+    (every key they hold)."""
+    from pqml.formats import age_keys
+
+    resolved = _resolve(values, _is_age_recipient, age_keys.parse_recipient,
+                        recipients_from_file)
+    return [v.public_key() if isinstance(v, PrivateKey) else v for v in resolved]
 
 
 def resolve_identities(values: Iterable[IdentityInput]) -> list[Any]:
@@ -137,53 +149,32 @@ def resolve_identities(values: Iterable[IdentityInput]) -> list[Any]:
     strings or key-file paths; paths are key files."""
     from pqml.formats import age_keys
 
-    out: list[Any] = []
-    for value in values:
-        if isinstance(value, str) and _is_age_identity(value.strip()):
-            out.append(age_keys.parse_identity(value.strip()))
-        elif isinstance(value, (str, os.PathLike)):
-            out.extend(identities_from_file(value))
-        else:
-            out.append(value)
-    return out
+    return _resolve(values, _is_age_identity, age_keys.parse_identity, identities_from_file)
 
 
-def _argon2_params(work_factor: Any) -> Any:
-    from pqml.formats.pqml_v1 import argon2id
-
-    if work_factor is None:
-        return argon2id.DEFAULT_PARAMS
-    if isinstance(work_factor, argon2id.Argon2Params):
-        return work_factor
-    t, m, p = work_factor
-    return argon2id.Argon2Params(int(t), int(m), int(p))
+def rules_for(fmt: Format) -> RecipientRules:
+    """The recipient rules of ``fmt`` (:mod:`pqml.formats.recipient_policy`), imported
+    on first use: a pqml/v1 run does not load age's stanza types."""
+    if fmt == "pqml":
+        from pqml.formats.pqml_v1.recipients import RULES
+    else:
+        from pqml.formats.age.recipients import RULES
+    return RULES
 
 
 def for_format(fmt: Format, items: Sequence[Any], *, role: Literal["recipient", "identity"]
                ) -> list[Any]:
-    """Turn :class:`Passphrase` items into the format's passphrase stanza objects."""
+    """Turn :class:`Passphrase` items into the format's passphrase stanza objects
+    (Argon2id for pqml/v1, scrypt for age); other items pass through."""
+    rules = rules_for(fmt)
     out: list[Any] = []
     for item in items:
         if not isinstance(item, Passphrase):
             out.append(item)
-            continue
-        if fmt == "pqml":
-            from pqml.formats.pqml_v1 import argon2id
-
-            if role == "recipient":
-                out.append(argon2id.Argon2idRecipient(item.value, _argon2_params(
-                    item.work_factor)))
-            else:
-                out.append(argon2id.Argon2idIdentity(item.value))
+        elif role == "recipient":
+            out.append(rules.passphrase_recipient(item.value, item.work_factor))
         else:
-            from pqml.formats.age import scrypt
-
-            if role == "recipient":
-                wf = scrypt.DEFAULT_WORK_FACTOR if item.work_factor is None else int(
-                    item.work_factor)
-                out.append(scrypt.ScryptRecipient(item.value, wf))
-            else:
-                out.append(scrypt.ScryptIdentity(item.value))
+            out.append(rules.passphrase_identity(item.value))
     return out
 
 

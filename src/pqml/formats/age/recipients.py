@@ -1,104 +1,99 @@
-"""What encrypt and decrypt accept as recipients and identities, and the rules on mixing.
+"""What age encryption accepts as recipients and identities: age's part of the recipient
+policy both formats share (:mod:`pqml.formats.recipient_policy`, which has the rules).
 
-A recipient wraps the file key into stanzas; an identity unwraps it from the header's
-stanzas, returning None when no stanza is addressed to it and raising HeaderError when
-one is but is malformed. Third-party stanza types plug in by implementing the same two
-one-method protocols. Plain pqml keys and age key strings are converted here, so callers
-can pass whatever they hold.
+What is age's own: stanza types for X25519 (classical, quantum-vulnerable) and X-Wing
+(``mlkem768x25519``) keys and the ``scrypt`` passphrase stanza, which the age spec wants
+alone in its header; the quantum rule of age >= 1.3 (post-quantum and classical recipients
+are not mixed unless ``allow_mixed_pq``; a classical recipient alone is plain age); no
+header-wide stanza validation beyond the scrypt rule (each identity checks the stanzas of
+its own type), and no key ids (stanzas do not name their recipient).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Iterable
+from typing import Any
 
-from pqml.formats import age_keys
 from pqml.formats.age import mlkem768x25519, scrypt, x25519
-from pqml.formats.age.errors import RecipientError
 from pqml.formats.age.header import Stanza
-from pqml.primitives.base import PrivateKey, PublicKey
-from pqml.primitives.errors import PolicyError, WrongKeyTypeError
+from pqml.formats.recipient_policy import (
+    Description,
+    Identity,  # noqa: F401  (re-exported: callers import the protocols from here)
+    IdentityLike,  # noqa: F401
+    Recipient,
+    RecipientLike,
+    RecipientRules,
+)
+
+# stanza type -> (KEM, or None for the passphrase; post-quantum)
+_STANZAS: dict[str, tuple[str | None, bool]] = {
+    x25519.STANZA_TYPE: ("X25519", False),
+    mlkem768x25519.STANZA_TYPE: ("X-Wing", True),
+    scrypt.STANZA_TYPE: (None, True),
+}
+_RECIPIENT_TYPES: tuple[tuple[type, str], ...] = (
+    (x25519.X25519Recipient, x25519.STANZA_TYPE),
+    (mlkem768x25519.MLKEM768X25519Recipient, mlkem768x25519.STANZA_TYPE),
+    (scrypt.ScryptRecipient, scrypt.STANZA_TYPE),
+)
 
 
-@runtime_checkable
-class Recipient(Protocol):
-    def wrap(self, file_key: bytes) -> list[Stanza]: ...
+def describe_stanza(stanza: Stanza) -> Description:
+    """Facts about one stanza for ``pqml inspect`` (no key needed)."""
+    kem, pq = _STANZAS.get(stanza.type, (None, None))
+    info: Description = {"type": stanza.type, "kem": kem}
+    if stanza.type == scrypt.STANZA_TYPE:
+        info["passphrase"] = "scrypt"
+        if len(stanza.args) == 2:
+            info["scrypt_log2_n"] = stanza.args[1]
+    if pq is None:
+        info["unknown"] = True
+    info["post_quantum"] = pq
+    info["quantum_vulnerable"] = None if pq is None else not pq
+    return info
 
 
-@runtime_checkable
-class Identity(Protocol):
-    def unwrap(self, stanzas: Sequence[Stanza]) -> bytes | None: ...
+def _describe_known(recipient: Any) -> Description | None:
+    for cls, stanza_type in _RECIPIENT_TYPES:
+        if isinstance(recipient, cls):
+            kem, pq = _STANZAS[stanza_type]
+            passphrase = {"passphrase": True} if kem is None else {}
+            return {"type": stanza_type, "kem": kem, **passphrase, "post_quantum": pq}
+    return None
 
 
-RecipientLike = Recipient | PublicKey | str
-IdentityLike = Identity | PrivateKey | str
+def _scrypt_recipient(passphrase: bytes, work_factor: Any) -> scrypt.ScryptRecipient:
+    """``work_factor`` is log2(N); None takes age's default."""
+    wf = scrypt.DEFAULT_WORK_FACTOR if work_factor is None else int(work_factor)
+    return scrypt.ScryptRecipient(passphrase, wf)
 
 
-def recipient_for(value: RecipientLike) -> Recipient:
-    """An age recipient from a recipient object, an X25519/X-Wing public key, or an
-    ``age1…`` / ``age1pq1…`` string."""
-    if isinstance(value, str):
-        value = age_keys.parse_recipient(value)
-    if isinstance(value, PublicKey):
-        if value.algorithm == x25519.ALGORITHM:
-            return x25519.X25519Recipient(value)  # type: ignore[arg-type]
-        if value.algorithm == mlkem768x25519.ALGORITHM:
-            return mlkem768x25519.MLKEM768X25519Recipient(value)  # type: ignore[arg-type]
-        raise WrongKeyTypeError(
-            f"age has no recipient type for {value.algorithm} keys (X25519 and X-Wing only)"
-        )
-    if isinstance(value, Recipient):
-        return value
-    raise TypeError(f"not an age recipient: {type(value).__name__}")
-
-
-def identity_for(value: IdentityLike) -> Identity:
-    """An age identity from an identity object, an X25519/X-Wing private key, or an
-    ``AGE-SECRET-KEY-1…`` / ``AGE-SECRET-KEY-PQ-1…`` string."""
-    if isinstance(value, str):
-        value = age_keys.parse_identity(value)
-    if isinstance(value, PrivateKey):
-        if value.algorithm == x25519.ALGORITHM:
-            return x25519.X25519Identity(value)  # type: ignore[arg-type]
-        if value.algorithm == mlkem768x25519.ALGORITHM:
-            return mlkem768x25519.MLKEM768X25519Identity(value)  # type: ignore[arg-type]
-        raise WrongKeyTypeError(
-            f"age has no identity type for {value.algorithm} keys (X25519 and X-Wing only)"
-        )
-    if isinstance(value, Identity):
-        return value
-    raise TypeError(f"not an age identity: {type(value).__name__}")
+RULES = RecipientRules(
+    name="age",
+    key_types={
+        x25519.ALGORITHM: (x25519.X25519Recipient, x25519.X25519Identity),
+        mlkem768x25519.ALGORITHM: (mlkem768x25519.MLKEM768X25519Recipient,
+                                   mlkem768x25519.MLKEM768X25519Identity),
+    },
+    passphrase_type=scrypt.STANZA_TYPE,
+    passphrase_recipient=_scrypt_recipient,
+    passphrase_identity=scrypt.ScryptIdentity,
+    check_passphrase_alone=scrypt.check_alone,
+    describe_known=_describe_known,
+    describe_stanza=describe_stanza,
+)
 
 
 def recipients_for(values: Iterable[RecipientLike], *, allow_mixed_pq: bool = False
                    ) -> list[Recipient]:
-    """Convert and check a recipient list.
-
-    A scrypt recipient must be alone. Post-quantum and classical recipients are not mixed
-    unless ``allow_mixed_pq`` (as age >= 1.3 refuses): the classical stanza would let a
-    future quantum attacker read what the post-quantum one protects.
-    """
-    recipients = [recipient_for(v) for v in values]
-    if not recipients:
-        raise RecipientError("at least one recipient is required")
-    if len(recipients) > 1 and any(getattr(r, "must_be_alone", False) for r in recipients):
-        raise RecipientError("a passphrase (scrypt) recipient must be the only recipient")
-    kinds = {bool(getattr(r, "post_quantum", False)) for r in recipients}
-    if len(kinds) > 1 and not allow_mixed_pq:
-        raise PolicyError(
-            "refusing to mix post-quantum and classical recipients: the classical one "
-            "would leave the file open to a quantum attacker (pass allow_mixed_pq=True)"
-        )
-    return recipients
+    """Convert and check a recipient set: age's quantum rule refuses only the mix of
+    post-quantum and classical recipients, unless ``allow_mixed_pq``."""
+    return RULES.recipients_for(values, allow_classical=True, allow_mixed_pq=allow_mixed_pq)
 
 
-def identities_for(values: Iterable[IdentityLike]) -> list[Identity]:
-    identities = [identity_for(v) for v in values]
-    if not identities:
-        raise ValueError("at least one identity is required")
-    return identities
+# the rest of the shared policy under the names callers import, bound to age's rules
+recipient_for = RULES.recipient_for
+identity_for = RULES.identity_for
+identities_for = RULES.identities_for
+check_stanzas = RULES.check_stanzas
 
-
-def check_stanzas(stanzas: Sequence[Stanza]) -> None:
-    """Header-wide rules (a scrypt stanza is alone), checked before any identity runs."""
-    scrypt.check_alone(stanzas)

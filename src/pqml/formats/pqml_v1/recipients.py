@@ -1,110 +1,56 @@
-"""What pqml/v1 encryption accepts as recipients and identities, and the rules on mixing.
+"""What pqml/v1 encryption accepts as recipients and identities: pqml/v1's part of the
+recipient policy both formats share (:mod:`pqml.formats.recipient_policy`, which has the
+rules).
 
-The protocols are age's (``wrap(file_key) -> stanzas``, ``unwrap(stanzas) -> file key |
-None``), so third-party stanza types plug in the same way. Plain pqml keys (X-Wing,
-ML-KEM-768/1024, MLKEM1024-P384, X25519) and age key strings (``age1pq1…`` is an X-Wing
-key, ``age1…`` an X25519 key) are converted here.
-
-Rules: at least one recipient; a passphrase recipient is alone; a quantum-vulnerable
-recipient (X25519) only with ``allow_classical`` — its stanza would let a future quantum
-attacker recover the file key, whatever the other stanzas use.
+What is pqml/v1's own: one HPKE stanza type per KEM (X-Wing, ML-KEM-768/1024,
+MLKEM1024-P384, X25519; ``age1pq1…`` is an X-Wing key, ``age1…`` an X25519 key) and the
+``argon2id`` passphrase stanza, alone in its header (docs/FORMAT.md); the quantum rule
+(no quantum-vulnerable recipient, i.e. X25519, without ``allow_classical``: its stanza
+would let a future quantum attacker recover the file key, whatever the other stanzas use);
+key ids, so a key given twice gets one stanza; and a header whose ``header-area`` stanza
+is layout, not a recipient, and whose stanzas of every known type are validated
+header-wide, before any identity runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
-from pqml.formats import age_keys
-from pqml.formats.age.errors import HeaderError, RecipientError
+from pqml.formats.age.errors import HeaderError
 from pqml.formats.age.header import Stanza
-from pqml.formats.age.recipients import Identity, Recipient
 from pqml.formats.pqml_v1 import argon2id, header_area, hpke_stanza
-from pqml.primitives.base import KEMPrivateKey, KEMPublicKey, PrivateKey, PublicKey
-from pqml.primitives.errors import PolicyError
-
-RecipientLike = Recipient | PublicKey | str
-IdentityLike = Identity | PrivateKey | str
-
-
-def recipient_for(value: RecipientLike) -> Recipient:
-    """A recipient from a recipient object, a KEM public key or an age recipient string."""
-    if isinstance(value, str):
-        value = age_keys.parse_recipient(value)
-    if isinstance(value, PrivateKey):
-        value = value.public_key()
-    if isinstance(value, PublicKey):
-        if not isinstance(value, KEMPublicKey):
-            hpke_stanza.kem_type_for(value.algorithm)  # raises WrongKeyTypeError
-        return hpke_stanza.HPKERecipient(value)  # type: ignore[arg-type]
-    if isinstance(value, Recipient):
-        return value
-    raise TypeError(f"not a pqml/v1 recipient: {type(value).__name__}")
+from pqml.formats.recipient_policy import (
+    Description,
+    Identity,
+    IdentityLike,
+    Recipient,
+    RecipientLike,
+    RecipientRules,
+)
 
 
-def identity_for(value: IdentityLike) -> Identity:
-    """An identity from an identity object, a KEM private key or an age identity string."""
-    if isinstance(value, str):
-        value = age_keys.parse_identity(value)
-    if isinstance(value, PrivateKey):
-        if not isinstance(value, KEMPrivateKey):
-            hpke_stanza.kem_type_for(value.algorithm)
-        return hpke_stanza.HPKEIdentity(value)  # type: ignore[arg-type]
-    if isinstance(value, Identity):
-        return value
-    raise TypeError(f"not a pqml/v1 identity: {type(value).__name__}")
+def _describe_known(recipient: Any) -> Description | None:
+    if isinstance(recipient, hpke_stanza.HPKERecipient):
+        kem = recipient.kem_type
+        return {"type": kem.stanza_type, "kem": kem.algorithm, "key_id": recipient.key_id,
+                "post_quantum": kem.post_quantum}
+    if isinstance(recipient, argon2id.Argon2idRecipient):
+        return {"type": argon2id.STANZA_TYPE, "kem": None, "passphrase": True,
+                "post_quantum": True}
+    return None
 
 
-def is_post_quantum(recipient: Any) -> bool:
-    return bool(getattr(recipient, "post_quantum", False))
-
-
-def recipients_for(values: Iterable[RecipientLike], *, allow_classical: bool = False
-                   ) -> list[Recipient]:
-    """Convert and check a recipient list (duplicates of one key collapse to one)."""
-    recipients: list[Recipient] = []
-    seen: set[str] = set()
-    for value in values:
-        recipient = recipient_for(value)
-        kid = getattr(recipient, "key_id", None)
-        if kid is not None:
-            if kid in seen:
-                continue
-            seen.add(kid)
-        recipients.append(recipient)
-    if not recipients:
-        raise RecipientError("at least one recipient is required")
-    if len(recipients) > 1 and any(getattr(r, "must_be_alone", False) for r in recipients):
-        raise RecipientError("a passphrase recipient must be the only recipient")
-    classical = [r for r in recipients if not is_post_quantum(r)]
-    if classical and not allow_classical:
-        raise PolicyError(
-            "refusing a quantum-vulnerable (classical) recipient: its stanza would let a "
-            "future quantum attacker decrypt the file (pass --allow-classical / "
-            "allow_classical=True to accept that)"
-        )
-    return recipients
-
-
-def identities_for(values: Iterable[IdentityLike]) -> list[Identity]:
-    identities = [identity_for(v) for v in values]
-    if not identities:
-        raise ValueError("at least one identity is required")
-    return identities
-
-
-def check_stanzas(stanzas: Sequence[Stanza]) -> None:
-    """Header-wide rules, checked before any identity runs: every stanza of a type pqml/v1
-    defines is well formed, a ``header-area`` stanza (layout, not a recipient) comes
-    first, and a passphrase stanza is alone among the recipients. Unknown types are
-    ignored (a newer writer may add types; they simply never match)."""
-    recipients = header_area.recipient_stanzas(stanzas)
-    argon2id.check_alone(recipients)
-    for stanza in recipients:
-        if stanza.type in hpke_stanza.BY_STANZA_TYPE:
-            hpke_stanza.check_stanza(stanza)
-        elif stanza.type == argon2id.STANZA_TYPE:
-            argon2id.parse(stanza)
+def _argon2id_recipient(passphrase: bytes, work_factor: Any) -> argon2id.Argon2idRecipient:
+    """``work_factor`` is Argon2Params or ``(t, m_kib, p)``; None takes the default."""
+    if work_factor is None:
+        params = argon2id.DEFAULT_PARAMS
+    elif isinstance(work_factor, argon2id.Argon2Params):
+        params = work_factor
+    else:
+        t, m, p = work_factor
+        params = argon2id.Argon2Params(int(t), int(m), int(p))
+    return argon2id.Argon2idRecipient(passphrase, params)
 
 
 def describe_stanza(stanza: Stanza) -> dict[str, object]:
@@ -127,9 +73,42 @@ def describe_stanza(stanza: Stanza) -> dict[str, object]:
             "quantum_vulnerable": None, "unknown": True}
 
 
+RULES = RecipientRules(
+    name="pqml/v1",
+    key_types={t.algorithm: (hpke_stanza.HPKERecipient, hpke_stanza.HPKEIdentity)
+               for t in hpke_stanza.TYPES},
+    passphrase_type=argon2id.STANZA_TYPE,
+    passphrase_recipient=_argon2id_recipient,
+    passphrase_identity=argon2id.Argon2idIdentity,
+    check_passphrase_alone=argon2id.check_alone,
+    describe_known=_describe_known,
+    describe_stanza=describe_stanza,
+    recipient_stanzas=header_area.recipient_stanzas,
+    stanza_checks={argon2id.STANZA_TYPE: argon2id.parse,
+                   **dict.fromkeys(hpke_stanza.BY_STANZA_TYPE, hpke_stanza.check_stanza)},
+)
+
+
+def recipients_for(values: Iterable[RecipientLike], *, allow_classical: bool = False
+                   ) -> list[Recipient]:
+    """Convert and check a recipient set: pqml/v1's quantum rule refuses any
+    quantum-vulnerable recipient unless ``allow_classical`` (then mixing is allowed)."""
+    return RULES.recipients_for(values, allow_classical=allow_classical, allow_mixed_pq=True)
+
+
+# the rest of the shared policy under the names callers import, bound to pqml/v1's rules
+recipient_for = RULES.recipient_for
+identity_for = RULES.identity_for
+identities_for = RULES.identities_for
+check_stanzas = RULES.check_stanzas
+
+
 __all__ = [
+    "RULES",
     "HeaderError",
+    "Identity",
     "IdentityLike",
+    "Recipient",
     "RecipientLike",
     "check_stanzas",
     "describe_stanza",
