@@ -13,6 +13,7 @@ import pytest
 from cryptography.hazmat.bindings._rust import openssl as rust_openssl
 from cryptography.hazmat.primitives import hpke as pyca_hpke
 from cryptography.hazmat.primitives.asymmetric import ec, x25519
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from pqml.errors import (
     DecryptionError,
@@ -152,9 +153,10 @@ def _oracle_encap(v: dict) -> tuple[bytes, bytes]:
     oracle = ML_KEM_1024 if kem_id == KEMId.MLKEM1024_P384 else ML_KEM_768
     n = scheme.mlkem_pk_size
     ss_m, ct_m = oracle._encaps_internal(pk[:n], rnd[:32])
-    ek = ec.derive_private_key(scheme.random_scalar(rnd[32:]), scheme.curve)
-    ct_t = mlkem1024_p384._point(ek.public_key())
-    ss_t = ek.exchange(ec.ECDH(), scheme.load_point(pk[n:]))
+    curve = scheme.group.curve
+    ek = ec.derive_private_key(scheme.random_scalar(rnd[32:]), curve)
+    ct_t = ek.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    ss_t = ek.exchange(ec.ECDH(), ec.EllipticCurvePublicKey.from_encoded_point(curve, pk[n:]))
     return scheme.combiner(ss_m, ss_t, ct_t, pk[n:]), ct_m + ct_t
 
 

@@ -169,7 +169,7 @@ def test_public_key_with_unreduced_coefficients_is_rejected(name: str) -> None:
     """FIPS 203 §7.2 modulus check: a coefficient of 0xFFF (>= q) must not load."""
     scheme = SCHEMES[name]
     with pytest.raises(KeyFormatError):
-        scheme.public_from_bytes(b"\xff" * scheme._pk_size)
+        scheme.public_from_bytes(b"\xff" * scheme.public_key_size)
 
 
 # ---- MLKEM1024-P384 / MLKEM768-P256 hybrid -------------------------------------------------
@@ -237,14 +237,15 @@ def test_hybrid_seed_expansion_follows_the_draft() -> None:
     scheme = mlkem1024_p384.SCHEME
     seed = bytes(range(32))
     full = hashlib.shake_256(seed).digest(64 + 48)
-    d_z, scalar = scheme.expand_seed(seed)
+    d_z, key_t = scheme.expand_seed(seed)
     assert d_z == full[:64]
-    assert scalar == int.from_bytes(full[64:], "big")
+    scalar = int.from_bytes(full[64:], "big")
+    assert key_t.private_bytes() == full[64:]
     sk = scheme.private_from_bytes(seed)
     sk_m, sk_t = sk.components
     assert sk_m.private_bytes_raw() == d_z
     assert sk_t.private_numbers().private_value == scalar
-    order = scheme.order
+    order = scheme.group.order
     assert scheme.random_scalar(bytes(48) + (5).to_bytes(48, "big")) == 5  # zero is rejected
     assert scheme.random_scalar(order.to_bytes(48, "big") + (7).to_bytes(48, "big")) == 7
     with pytest.raises(KeyFormatError, match="rejection"):

@@ -20,30 +20,24 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from cryptography.exceptions import InvalidTag, UnsupportedAlgorithm
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, x448
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from pqml.primitives.base import KEMPrivateKey, KEMPublicKey, KEMScheme
+from pqml.primitives.base import KEMPrivateKey, KEMPublicKey, KEMScheme, require_size
 from pqml.primitives.errors import (
     DecryptionError,
     HPKEError,
     KeyFormatError,
     MessageLimitReachedError,
-    PqmlError,
     UnavailableAlgorithmError,
     UnknownAlgorithmError,
     WrongKeyTypeError,
 )
+from pqml.primitives.kem import ecdh
 
 _VERSION = b"HPKE-v1"
-
-
-
-
 
 
 class Mode(IntEnum):
@@ -173,10 +167,13 @@ class _SHAKE(KDF):
         return 0xFFFF
 
 
+_HKDF_SHA256 = _HKDF(KDFId.HKDF_SHA256, "HKDF-SHA256", hashes.SHA256())
+_HKDF_SHA384 = _HKDF(KDFId.HKDF_SHA384, "HKDF-SHA384", hashes.SHA384())
+_HKDF_SHA512 = _HKDF(KDFId.HKDF_SHA512, "HKDF-SHA512", hashes.SHA512())
 _KDFS: dict[int, KDF] = {
-    KDFId.HKDF_SHA256: _HKDF(KDFId.HKDF_SHA256, "HKDF-SHA256", hashes.SHA256()),
-    KDFId.HKDF_SHA384: _HKDF(KDFId.HKDF_SHA384, "HKDF-SHA384", hashes.SHA384()),
-    KDFId.HKDF_SHA512: _HKDF(KDFId.HKDF_SHA512, "HKDF-SHA512", hashes.SHA512()),
+    KDFId.HKDF_SHA256: _HKDF_SHA256,
+    KDFId.HKDF_SHA384: _HKDF_SHA384,
+    KDFId.HKDF_SHA512: _HKDF_SHA512,
     KDFId.SHAKE128: _SHAKE(KDFId.SHAKE128, "SHAKE128", hashlib.shake_128, 32),
     KDFId.SHAKE256: _SHAKE(KDFId.SHAKE256, "SHAKE256", hashlib.shake_256, 64),
 }
@@ -286,206 +283,50 @@ class KEM(ABC):
         raise HPKEError(f"HPKE KEM {self.name} has no authenticated mode")
 
 
-# DHKEM over curves pqml has no KEM scheme for: thin raw-DH key wrappers, like kem/x25519.py.
-
-_NIST = {  # kem_id: (curve, order, bitmask for DeriveKeyPair)
-    KEMId.DHKEM_P256_HKDF_SHA256: (
-        ec.SECP256R1(),
-        int("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551", 16),
-        0xFF,
-    ),
-    KEMId.DHKEM_P384_HKDF_SHA384: (
-        ec.SECP384R1(),
-        int(
-            "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf"
-            "581a0db248b0a77aecec196accc52973",
-            16,
-        ),
-        0xFF,
-    ),
-    KEMId.DHKEM_P521_HKDF_SHA512: (
-        ec.SECP521R1(),
-        int(
-            "01ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
-            "fa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409",
-            16,
-        ),
-        0x01,
-    ),
-}
-
-
-class DHPublicKey(KEMPublicKey):
-    """A P-256/384/521 or X448 public key used as a raw-DH KEM (HPKE DHKEM only)."""
-
-    def __init__(self, algorithm: str, key: Any) -> None:
-        self.algorithm = algorithm
-        self._key = key
-        if isinstance(key, ec.EllipticCurvePublicKey):
-            self._raw = key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
-        else:
-            self._raw = key.public_bytes_raw()
-
-    def public_bytes(self) -> bytes:
-        return self._raw
-
-    def encapsulate(self) -> tuple[bytes, bytes]:
-        """Raw ephemeral-static DH: (DH output, ephemeral public key); no KDF applied."""
-        if isinstance(self._key, ec.EllipticCurvePublicKey):
-            eph: Any = ec.generate_private_key(self._key.curve)
-            dh = eph.exchange(ec.ECDH(), self._key)
-            return dh, eph.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
-        eph = x448.X448PrivateKey.generate()
-        try:
-            dh = eph.exchange(self._key)
-        except ValueError:
-            raise KeyFormatError("X448 public key is a low-order point") from None
-        return dh, eph.public_key().public_bytes_raw()
-
-    @property
-    def backend_key(self) -> Any:
-        return self._key
-
-
-class DHPrivateKey(KEMPrivateKey):
-    """Private half of :class:`DHPublicKey`; ``private_bytes`` is RFC 9180 SerializePrivateKey."""
-
-    def __init__(self, scheme: _DHScheme, key: Any) -> None:
-        self.algorithm = scheme.algorithm
-        self._scheme = scheme
-        self._key = key
-        self._public = DHPublicKey(scheme.algorithm, key.public_key())
-
-    def public_key(self) -> DHPublicKey:
-        return self._public
-
-    def private_bytes(self) -> bytes:
-        if isinstance(self._key, ec.EllipticCurvePrivateKey):
-            return _i2osp(self._key.private_numbers().private_value, self._scheme.n_sk)
-        return bytes(self._key.private_bytes_raw())
-
-    def decapsulate(self, ciphertext: bytes) -> bytes:
-        peer = self._scheme.load_public(ciphertext, DecryptionError)
-        try:
-            if isinstance(self._key, ec.EllipticCurvePrivateKey):
-                return bytes(self._key.exchange(ec.ECDH(), peer.backend_key))
-            return bytes(self._key.exchange(peer.backend_key))
-        except ValueError:
-            raise DecryptionError(f"{self.algorithm} share is invalid (low order)") from None
-
-    @property
-    def backend_key(self) -> Any:
-        return self._key
-
-
-class _DHScheme(KEMScheme):
-    def __init__(self, algorithm: str, kem_id: int) -> None:
-        self.algorithm = algorithm
-        self.kem_id = kem_id
-        if kem_id == KEMId.DHKEM_X448_HKDF_SHA512:
-            self.curve: ec.EllipticCurve | None = None
-            self.n_sk = self.n_pk = 56
-        else:
-            self.curve = _NIST[kem_id][0]
-            self.n_sk = (self.curve.key_size + 7) // 8
-            self.n_pk = 1 + 2 * self.n_sk
-
-    def generate(self) -> DHPrivateKey:
-        if self.curve is None:
-            return DHPrivateKey(self, x448.X448PrivateKey.generate())
-        return DHPrivateKey(self, ec.generate_private_key(self.curve))
-
-    def from_scalar(self, value: int) -> DHPrivateKey:
-        assert self.curve is not None
-        return DHPrivateKey(self, ec.derive_private_key(value, self.curve))
-
-    def private_from_bytes(self, data: bytes) -> DHPrivateKey:
-        if len(data) != self.n_sk:
-            raise KeyFormatError(
-                f"{self.algorithm} private key must be {self.n_sk} bytes, got {len(data)}"
-            )
-        if self.curve is None:
-            return DHPrivateKey(self, x448.X448PrivateKey.from_private_bytes(bytes(data)))
-        value = int.from_bytes(data, "big")
-        if not 0 < value < _NIST[self.kem_id][1]:
-            raise KeyFormatError(f"{self.algorithm} private scalar is out of range")
-        return self.from_scalar(value)
-
-    def public_from_bytes(self, data: bytes) -> DHPublicKey:
-        return self.load_public(data, KeyFormatError)
-
-    def load_public(self, data: bytes, error: type[PqmlError]) -> DHPublicKey:
-        """DeserializePublicKey; uncompressed points only, as RFC 9180 §7.1.1 requires."""
-        data = bytes(data)
-        if len(data) != self.n_pk or (self.curve is not None and data[0] != 0x04):
-            raise error(
-                f"{self.algorithm} public key must be {self.n_pk} bytes"
-                + (", uncompressed" if self.curve is not None else "")
-            )
-        try:
-            if self.curve is None:
-                key: Any = x448.X448PublicKey.from_public_bytes(data)
-            else:
-                key = ec.EllipticCurvePublicKey.from_encoded_point(self.curve, data)
-        except (ValueError, UnsupportedAlgorithm) as exc:
-            raise error(f"invalid {self.algorithm} public key: {exc}") from None
-        return DHPublicKey(self.algorithm, key)
-
-
 class _DHKEM(KEM):
-    """DHKEM(Group, HKDF) of RFC 9180 §4.1 over raw-DH KEM keys (X25519 or DHPublicKey)."""
+    """DHKEM(Group, HKDF) of RFC 9180 §4.1 over the ECDH key classes of kem/ecdh.py."""
 
     supports_auth = True
 
     def __init__(
-        self, kem_id: int, name: str, kdf: KDF, n_secret: int, n_pk: int, n_sk: int
+        self,
+        kem_id: int,
+        name: str,
+        kdf: KDF,
+        n_secret: int,
+        group: ecdh.ECDHScheme,
+        bitmask: int | None = None,
     ) -> None:
         self.kem_id = kem_id
         self.name = name
         self._kdf = kdf
         self.n_secret = n_secret
-        self.n_enc = self.n_pk = n_pk
-        self.n_sk = n_sk
-        self._scheme: KEMScheme | None = None
+        self._group = group
+        self.n_enc = self.n_pk = group.public_key_size
+        self.n_sk = group.private_key_size
+        self._bitmask = bitmask  # DeriveKeyPair's, NIST curves only (RFC 9180 §7.1.3)
 
     @property
-    def scheme(self) -> KEMScheme:
-        if self._scheme is None:
-            if self.kem_id == KEMId.DHKEM_X25519_HKDF_SHA256:
-                from pqml.primitives.kem import x25519
-
-                self._scheme = x25519.SCHEME
-            else:
-                names = {
-                    KEMId.DHKEM_P256_HKDF_SHA256: "ECDH-P256",
-                    KEMId.DHKEM_P384_HKDF_SHA384: "ECDH-P384",
-                    KEMId.DHKEM_P521_HKDF_SHA512: "ECDH-P521",
-                    KEMId.DHKEM_X448_HKDF_SHA512: "X448",
-                }
-                self._scheme = _DHScheme(names[KEMId(self.kem_id)], self.kem_id)
-        return self._scheme
-
-    def _dh(self) -> _DHScheme:
-        scheme = self.scheme
-        assert isinstance(scheme, _DHScheme)
-        return scheme
+    def scheme(self) -> ecdh.ECDHScheme:
+        return self._group
 
     def derive_key_pair(self, ikm: bytes) -> KEMPrivateKey:
         """RFC 9180 §7.1.3: clamp-free bytes for X25519/X448, rejection sampling for NIST."""
         sid = self.suite_id
         dkp_prk = self._kdf.labeled_extract(sid, b"", b"dkp_prk", ikm)
-        if self.kem_id in (KEMId.DHKEM_X25519_HKDF_SHA256, KEMId.DHKEM_X448_HKDF_SHA512):
+        group = self._group
+        if not isinstance(group, ecdh.NISTScheme):
             sk = self._kdf.labeled_expand(sid, dkp_prk, b"sk", b"", self.n_sk)
-            return self.scheme.private_from_bytes(sk)
-        _, order, bitmask = _NIST[self.kem_id]
+            return group.private_from_bytes(sk)
+        assert self._bitmask is not None
         for counter in range(256):
             candidate = bytearray(
                 self._kdf.labeled_expand(sid, dkp_prk, b"candidate", bytes([counter]), self.n_sk)
             )
-            candidate[0] &= bitmask
+            candidate[0] &= self._bitmask
             value = int.from_bytes(candidate, "big")
-            if 0 < value < order:
-                return self._dh().from_scalar(value)
+            if 0 < value < group.order:
+                return group.from_scalar(value)
         raise HPKEError("DeriveKeyPairError: no valid scalar in 256 candidates")
 
     def _extract_and_expand(self, dh: bytes, kem_context: bytes) -> bytes:
@@ -584,12 +425,13 @@ class _PQKEM(KEM):
 _KEMS: dict[int, KEM] = {
     kem.kem_id: kem
     for kem in (
-        # DHKEM: id, name, its own KDF, Nsecret, Npk (= Nenc), Nsk
-        _DHKEM(0x0010, "DHKEM(P-256, HKDF-SHA256)", _KDFS[KDFId.HKDF_SHA256], 32, 65, 32),
-        _DHKEM(0x0011, "DHKEM(P-384, HKDF-SHA384)", _KDFS[KDFId.HKDF_SHA384], 48, 97, 48),
-        _DHKEM(0x0012, "DHKEM(P-521, HKDF-SHA512)", _KDFS[KDFId.HKDF_SHA512], 64, 133, 66),
-        _DHKEM(0x0020, "DHKEM(X25519, HKDF-SHA256)", _KDFS[KDFId.HKDF_SHA256], 32, 32, 32),
-        _DHKEM(0x0021, "DHKEM(X448, HKDF-SHA512)", _KDFS[KDFId.HKDF_SHA512], 64, 56, 56),
+        # DHKEM: id, name, its own KDF, Nsecret, group (its sizes are Npk = Nenc and Nsk),
+        # DeriveKeyPair's bitmask (NIST curves)
+        _DHKEM(0x0010, "DHKEM(P-256, HKDF-SHA256)", _HKDF_SHA256, 32, ecdh.ECDH_P256, 0xFF),
+        _DHKEM(0x0011, "DHKEM(P-384, HKDF-SHA384)", _HKDF_SHA384, 48, ecdh.ECDH_P384, 0xFF),
+        _DHKEM(0x0012, "DHKEM(P-521, HKDF-SHA512)", _HKDF_SHA512, 64, ecdh.ECDH_P521, 0x01),
+        _DHKEM(0x0020, "DHKEM(X25519, HKDF-SHA256)", _HKDF_SHA256, 32, ecdh.X25519),
+        _DHKEM(0x0021, "DHKEM(X448, HKDF-SHA512)", _HKDF_SHA512, 64, ecdh.X448),
         # draft-ietf-hpke-pq: id, name, Npk, Nenc, Nsk (seed)
         _PQKEM(0x0041, "ML-KEM-768", 1184, 1088, 64),
         _PQKEM(0x0042, "ML-KEM-1024", 1568, 1568, 64),
@@ -676,29 +518,21 @@ class Suite:
 
     def __init__(
         self,
-        kem_id: int,
+        kem: int | str,
         kdf_id: int = KDFId.HKDF_SHA256,
         aead_id: int = AEADId.AES_256_GCM,
     ) -> None:
+        """``kem``: an HPKE KEM id, or a registry algorithm name (e.g. a key's .algorithm)."""
+        kem_id = kem if isinstance(kem, int) else _kem_id_of(kem)
         self.kem = get_kem(kem_id)
         self.kdf = get_kdf(kdf_id)
         self.aead = get_aead(aead_id)
         self.suite_id = b"HPKE" + _i2osp(kem_id, 2) + _i2osp(kdf_id, 2) + _i2osp(aead_id, 2)
 
     @classmethod
-    def for_algorithm(
-        cls,
-        algorithm: str,
-        kdf_id: int = KDFId.HKDF_SHA256,
-        aead_id: int = AEADId.AES_256_GCM,
-    ) -> Suite:
-        """Suite whose KEM is the registry algorithm ``algorithm`` (e.g. a key's .algorithm)."""
-        from pqml.primitives import registry
-
-        kem_id = registry.get(algorithm).hpke_kem_id
-        if kem_id is None:
-            raise UnknownAlgorithmError(f"{algorithm} has no HPKE KEM id")
-        return cls(kem_id, kdf_id, aead_id)
+    def for_algorithm(cls, algorithm: str, *ids: int, **named_ids: int) -> Suite:
+        """``Suite(algorithm, kdf_id, aead_id)``: the suite for a registry algorithm name."""
+        return cls(algorithm, *ids, **named_ids)
 
     def __repr__(self) -> str:
         return f"<HPKE suite {self.kem.name}, {self.kdf.name}, {self.aead.name}>"
@@ -766,11 +600,8 @@ class Suite:
     ) -> RecipientContext:
         self.kem.check_key(sk, "recipient private")
         _verify_psk_inputs(mode, psk, psk_id)
-        if len(enc) != self.kem.n_enc:
-            raise DecryptionError(
-                f"HPKE encapsulated key for {self.kem.name} must be {self.kem.n_enc} bytes, "
-                f"got {len(enc)}"
-            )
+        what = f"HPKE encapsulated key for {self.kem.name}"
+        enc = require_size(enc, self.kem.n_enc, what, DecryptionError)
         if mode in (Mode.AUTH, Mode.AUTH_PSK):
             if pks is None:
                 raise HPKEError("HPKE Auth modes need the sender's public key")
@@ -854,6 +685,15 @@ class Suite:
         self, enc: bytes, sk: KEMPrivateKey, info: bytes, exporter_context: bytes, length: int
     ) -> bytes:
         return self.setup_base_r(enc, sk, info).export(exporter_context, length)
+
+
+def _kem_id_of(algorithm: str) -> int:
+    from pqml.primitives import registry
+
+    kem_id = registry.get(algorithm).hpke_kem_id
+    if kem_id is None:
+        raise UnknownAlgorithmError(f"{algorithm} has no HPKE KEM id")
+    return kem_id
 
 
 def _verify_psk_inputs(mode: int, psk: bytes, psk_id: bytes) -> None:

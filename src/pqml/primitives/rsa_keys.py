@@ -1,10 +1,13 @@
 """RSA key encodings shared by the RSA-OAEP KEM and the RSA-PSS signature scheme.
 
 RSA has no raw key form, so both store PKCS#8 DER (private) and SPKI DER (public); the
-schemes differ only in padding and in which key sizes they accept.
+schemes differ only in padding and in which key sizes they accept. :class:`RSAKeys` is the
+part of their schemes that loads, adopts and encodes keys.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
@@ -51,3 +54,37 @@ def require_public(key: object) -> rsa.RSAPublicKey:
     if not isinstance(key, rsa.RSAPublicKey):
         raise WrongKeyTypeError(f"expected an RSA public key, got {type(key).__name__}")
     return key
+
+
+class RSAKeys:
+    """Loading, adopting and encoding for an RSA scheme whose key classes take (scheme, key)."""
+
+    algorithm: str
+    public_key_class: Any
+    private_key_class: Any
+
+    def check_key(self, key: Any) -> None:
+        """Refuse keys this scheme does not accept (RSA-PSS: under 2048 bits)."""
+
+    def private_from_bytes(self, data: bytes) -> Any:
+        return self.wrap_private(load_private_der(data, self.algorithm))
+
+    def public_from_bytes(self, data: bytes) -> Any:
+        return self.wrap_public(load_public_der(data, self.algorithm))
+
+    def wrap_private(self, key: object) -> Any:
+        """Adopt a pyca key object (e.g. one loaded from PEM by cryptography)."""
+        key = require_private(key)
+        self.check_key(key)
+        return self.private_key_class(self, key)
+
+    def wrap_public(self, key: object) -> Any:
+        key = require_public(key)
+        self.check_key(key)
+        return self.public_key_class(self, key)
+
+    def encode_public(self, key: rsa.RSAPublicKey) -> bytes:
+        return public_der(key)
+
+    def encode_private(self, key: rsa.RSAPrivateKey) -> bytes:
+        return private_der(key)

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, paddin
 
 from pqml.primitives.base import SignatureScheme, SigningKey, VerifyingKey
 from pqml.primitives.errors import InvalidSignatureError, KeyFormatError
+from pqml.primitives.sig.ecdsa import max_der_signature_size
 from pqml.primitives.sig.mldsa import (
     MLDSA44,
     MLDSA65,
@@ -130,8 +131,7 @@ class _ECDSA(_Traditional):
         self._scalar_size = (curve.key_size + 7) // 8
         self.public_key_size = 1 + 2 * self._scalar_size
         self.private_key_size = len(self._encode_private(bytes(self._scalar_size)))
-        body = 2 * (2 + curve.key_size // 8 + 1)  # two INTEGERs below the group order
-        self.max_signature_size = body + (2 if body < 128 else 3)
+        self.max_signature_size = max_der_signature_size(curve)
 
     def _encode_private(self, scalar: bytes) -> bytes:
         # RFC 5915 ECPrivateKey { version 1, privateKey, [0] namedCurve } without publicKey,
@@ -219,22 +219,26 @@ _KEY_ERRORS = (ValueError, TypeError, UnsupportedAlgorithm)
 # ---- composite keys ----------------------------------------------------------------------
 
 
-class CompositePublicKey(VerifyingKey):
+class _CompositeKey:
     supports_context = True
 
-    def __init__(self, scheme: CompositeScheme, mldsa_key: MLDSAPublicKey, trad_key: Any) -> None:
+    def __init__(self, scheme: CompositeScheme, mldsa_key: Any, trad_key: Any) -> None:
         self.algorithm = scheme.algorithm
         self._scheme = scheme
         self._mldsa = mldsa_key
         self._trad = trad_key
 
-    def public_bytes(self) -> bytes:
-        return self._mldsa.public_bytes() + self._scheme.traditional.public_bytes(self._trad)
-
     @property
-    def components(self) -> tuple[MLDSAPublicKey, Any]:
+    def components(self) -> tuple[Any, Any]:
         """The ML-DSA key (pqml object) and the traditional key (pyca object)."""
         return self._mldsa, self._trad
+
+
+class CompositePublicKey(_CompositeKey, VerifyingKey):
+    _mldsa: MLDSAPublicKey
+
+    def public_bytes(self) -> bytes:
+        return self._mldsa.public_bytes() + self._scheme.traditional.public_bytes(self._trad)
 
     def verify(self, signature: bytes, message: bytes, context: bytes = b"") -> None:
         s = self._scheme
@@ -256,24 +260,14 @@ class CompositePublicKey(VerifyingKey):
             raise InvalidSignatureError(f"{self.algorithm} signature is invalid") from None
 
 
-class CompositePrivateKey(SigningKey):
-    supports_context = True
-
-    def __init__(self, scheme: CompositeScheme, mldsa_key: MLDSAPrivateKey, trad_key: Any) -> None:
-        self.algorithm = scheme.algorithm
-        self._scheme = scheme
-        self._mldsa = mldsa_key
-        self._trad = trad_key
+class CompositePrivateKey(_CompositeKey, SigningKey):
+    _mldsa: MLDSAPrivateKey
 
     def public_key(self) -> CompositePublicKey:
         return CompositePublicKey(self._scheme, self._mldsa.public_key(), self._trad.public_key())
 
     def private_bytes(self) -> bytes:
         return self._mldsa.private_bytes() + self._scheme.traditional.private_bytes(self._trad)
-
-    @property
-    def components(self) -> tuple[MLDSAPrivateKey, Any]:
-        return self._mldsa, self._trad
 
     def sign(self, message: bytes, context: bytes = b"") -> bytes:
         s = self._scheme
@@ -321,48 +315,46 @@ class CompositeScheme(SignatureScheme):
         return CompositePrivateKey(self, self.mldsa.generate(), self.traditional.generate())
 
     def private_from_bytes(self, data: bytes) -> CompositePrivateKey:
-        data = bytes(data)
-        if len(data) <= SEED_SIZE or (
-            self.private_key_size is not None and len(data) != self.private_key_size
-        ):
-            raise KeyFormatError(
-                f"{self.algorithm} private key has a wrong length ({len(data)} bytes)"
-            )
-        mldsa_key = self.mldsa.private_from_bytes(data[:SEED_SIZE])
-        try:
-            trad_key = self.traditional.load_private(data[SEED_SIZE:])
-        except _KEY_ERRORS as exc:
-            raise KeyFormatError(
-                f"invalid {self.algorithm} private key (traditional part): {exc}"
-            ) from None
-        # One encoding per key: refuse e.g. PKCS#8 wrapping or an ECPrivateKey with publicKey.
-        if not hmac.compare_digest(self.traditional.private_bytes(trad_key), data[SEED_SIZE:]):
-            raise KeyFormatError(
-                f"{self.algorithm} private key is not in the draft's encoding (traditional part)"
-            )
-        return CompositePrivateKey(self, mldsa_key, trad_key)
+        t = self.traditional
+        parts = self._split(data, "private", SEED_SIZE, self.private_key_size,
+                            self.mldsa.private_from_bytes, t.load_private, t.private_bytes)
+        return CompositePrivateKey(self, *parts)
 
     def public_from_bytes(self, data: bytes) -> CompositePublicKey:
+        t = self.traditional
+        parts = self._split(data, "public", self.mldsa.public_key_size, self.public_key_size,
+                            self.mldsa.public_from_bytes, t.load_public, t.public_bytes)
+        return CompositePublicKey(self, *parts)
+
+    def _split(
+        self,
+        data: bytes,
+        kind: str,
+        split: int,
+        size: int | None,
+        load_mldsa: Callable[[bytes], Any],
+        load_trad: Callable[[bytes], Any],
+        encode_trad: Callable[[Any], bytes],
+    ) -> tuple[Any, Any]:
+        """The draft's ``ML-DSA part ‖ traditional part``, each loaded, as (ML-DSA, trad)."""
         data = bytes(data)
-        split = self.mldsa.public_key_size
-        if len(data) <= split or (
-            self.public_key_size is not None and len(data) != self.public_key_size
-        ):
+        if len(data) <= split or (size is not None and len(data) != size):
             raise KeyFormatError(
-                f"{self.algorithm} public key has a wrong length ({len(data)} bytes)"
+                f"{self.algorithm} {kind} key has a wrong length ({len(data)} bytes)"
             )
-        mldsa_key = self.mldsa.public_from_bytes(data[:split])
+        mldsa_key = load_mldsa(data[:split])
         try:
-            trad_key = self.traditional.load_public(data[split:])
+            trad_key = load_trad(data[split:])
         except _KEY_ERRORS as exc:
             raise KeyFormatError(
-                f"invalid {self.algorithm} public key (traditional part): {exc}"
+                f"invalid {self.algorithm} {kind} key (traditional part): {exc}"
             ) from None
-        if self.traditional.public_bytes(trad_key) != data[split:]:
+        # One encoding per key: refuse e.g. PKCS#8 wrapping or an ECPrivateKey with publicKey.
+        if not hmac.compare_digest(encode_trad(trad_key), data[split:]):
             raise KeyFormatError(
-                f"{self.algorithm} public key is not in the draft's encoding (traditional part)"
+                f"{self.algorithm} {kind} key is not in the draft's encoding (traditional part)"
             )
-        return CompositePublicKey(self, mldsa_key, trad_key)
+        return mldsa_key, trad_key
 
 
 def _sha256(data: bytes) -> bytes:
@@ -384,129 +376,50 @@ _P384 = _ECDSA(ec.SECP384R1(), hashes.SHA384(), "06052b81040022")
 _P521 = _ECDSA(ec.SECP521R1(), hashes.SHA512(), "06052b81040023")
 _BP256 = _ECDSA(ec.BrainpoolP256R1(), hashes.SHA256(), "06092b2403030208010107")
 _BP384 = _ECDSA(ec.BrainpoolP384R1(), hashes.SHA384(), "06092b240303020801010b")
+_RSA2048_PSS = _RSA(2048, hashes.SHA256(), pss=True)
+_RSA2048_PKCS15 = _RSA(2048, hashes.SHA256(), pss=False)
+_RSA3072_PSS = _RSA(3072, hashes.SHA256(), pss=True)
+_RSA3072_PKCS15 = _RSA(3072, hashes.SHA256(), pss=False)
+_RSA4096_PSS = _RSA(4096, hashes.SHA384(), pss=True)
+_RSA4096_PKCS15 = _RSA(4096, hashes.SHA384(), pss=False)
 _ARC = "1.3.6.1.5.5.7.6."
 
-# Registry entries (draft "Algorithm Identifiers and Parameters"; IANA-assigned OIDs) ...
-MLDSA44_Ed25519_SHA512 = CompositeScheme(
-    "MLDSA44-Ed25519-SHA512", _ARC + "39", MLDSA44, _ED25519, _sha512
-)
-MLDSA44_ECDSA_P256_SHA256 = CompositeScheme(
-    "MLDSA44-ECDSA-P256-SHA256", _ARC + "40", MLDSA44, _P256, _sha256
-)
-MLDSA65_ECDSA_P256_SHA512 = CompositeScheme(
-    "MLDSA65-ECDSA-P256-SHA512", _ARC + "45", MLDSA65, _P256, _sha512
-)
-MLDSA65_ECDSA_P384_SHA512 = CompositeScheme(
-    "MLDSA65-ECDSA-P384-SHA512", _ARC + "46", MLDSA65, _P384, _sha512
-)
-MLDSA65_Ed25519_SHA512 = CompositeScheme(
-    "MLDSA65-Ed25519-SHA512", _ARC + "48", MLDSA65, _ED25519, _sha512
-)
-MLDSA87_ECDSA_P384_SHA512 = CompositeScheme(
-    "MLDSA87-ECDSA-P384-SHA512", _ARC + "49", MLDSA87, _P384, _sha512
-)
-MLDSA87_ECDSA_P521_SHA512 = CompositeScheme(
-    "MLDSA87-ECDSA-P521-SHA512", _ARC + "54", MLDSA87, _P521, _sha512
-)
-
-# ... and the draft's other combinations, for reading and verifying what peers produce.
-MLDSA44_RSA2048_PSS_SHA256 = CompositeScheme(
-    "MLDSA44-RSA2048-PSS-SHA256",
-    _ARC + "37",
-    MLDSA44,
-    _RSA(2048, hashes.SHA256(), True),
-    _sha256,
-)
-MLDSA44_RSA2048_PKCS15_SHA256 = CompositeScheme(
-    "MLDSA44-RSA2048-PKCS15-SHA256",
-    _ARC + "38",
-    MLDSA44,
-    _RSA(2048, hashes.SHA256(), False),
-    _sha256,
-)
-MLDSA65_RSA3072_PSS_SHA512 = CompositeScheme(
-    "MLDSA65-RSA3072-PSS-SHA512",
-    _ARC + "41",
-    MLDSA65,
-    _RSA(3072, hashes.SHA256(), True),
-    _sha512,
-)
-MLDSA65_RSA3072_PKCS15_SHA512 = CompositeScheme(
-    "MLDSA65-RSA3072-PKCS15-SHA512",
-    _ARC + "42",
-    MLDSA65,
-    _RSA(3072, hashes.SHA256(), False),
-    _sha512,
-)
-MLDSA65_RSA4096_PSS_SHA512 = CompositeScheme(
-    "MLDSA65-RSA4096-PSS-SHA512",
-    _ARC + "43",
-    MLDSA65,
-    _RSA(4096, hashes.SHA384(), True),
-    _sha512,
-)
-MLDSA65_RSA4096_PKCS15_SHA512 = CompositeScheme(
-    "MLDSA65-RSA4096-PKCS15-SHA512",
-    _ARC + "44",
-    MLDSA65,
-    _RSA(4096, hashes.SHA384(), False),
-    _sha512,
-)
-MLDSA65_ECDSA_brainpoolP256r1_SHA512 = CompositeScheme(
-    "MLDSA65-ECDSA-brainpoolP256r1-SHA512",
-    _ARC + "47",
-    MLDSA65,
-    _BP256,
-    _sha512,
-    label="COMPSIG-MLDSA65-ECDSA-BP256-SHA512",
-)
-MLDSA87_ECDSA_brainpoolP384r1_SHA512 = CompositeScheme(
-    "MLDSA87-ECDSA-brainpoolP384r1-SHA512",
-    _ARC + "50",
-    MLDSA87,
-    _BP384,
-    _sha512,
-    label="COMPSIG-MLDSA87-ECDSA-BP384-SHA512",
-)
-MLDSA87_Ed448_SHAKE256 = CompositeScheme(
-    "MLDSA87-Ed448-SHAKE256", _ARC + "51", MLDSA87, _ED448, _shake256_64
-)
-MLDSA87_RSA3072_PSS_SHA512 = CompositeScheme(
-    "MLDSA87-RSA3072-PSS-SHA512",
-    _ARC + "52",
-    MLDSA87,
-    _RSA(3072, hashes.SHA256(), True),
-    _sha512,
-)
-MLDSA87_RSA4096_PSS_SHA512 = CompositeScheme(
-    "MLDSA87-RSA4096-PSS-SHA512",
-    _ARC + "53",
-    MLDSA87,
-    _RSA(4096, hashes.SHA384(), True),
-    _sha512,
+# The draft's "Algorithm Identifiers and Parameters": name, OID arc (IANA-assigned, under
+# _ARC), ML-DSA, traditional component, pre-hash, and the label where it is not COMPSIG-name.
+# The RSA, brainpool and Ed448 combinations are there to read and verify what peers produce.
+_TABLE: tuple[tuple[Any, ...], ...] = (
+    ("MLDSA44-RSA2048-PSS-SHA256", 37, MLDSA44, _RSA2048_PSS, _sha256),
+    ("MLDSA44-RSA2048-PKCS15-SHA256", 38, MLDSA44, _RSA2048_PKCS15, _sha256),
+    ("MLDSA44-Ed25519-SHA512", 39, MLDSA44, _ED25519, _sha512),
+    ("MLDSA44-ECDSA-P256-SHA256", 40, MLDSA44, _P256, _sha256),
+    ("MLDSA65-RSA3072-PSS-SHA512", 41, MLDSA65, _RSA3072_PSS, _sha512),
+    ("MLDSA65-RSA3072-PKCS15-SHA512", 42, MLDSA65, _RSA3072_PKCS15, _sha512),
+    ("MLDSA65-RSA4096-PSS-SHA512", 43, MLDSA65, _RSA4096_PSS, _sha512),
+    ("MLDSA65-RSA4096-PKCS15-SHA512", 44, MLDSA65, _RSA4096_PKCS15, _sha512),
+    ("MLDSA65-ECDSA-P256-SHA512", 45, MLDSA65, _P256, _sha512),
+    ("MLDSA65-ECDSA-P384-SHA512", 46, MLDSA65, _P384, _sha512),
+    ("MLDSA65-ECDSA-brainpoolP256r1-SHA512", 47, MLDSA65, _BP256, _sha512,
+     "COMPSIG-MLDSA65-ECDSA-BP256-SHA512"),
+    ("MLDSA65-Ed25519-SHA512", 48, MLDSA65, _ED25519, _sha512),
+    ("MLDSA87-ECDSA-P384-SHA512", 49, MLDSA87, _P384, _sha512),
+    ("MLDSA87-ECDSA-brainpoolP384r1-SHA512", 50, MLDSA87, _BP384, _sha512,
+     "COMPSIG-MLDSA87-ECDSA-BP384-SHA512"),
+    ("MLDSA87-Ed448-SHAKE256", 51, MLDSA87, _ED448, _shake256_64),
+    ("MLDSA87-RSA3072-PSS-SHA512", 52, MLDSA87, _RSA3072_PSS, _sha512),
+    ("MLDSA87-RSA4096-PSS-SHA512", 53, MLDSA87, _RSA4096_PSS, _sha512),
+    ("MLDSA87-ECDSA-P521-SHA512", 54, MLDSA87, _P521, _sha512),
 )
 
 SCHEMES: dict[str, CompositeScheme] = {
-    s.algorithm: s
-    for s in (
-        MLDSA44_RSA2048_PSS_SHA256,
-        MLDSA44_RSA2048_PKCS15_SHA256,
-        MLDSA44_Ed25519_SHA512,
-        MLDSA44_ECDSA_P256_SHA256,
-        MLDSA65_RSA3072_PSS_SHA512,
-        MLDSA65_RSA3072_PKCS15_SHA512,
-        MLDSA65_RSA4096_PSS_SHA512,
-        MLDSA65_RSA4096_PKCS15_SHA512,
-        MLDSA65_ECDSA_P256_SHA512,
-        MLDSA65_ECDSA_P384_SHA512,
-        MLDSA65_ECDSA_brainpoolP256r1_SHA512,
-        MLDSA65_Ed25519_SHA512,
-        MLDSA87_ECDSA_P384_SHA512,
-        MLDSA87_ECDSA_brainpoolP384r1_SHA512,
-        MLDSA87_Ed448_SHAKE256,
-        MLDSA87_RSA3072_PSS_SHA512,
-        MLDSA87_RSA4096_PSS_SHA512,
-        MLDSA87_ECDSA_P521_SHA512,
-    )
+    name: CompositeScheme(name, f"{_ARC}{arc}", *params) for name, arc, *params in _TABLE
 }
 """Every composite of the draft, by name (its identifier without ``id-``)."""
+
+
+def __getattr__(name: str) -> CompositeScheme:
+    """Each composite is also a module attribute, its name with ``_`` for ``-`` (e.g.
+    ``MLDSA65_Ed25519_SHA512``): the registry's ``impl`` strings name them so."""
+    try:
+        return SCHEMES[name.replace("_", "-")]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

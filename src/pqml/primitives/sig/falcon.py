@@ -22,26 +22,20 @@ os.environ.setdefault("LICENSED_FALCON", "1")  # silence pypqc's patent notice o
 from pqc.sign import falcon_512, falcon_1024
 
 from pqml.primitives.base import (
+    EncodedPublicKey,
+    EncodedSigningKey,
     SignatureScheme,
-    SigningKey,
     VerifyingKey,
     reject_context,
+    require_size,
 )
 from pqml.primitives.errors import InvalidSignatureError, KeyFormatError
 
 NONCE_SIZE = 40
 
 
-class FalconPublicKey(VerifyingKey):
-    supports_context = False
-
-    def __init__(self, scheme: FalconScheme, data: bytes) -> None:
-        self.algorithm = scheme.algorithm
-        self._scheme = scheme
-        self._pk = data
-
-    def public_bytes(self) -> bytes:
-        return self._pk
+class FalconPublicKey(EncodedPublicKey, VerifyingKey):
+    _scheme: FalconScheme
 
     def verify(self, signature: bytes, message: bytes, context: bytes = b"") -> None:
         reject_context(self.algorithm, context)
@@ -58,35 +52,23 @@ class FalconPublicKey(VerifyingKey):
             raise InvalidSignatureError(f"{self.algorithm} signature is invalid") from None
 
 
-class FalconPrivateKey(SigningKey):
-    supports_context = False
+class FalconPrivateKey(EncodedSigningKey):
+    """Stored form: PQClean secret key ‖ public key (see the module docstring)."""
 
-    def __init__(self, scheme: FalconScheme, sk: bytes, pk: bytes) -> None:
-        self.algorithm = scheme.algorithm
-        self._scheme = scheme
-        self._sk = sk
-        self._pk = pk
-
-    def public_key(self) -> FalconPublicKey:
-        return FalconPublicKey(self._scheme, self._pk)
-
-    def private_bytes(self) -> bytes:
-        return self._sk + self._pk
+    _scheme: FalconScheme
 
     def sign(self, message: bytes, context: bytes = b"") -> bytes:
         reject_context(self.algorithm, context)
-        signature = self._scheme.backend.sign(bytes(message), self._sk)
-        try:
-            self.public_key().verify(signature, message)
-        except InvalidSignatureError:
-            raise KeyFormatError(
-                f"{self.algorithm} private key is inconsistent: its secret and public "
-                "halves do not belong together"
-            ) from None
-        return signature
+        secret = self._sk[: self._scheme.secret_key_size]
+        signature = self._scheme.backend.sign(bytes(message), secret)
+        return self._checked(
+            signature, message, b"", "its secret and public halves do not belong together"
+        )
 
 
 class FalconScheme(SignatureScheme):
+    public_key_class = FalconPublicKey
+
     def __init__(self, algorithm: str, backend: ModuleType, logn: int, max_signature: int) -> None:
         self.algorithm = algorithm
         self.backend = backend
@@ -105,33 +87,27 @@ class FalconScheme(SignatureScheme):
 
     def generate(self) -> FalconPrivateKey:
         pk, sk = self.backend.keypair()
-        return FalconPrivateKey(self, bytes(sk), bytes(pk))
+        return FalconPrivateKey(self, bytes(sk) + bytes(pk))
 
     def private_from_bytes(self, data: bytes) -> FalconPrivateKey:
-        if len(data) != self.private_key_size:
-            raise KeyFormatError(
-                f"{self.algorithm} private key must be {self.private_key_size} bytes "
-                f"(PQClean secret key ‖ public key), got {len(data)}"
-            )
-        data = bytes(data)
-        sk, pk = data[: self.secret_key_size], data[self.secret_key_size :]
-        if sk[0] != self.secret_header:
+        data = require_size(
+            data,
+            self.private_key_size,
+            f"{self.algorithm} private key (PQClean secret key ‖ public key)",
+        )
+        if data[0] != self.secret_header:
             raise KeyFormatError(f"{self.algorithm} private key has a wrong header byte")
-        self._check_public(pk)
-        return FalconPrivateKey(self, sk, pk)
+        self._check_public(data[self.secret_key_size :])
+        return FalconPrivateKey(self, data)
 
     def public_from_bytes(self, data: bytes) -> FalconPublicKey:
-        data = bytes(data)
-        self._check_public(data)
-        return FalconPublicKey(self, data)
+        return FalconPublicKey(self, self._check_public(data))
 
-    def _check_public(self, data: bytes) -> None:
-        if len(data) != self.public_key_size:
-            raise KeyFormatError(
-                f"{self.algorithm} public key must be {self.public_key_size} bytes, got {len(data)}"
-            )
+    def _check_public(self, data: bytes) -> bytes:
+        data = require_size(data, self.public_key_size, f"{self.algorithm} public key")
         if data[0] != self.public_header:
             raise KeyFormatError(f"{self.algorithm} public key has a wrong header byte")
+        return data
 
 
 FALCON512 = FalconScheme("Falcon-512", falcon_512, 9, 752)

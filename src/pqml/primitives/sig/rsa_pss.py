@@ -8,15 +8,20 @@ are 3072 bits and keys under 2048 bits are refused.
 
 from __future__ import annotations
 
-from typing import Any
-
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from pqml.primitives import rsa_keys
-from pqml.primitives.base import SignatureScheme, SigningKey, VerifyingKey, reject_context
+from pqml.primitives.base import (
+    SignatureScheme,
+    SigningKey,
+    VerifyingKey,
+    reject_context,
+    require_size,
+)
 from pqml.primitives.errors import InvalidSignatureError, KeyFormatError
+from pqml.primitives.pyca_keys import PycaPrivateKey, PycaPublicKey
+from pqml.primitives.rsa_keys import RSAKeys
 
 ALGORITHM = "RSA-PSS"
 GENERATE_BITS = 3072
@@ -28,87 +33,45 @@ _PADDING = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=SALT_LENGT
 _HASH = hashes.SHA256()
 
 
-def _check_size(key: rsa.RSAPrivateKey | rsa.RSAPublicKey) -> None:
-    if key.key_size < MIN_BITS:
-        raise KeyFormatError(f"RSA key of {key.key_size} bits refused; at least {MIN_BITS} needed")
-
-
-class RSAPSSPublicKey(VerifyingKey):
-    algorithm = ALGORITHM
-
-    def __init__(self, key: rsa.RSAPublicKey) -> None:
-        self._key = key
-
-    def public_bytes(self) -> bytes:
-        return rsa_keys.public_der(self._key)
-
+class RSAPSSPublicKey(PycaPublicKey, VerifyingKey):
     @property
     def signature_size(self) -> int:
         return (self._key.key_size + 7) // 8
 
     def verify(self, signature: bytes, message: bytes, context: bytes = b"") -> None:
         reject_context(self.algorithm, context)
-        if len(signature) != self.signature_size:
-            raise InvalidSignatureError(
-                f"RSA-PSS signature must be {self.signature_size} bytes, got {len(signature)}"
-            )
+        signature = require_size(
+            signature, self.signature_size, "RSA-PSS signature", InvalidSignatureError
+        )
         try:
-            self._key.verify(bytes(signature), bytes(message), _PADDING, _HASH)
+            self._key.verify(signature, bytes(message), _PADDING, _HASH)
         except (InvalidSignature, ValueError):
             raise InvalidSignatureError("RSA-PSS signature is invalid") from None
 
-    @property
-    def backend_key(self) -> Any:
-        return self._key
 
-
-class RSAPSSPrivateKey(SigningKey):
-    algorithm = ALGORITHM
-
-    def __init__(self, key: rsa.RSAPrivateKey) -> None:
-        self._key = key
-
-    def public_key(self) -> RSAPSSPublicKey:
-        return RSAPSSPublicKey(self._key.public_key())
-
-    def private_bytes(self) -> bytes:
-        return rsa_keys.private_der(self._key)
-
+class RSAPSSPrivateKey(PycaPrivateKey, SigningKey):
     def sign(self, message: bytes, context: bytes = b"") -> bytes:
         reject_context(self.algorithm, context)
         return self._key.sign(bytes(message), _PADDING, _HASH)
 
-    @property
-    def backend_key(self) -> Any:
-        return self._key
 
-
-class RSAPSSScheme(SignatureScheme):
+class RSAPSSScheme(RSAKeys, SignatureScheme):
     algorithm = ALGORITHM
+    public_key_class = RSAPSSPublicKey
+    private_key_class = RSAPSSPrivateKey
     public_key_size = None  # DER, depends on the modulus
     private_key_size = None
     signature_size = None
 
     def generate(self) -> RSAPSSPrivateKey:
         key = rsa.generate_private_key(public_exponent=PUBLIC_EXPONENT, key_size=GENERATE_BITS)
-        return RSAPSSPrivateKey(key)
+        return RSAPSSPrivateKey(self, key)
 
-    def private_from_bytes(self, data: bytes) -> RSAPSSPrivateKey:
-        return self.wrap_private(rsa_keys.load_private_der(data, ALGORITHM))
-
-    def public_from_bytes(self, data: bytes) -> RSAPSSPublicKey:
-        return self.wrap_public(rsa_keys.load_public_der(data, ALGORITHM))
-
-    def wrap_private(self, key: Any) -> RSAPSSPrivateKey:
-        """Adopt a pyca key object (e.g. one loaded from PEM by cryptography)."""
-        key = rsa_keys.require_private(key)
-        _check_size(key)
-        return RSAPSSPrivateKey(key)
-
-    def wrap_public(self, key: Any) -> RSAPSSPublicKey:
-        key = rsa_keys.require_public(key)
-        _check_size(key)
-        return RSAPSSPublicKey(key)
+    def check_key(self, key: rsa.RSAPrivateKey | rsa.RSAPublicKey) -> None:
+        if key.key_size < MIN_BITS:
+            raise KeyFormatError(
+                f"RSA key of {key.key_size} bits refused; at least {MIN_BITS} needed"
+            )
 
 
 SCHEME = RSAPSSScheme()
