@@ -14,6 +14,7 @@ truncated stream is reported after some plaintext went out.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -216,6 +217,27 @@ def _output_name(path: Path, fmt: Format) -> Path:
     return path.with_name(path.name + fmts.SUFFIX[fmt])
 
 
+@contextlib.contextmanager
+def _file_job(src_path: Path, dst_path: Path, mode: int, tree_call: str,
+              jobs: int | None) -> Iterator[tuple[Any, Any, os.stat_result, int]]:
+    """One file in, one atomic output out, for encrypt_file and decrypt_file: refuses an
+    output over the input and a directory input, opens both, and names the input file in
+    any PqmlError (an OutputPathError already names the output). Yields the raw input, the
+    output, the input's stat and the number of worker processes to use."""
+    check_not_input(src_path, dst_path)
+    if src_path.is_dir():
+        raise PqmlError(f"{src_path}: is a directory (use {tree_call}, or -o OUTDIR)")
+    with open(src_path, "rb", buffering=0) as raw, atomic_output(dst_path, mode=mode) as out:
+        try:
+            st = os.fstat(raw.fileno())
+            workers = parallel.jobs_for(st.st_size, jobs) if stat.S_ISREG(st.st_mode) else 1
+            yield raw, out, st, workers
+        except OutputPathError:
+            raise
+        except PqmlError as exc:
+            raise named(exc, src_path) from None
+
+
 def encrypt_file(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None,
                  recipients: Iterable[Any], *, format: Format = "pqml", armor: bool = False,
                  allow_classical: bool = False, progress: Progress | None = None,
@@ -230,29 +252,19 @@ def encrypt_file(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None
     dst_path = Path(dst) if dst is not None else _output_name(src_path, format)
     resolved = resolve_recipients(recipients)
     fmts.prepare_recipients(format, resolved, allow_classical=allow_classical)  # policy first
-    check_not_input(src_path, dst_path)
-    if src_path.is_dir():
-        raise PqmlError(f"{src_path}: is a directory (use encrypt_tree, or -o OUTDIR)")
-    with open(src_path, "rb", buffering=0) as raw, \
-            atomic_output(dst_path, mode=CIPHERTEXT_MODE) as out:
-        try:
-            st = os.fstat(raw.fileno())
-            workers = parallel.jobs_for(st.st_size, jobs) if stat.S_ISREG(st.st_mode) else 1
-            if workers > 1 and not armor:
-                objs, described = fmts.prepare_recipients(format, resolved,
-                                                          allow_classical=allow_classical)
-                parallel.encrypt_file(format, objs, str(src_path), st.st_size, out, workers,
-                                      progress)
-                size = st.st_size
-            else:
-                size, described = encrypt_to(
-                    raw, out, resolved, format=format, armor=armor,
-                    allow_classical=allow_classical, progress=progress,
-                    plaintext_size=st.st_size if stat.S_ISREG(st.st_mode) else None)
-        except OutputPathError:
-            raise
-        except PqmlError as exc:
-            raise named(exc, src_path) from None
+    with _file_job(src_path, dst_path, CIPHERTEXT_MODE, "encrypt_tree", jobs) as job:
+        raw, out, st, workers = job
+        if workers > 1 and not armor:
+            objs, described = fmts.prepare_recipients(format, resolved,
+                                                      allow_classical=allow_classical)
+            parallel.encrypt_file(format, objs, str(src_path), st.st_size, out, workers,
+                                  progress)
+            size = st.st_size
+        else:
+            size, described = encrypt_to(
+                raw, out, resolved, format=format, armor=armor,
+                allow_classical=allow_classical, progress=progress,
+                plaintext_size=st.st_size if stat.S_ISREG(st.st_mode) else None)
         written = out.size
     return EncryptResult(str(src_path), str(dst_path), fmts.Detected(format, armor).name,
                          armor, size, written, described)
@@ -266,20 +278,9 @@ def decrypt_file(src: str | os.PathLike[str], dst: str | os.PathLike[str],
     objects or a :class:`Passphrase`."""
     src_path, dst_path = Path(src), Path(dst)
     resolved = resolve_identities(identities)
-    check_not_input(src_path, dst_path)
-    if src_path.is_dir():
-        raise PqmlError(f"{src_path}: is a directory (use decrypt_tree, or -o OUTDIR)")
-    with open(src_path, "rb", buffering=0) as raw, \
-            atomic_output(dst_path, mode=PLAINTEXT_MODE) as out:
-        try:
-            st = os.fstat(raw.fileno())
-            workers = parallel.jobs_for(st.st_size, jobs) if stat.S_ISREG(st.st_mode) else 1
-            detected, size = _decrypt_source(Source(raw), raw, out, resolved, progress,
-                                             workers)
-        except OutputPathError:
-            raise
-        except PqmlError as exc:
-            raise named(exc, src_path) from None
+    with _file_job(src_path, dst_path, PLAINTEXT_MODE, "decrypt_tree", jobs) as job:
+        raw, out, _, workers = job
+        detected, size = _decrypt_source(Source(raw), raw, out, resolved, progress, workers)
     return DecryptResult(str(src_path), str(dst_path), detected.name, detected.armored, size)
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from pqml.formats.age._io import Source
@@ -94,6 +94,23 @@ class Stanza:
         if len(body) % COLUMNS == 0:  # the body always ends with a short (maybe empty) line
             lines.append(b"")
         return line + b"".join(part + b"\n" for part in lines)
+
+
+_COUNT = {1: "one argument", 2: "two arguments"}
+
+
+def stanzas_of(stanzas: Sequence[Stanza], stanza_type: str, nargs: int,
+               label: str) -> Iterator[Stanza]:
+    """The stanzas of ``stanza_type``, each with exactly ``nargs`` arguments: a stanza with
+    another count raises HeaderError when the reader reaches it, so a recipient type
+    reports its errors in header order, as the CCTV vectors expect."""
+    for stanza in stanzas:
+        if stanza.type != stanza_type:
+            continue
+        if len(stanza.args) != nargs:
+            raise HeaderError(f"{label} stanza must have exactly "
+                              f"{_COUNT.get(nargs, f'{nargs} arguments')}")
+        yield stanza
 
 
 @dataclass(frozen=True)

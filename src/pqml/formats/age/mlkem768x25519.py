@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pqml.formats.age.errors import HeaderError
-from pqml.formats.age.header import Stanza, b64decode_exact, b64encode
+from pqml.formats.age.header import Stanza, b64decode_exact, b64encode, stanzas_of
 from pqml.formats.age.stream import FILE_KEY_SIZE
 from pqml.primitives import hpke
 from pqml.primitives.errors import DecryptionError, WrongKeyTypeError
@@ -66,11 +66,7 @@ class MLKEM768X25519Identity:
         self._x25519 = x25519.SCHEME.wrap_private(private_key.components[1])
 
     def unwrap(self, stanzas: Sequence[Stanza]) -> bytes | None:
-        for stanza in stanzas:
-            if stanza.type != STANZA_TYPE:
-                continue
-            if len(stanza.args) != 1:
-                raise HeaderError("mlkem768x25519 stanza must have exactly one argument")
+        for stanza in stanzas_of(stanzas, STANZA_TYPE, 1, "mlkem768x25519"):
             enc = b64decode_exact(stanza.args[0], ENC_SIZE, "mlkem768x25519 stanza enc")
             if len(stanza.body) != _BODY_SIZE:
                 raise HeaderError(f"mlkem768x25519 stanza body must be {_BODY_SIZE} bytes")

@@ -21,7 +21,7 @@ import re
 from collections.abc import Sequence
 
 from pqml.formats.age.errors import HeaderError
-from pqml.formats.age.header import Stanza, b64decode_exact, b64encode
+from pqml.formats.age.header import Stanza, b64decode_exact, b64encode, stanzas_of
 from pqml.formats.age.stream import FILE_KEY_SIZE
 from pqml.primitives import symmetric
 from pqml.primitives.errors import DecryptionError
@@ -85,11 +85,7 @@ class ScryptIdentity:
 
     def unwrap(self, stanzas: Sequence[Stanza]) -> bytes | None:
         check_alone(stanzas)
-        for stanza in stanzas:
-            if stanza.type != STANZA_TYPE:
-                continue
-            if len(stanza.args) != 2:
-                raise HeaderError("scrypt stanza must have exactly two arguments")
+        for stanza in stanzas_of(stanzas, STANZA_TYPE, 2, "scrypt"):
             salt = b64decode_exact(stanza.args[0], SALT_SIZE, "scrypt stanza salt")
             if not _DECIMAL.fullmatch(stanza.args[1]):
                 raise HeaderError("scrypt work factor is not a decimal number without "

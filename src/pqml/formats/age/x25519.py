@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pqml.formats.age.errors import HeaderError, RecipientError
-from pqml.formats.age.header import Stanza, b64decode_exact, b64encode
+from pqml.formats.age.header import Stanza, b64decode_exact, b64encode, stanzas_of
 from pqml.formats.age.stream import FILE_KEY_SIZE
 from pqml.primitives import symmetric
 from pqml.primitives.base import KEMPrivateKey, KEMPublicKey
@@ -71,11 +71,7 @@ class X25519Identity:
 
     def unwrap(self, stanzas: Sequence[Stanza]) -> bytes | None:
         """The file key from the first stanza that opens, None if none is ours."""
-        for stanza in stanzas:
-            if stanza.type != STANZA_TYPE:
-                continue
-            if len(stanza.args) != 1:
-                raise HeaderError("X25519 stanza must have exactly one argument")
+        for stanza in stanzas_of(stanzas, STANZA_TYPE, 1, "X25519"):
             share = b64decode_exact(stanza.args[0], 32, "X25519 stanza share")
             if len(stanza.body) != _BODY_SIZE:
                 raise HeaderError(f"X25519 stanza body must be {_BODY_SIZE} bytes")
