@@ -10,7 +10,8 @@ import pytest
 
 from conftest import GUARD, REPO, VECTORS, OutsideRepositoryError, ReadGuard
 
-SHARED_REFERENCE = re.compile(r"\.\./shared|shared_vector")
+# Spelled so that this file does not match itself.
+SHARED_REFERENCE = re.compile(r"\.\./shared|" + "shared" + "_vector")
 
 
 def test_guard_refuses_siblings_of_the_repository(tmp_path: Path) -> None:
@@ -53,11 +54,8 @@ def _project_files() -> list[Path]:
 
 
 def test_no_project_file_refers_to_a_folder_beside_it() -> None:
-    this = Path(__file__).resolve()
     offenders = []
     for path in _project_files():
-        if path.resolve() == this:
-            continue
         try:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
