@@ -54,7 +54,7 @@ def accuracy(verbose: bool, split: str | None = None) -> dict:
     if split is not None:
         labels = [x for x in labels if x.get("split", "development") == split]
     want = {(x["path"], x["line"], x["algorithm"]): x["usage"] for x in labels}
-    result = scan([str(CORPUS / "repo")], ScanOptions(jobs=1))
+    result = scan([str(CORPUS / "repo")], ScanOptions(jobs=1, gitignore=False))
     got: dict[tuple[str, int, str], set[str]] = {}
     for f in result.findings:
         top = f.path.split("/", 1)[0]
@@ -119,7 +119,7 @@ def throughput(roots: list[str], jobs: int, repeat: int) -> dict:
     lines = files = 0
     for _ in range(repeat):
         t0 = time.perf_counter()
-        result = scan(roots, ScanOptions(jobs=jobs))
+        result = scan(roots, ScanOptions(jobs=jobs, gitignore=False))
         times.append(time.perf_counter() - t0)
         lines, files = result.python_lines, result.files_scanned
     # best of the runs: on a shared machine other processes only ever add time

@@ -141,20 +141,20 @@ def run(args: argparse.Namespace, work: Path) -> int:
         "hashlib floor (2 threads, SHA-256)": lambda: floor(weights),
         "model_signing sign key (API)": ms_sign,
         "pqml sign, ECDSA-P256 (files)": lambda: signing.sign_model(
-            model, [ec], signature=pq_sig),
+            model, [ec], signature=pq_sig, force=True),
         "model_signing verify key (API)": ms_verify,
         "pqml verify, ECDSA-P256 (files)": lambda: signing.verify_model(
             model, [ec.public_key()], signature=pq_sig),
         "pqml partial verify, 1 file (files)": lambda: verified_load.verify_for_load(
             model, [part], [ec.public_key()], verify=VerifyOptions(signature=pq_sig)),
         "pqml sign, ML-DSA-65 (shards 64 MiB)": lambda: signing.sign_model(
-            model, [ml], signature=pq_ml_sig),
+            model, [ml], signature=pq_ml_sig, force=True),
         "pqml verify, ML-DSA-65 (shards)": lambda: signing.verify_model(
             model, [ml.public_key()], signature=pq_ml_sig),
         "pqml partial verify, 1 file (shards)": lambda: verified_load.verify_for_load(
             model, [part], [ml.public_key()], verify=VerifyOptions(signature=pq_ml_sig)),
         "pqml sign, ML-DSA-65, BLAKE3": lambda: signing.sign_model(
-            model, [ml], signature=b3_sig, hash="blake3"),
+            model, [ml], signature=b3_sig, hash="blake3", force=True),
         "pqml verify, ML-DSA-65, BLAKE3": lambda: signing.verify_model(
             model, [ml.public_key()], signature=b3_sig),
     }
@@ -167,12 +167,12 @@ def run(args: argparse.Namespace, work: Path) -> int:
                 "--signature", str(cli_ms_sig)),
             "pqml sign -k ecdsa (CLI)": lambda: run_cli(
                 pq_cli, "sign", str(model), "-k", str(keys["ec"]), "--signature",
-                str(cli_pq_sig)),
+                str(cli_pq_sig), "--force"),
             "model_signing verify key (CLI)": lambda: run_cli(
                 ms_cli, "verify", "key", str(model), "--public_key", str(keys["ec.pub"]),
                 "--signature", str(cli_ms_sig)),
-            "pqml verify -p ecdsa (CLI)": lambda: run_cli(
-                pq_cli, "verify", str(model), "-p", str(keys["ec.pub"]), "--signature",
+            "pqml verify -k ecdsa (CLI)": lambda: run_cli(
+                pq_cli, "verify", str(model), "-k", str(keys["ec.pub"]), "--signature",
                 str(cli_pq_sig)),
         })
     times: dict[str, list[float]] = {name: [] for name in ops}
@@ -201,7 +201,7 @@ def measure_startup(work: Path, keys: dict[str, Path], runs: int) -> dict[str, l
     (tiny / "w.bin").write_bytes(b"abc")
     pq = str(BIN / "pqml")
     run_cli(pq, "sign", str(tiny), "-k", str(keys["ec"]), "-k", str(keys["ml"]))
-    argv = [pq, "verify", str(tiny), "-p", str(keys["ml.pub"])]
+    argv = [pq, "verify", str(tiny), "-k", str(keys["ml.pub"])]
     cached = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     # An empty cache prefix and no writing: every module (click, cryptography…) compiles
     # from source on each run, the worst case.
@@ -241,7 +241,7 @@ def report(args: argparse.Namespace, times: dict[str, list[float]],
         ("sign, API", "model_signing sign key (API)", "pqml sign, ECDSA-P256 (files)"),
         ("verify, API", "model_signing verify key (API)", "pqml verify, ECDSA-P256 (files)"),
         ("sign, CLI", "model_signing sign key (CLI)", "pqml sign -k ecdsa (CLI)"),
-        ("verify, CLI", "model_signing verify key (CLI)", "pqml verify -p ecdsa (CLI)"),
+        ("verify, CLI", "model_signing verify key (CLI)", "pqml verify -k ecdsa (CLI)"),
     ]
     print("\n| comparison (ECDSA P-256, SHA-256 files) | model_signing s | pqml s | "
           "speed-up (medians) | speed-up (minima) |")

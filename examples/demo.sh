@@ -49,10 +49,10 @@ bash "$(dirname "$0")/demo_encrypt.sh" "$out/encrypt"
 
 step "Crypto inventory: pqml scan on a sample repository (bench/scan_corpus/repo)"
 repo="$(dirname "$0")/../bench/scan_corpus/repo"
-pqml scan "$repo" -f cbom -o "$out/cbom.json" --no-progress
-pqml scan "$repo" -f html -o "$out/scan-report.html" --no-progress
+pqml scan "$repo" -f cbom -o "$out/cbom.json" --no-gitignore --no-progress
+pqml scan "$repo" -f html -o "$out/scan-report.html" --no-gitignore --no-progress
 echo "  CycloneDX CBOM -> $out/cbom.json, HTML report -> $out/scan-report.html"
-pqml scan "$repo" --plan --no-progress > "$out/scan-plan.txt" 2>/dev/null
+pqml scan "$repo" --plan --no-gitignore --no-progress > "$out/scan-plan.txt" 2>/dev/null
 sed -n '/[Pp]lan/,$p' "$out/scan-plan.txt" | sed -n 1,20p
 echo "  ... full plan in $out/scan-plan.txt"
 

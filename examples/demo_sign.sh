@@ -28,7 +28,7 @@ step "Sign: one OMS bundle, two signatures (ECDSA first for model_signing)"
 pqml sign "$model" -k "$out/ecdsa.pem" -k "$out/mldsa65.pem"
 
 step "Verify, requiring a post-quantum signature"
-pqml verify "$model" -p "$out/ecdsa.pub" -p "$out/mldsa65.pub" --require-pq
+pqml verify "$model" -k "$out/ecdsa.pub" -k "$out/mldsa65.pub" --require-pq
 
 step "Tamper with one byte of the weights: verification must fail"
 cp "$model/model.safetensors" "$out/model.safetensors.orig"
@@ -39,7 +39,7 @@ data = bytearray(open(path, "rb").read())
 data[-1] ^= 0x01
 open(path, "wb").write(bytes(data))
 EOF
-if pqml verify "$model" -p "$out/ecdsa.pub" -p "$out/mldsa65.pub" --require-pq; then
+if pqml verify "$model" -k "$out/ecdsa.pub" -k "$out/mldsa65.pub" --require-pq; then
   echo "tampering was NOT detected" >&2; exit 1
 else
   echo "(failure expected: the flipped byte was caught)"
@@ -49,11 +49,11 @@ step "Restore the byte; a pickle dropped into the model is refused too"
 cp "$out/model.safetensors.orig" "$model/model.safetensors"
 "$python" -c 'import pickle, sys; open(sys.argv[1], "wb").write(pickle.dumps({"x": 1}))' \
   "$model/extra.pkl"
-pqml verify "$model" -p "$out/mldsa65.pub" || echo "(failure expected: unsigned pickle)"
+pqml verify "$model" -k "$out/mldsa65.pub" || echo "(failure expected: unsigned pickle)"
 rm "$model/extra.pkl"
 
 step "Load the weights verified (pqml.load checks the signature before it deserializes)"
-pqml verify "$model" -p "$out/mldsa65.pub" --require-pq > /dev/null && echo "  model verifies again"
+pqml verify "$model" -k "$out/mldsa65.pub" --require-pq > /dev/null && echo "  model verifies again"
 "$python" - "$model" "$out/mldsa65.pub" <<'EOF'
 import sys
 import pqml

@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("formats", ("pqml.formats",)),
     ("primitives", ("pqml.primitives",)),
 ]
-BACKENDS = ("cryptography", "pqcrypto", "pqc", "blake3")
+BACKENDS = ("cryptography", "pqcrypto", "pqc", "blake3", "nacl", "bcrypt")
 # Backend imports above primitives that are known and kept; see docs/ARCHITECTURE.md.
 BACKEND_EXCEPTIONS = {
     "pqml.formats.keyfile",       # PKCS#8 / SPKI serialization and PBES2 key-file encryption

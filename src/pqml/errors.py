@@ -14,7 +14,8 @@ each class lives::
     │   ├── WrongKeyTypeError                   primitives.errors
     │   ├── Bech32Error                         formats.errors
     │   ├── DERError                            formats.errors
-    │   └── PassphraseRequiredError             formats.errors
+    │   ├── PassphraseRequiredError             formats.errors
+    │   └── WrongKeyPassphraseError             formats.errors
     ├── KeyFileExistsError (FileExistsError)    primitives.errors
     ├── InvalidSignatureError                   primitives.errors
     ├── HPKEError                               primitives.errors
@@ -25,13 +26,16 @@ each class lives::
     │   │   ├── HeaderError                     formats.age.errors
     │   │   │   └── HeaderMACError              formats.age.errors
     │   │   ├── NoIdentityMatchError            formats.age.errors
+    │   │   │   └── WrongPassphraseError        encryption.errors
     │   │   ├── PayloadError                    formats.age.errors
     │   │   └── ArmorError                      formats.age.errors
     │   └── NotEncryptedError                   encryption.errors
     ├── RecipientError (ValueError)             formats.age.errors
     ├── BundleFormatError (ValueError)          formats.errors
     ├── OutputPathError                         _internal.errors
+    │   └── OutputExistsError (FileExistsError) _internal.errors
     ├── RekeyError                              encryption.errors
+    │   └── RekeyManyError                      encryption.errors
     ├── UntrustedSourceError                    encryption.errors
     ├── SafetensorsFormatError                  encryption.errors
     ├── UnsafePathError                         signing.errors
@@ -51,12 +55,14 @@ this one (tests/test_layers.py); this module is for users.
 
 from __future__ import annotations
 
-from pqml._internal.errors import OutputPathError
+from pqml._internal.errors import OutputExistsError, OutputPathError
 from pqml.encryption.errors import (
     NotEncryptedError,
     RekeyError,
+    RekeyManyError,
     SafetensorsFormatError,
     UntrustedSourceError,
+    WrongPassphraseError,
 )
 from pqml.formats.age.errors import (
     AgeError,
@@ -72,6 +78,7 @@ from pqml.formats.errors import (
     BundleFormatError,
     DERError,
     PassphraseRequiredError,
+    WrongKeyPassphraseError,
 )
 from pqml.primitives.errors import (
     ChunkedFormatError,
@@ -118,6 +125,7 @@ __all__ = [
     "MessageLimitReachedError",
     "NoIdentityMatchError",
     "NotEncryptedError",
+    "OutputExistsError",
     "OutputPathError",
     "PassphraseRequiredError",
     "PayloadError",
@@ -126,6 +134,7 @@ __all__ = [
     "PqmlError",
     "RecipientError",
     "RekeyError",
+    "RekeyManyError",
     "SafetensorsFormatError",
     "ScanError",
     "SignatureVerificationError",
@@ -136,5 +145,7 @@ __all__ = [
     "UnsignedFileError",
     "UntrustedSourceError",
     "VerificationError",
+    "WrongKeyPassphraseError",
     "WrongKeyTypeError",
+    "WrongPassphraseError",
 ]

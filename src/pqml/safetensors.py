@@ -264,7 +264,10 @@ class EncryptedSafeOpen:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<pqml encrypted safetensors {self._path!r} ({len(self._entries)} tensors)>"
+        from pqml._internal.text import plural
+
+        tensors = plural(len(self._entries), "tensor")
+        return f"<pqml encrypted safetensors {self._path!r} ({tensors})>"
 
 
 class _Slice:

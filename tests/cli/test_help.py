@@ -151,4 +151,5 @@ def test_a_command_whose_module_is_missing_is_not_listed(monkeypatch) -> None:
 
 def test_unknown_command_still_exits_2() -> None:
     res = CliRunner().invoke(cli, ["nope"])
-    assert res.exit_code == 2 and "No such command" in res.output
+    assert res.exit_code == 2 and res.stderr == (
+        "pqml: error: unknown command 'nope'\npqml: hint: run 'pqml --help' for the commands\n")

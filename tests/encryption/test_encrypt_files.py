@@ -101,7 +101,7 @@ def test_recipient_kinds(tmp_path: Path, keys: dict[str, Path]) -> None:
     assert [r["kem"] for r in res.recipients] == ["X-Wing", "ML-KEM-1024"]
     assert not res.quantum_vulnerable
     for ident in (keys["mlkem.pem"], age_keys.encode_identity(XWING), XWING):
-        feature.decrypt_file(tmp_path / "e", tmp_path / "o", [ident])
+        feature.decrypt_file(tmp_path / "e", tmp_path / "o", [ident], force=True)
         assert (tmp_path / "o").read_bytes() == data
 
 
@@ -112,7 +112,7 @@ def test_passphrase_both_formats(tmp_path: Path) -> None:
     feature.decrypt_file(tmp_path / "e1", tmp_path / "o", [Passphrase(b"pw")])
     assert (tmp_path / "o").read_bytes() == data
     feature.encrypt_file(tmp_path / "p", tmp_path / "e2", [Passphrase(b"pw", 10)], format="age")
-    feature.decrypt_file(tmp_path / "e2", tmp_path / "o", [Passphrase(b"pw")])
+    feature.decrypt_file(tmp_path / "e2", tmp_path / "o", [Passphrase(b"pw")], force=True)
     assert (tmp_path / "o").read_bytes() == data
     with pytest.raises(NoIdentityMatchError):
         feature.decrypt_file(tmp_path / "e1", tmp_path / "o2", [Passphrase(b"no")])
@@ -217,7 +217,7 @@ def test_damage_leaves_nothing(tmp_path: Path, encrypted: tuple[Path, bytes], jo
     before = path.read_bytes()
     (tmp_path / "out").write_bytes(b"previous")
     with pytest.raises(error) as info:
-        feature.decrypt_file(path, tmp_path / "out", [XWING], jobs=jobs)
+        feature.decrypt_file(path, tmp_path / "out", [XWING], jobs=jobs, force=True)
     text = str(info.value)
     assert text.startswith(f"{path}: ") and "\n" not in text
     if message:

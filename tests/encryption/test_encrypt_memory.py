@@ -48,15 +48,18 @@ STEPS = {
     """,
     "decrypt pqml file": """
         from pqml.encryption import encrypt
-        encrypt.decrypt_file(sys.argv[2] + "/big.pqml", sys.argv[2] + "/out", [KEY], jobs=1)
+        encrypt.decrypt_file(sys.argv[2] + "/big.pqml", sys.argv[2] + "/out", [KEY], jobs=1,
+                             force=True)
     """,
     "decrypt pqml file, 2 processes": """
         from pqml.encryption import encrypt
-        encrypt.decrypt_file(sys.argv[2] + "/big.pqml", sys.argv[2] + "/out", [KEY], jobs=2)
+        encrypt.decrypt_file(sys.argv[2] + "/big.pqml", sys.argv[2] + "/out", [KEY], jobs=2,
+                             force=True)
     """,
     "decrypt age file": """
         from pqml.encryption import encrypt
-        encrypt.decrypt_file(sys.argv[2] + "/big.age", sys.argv[2] + "/out", [KEY], jobs=1)
+        encrypt.decrypt_file(sys.argv[2] + "/big.age", sys.argv[2] + "/out", [KEY], jobs=1,
+                             force=True)
     """,
     "read everything through pqml.open": """
         import pqml

@@ -11,6 +11,7 @@ from pqml.scan.model import Finding
 from pqml.scan.plan import build_plan
 
 CFG = RiskConfig(crqc_year=2035, current_year=2026)
+LEVEL_ORDER = ("critical", "high", "medium", "low", "info")
 
 
 def finding(algorithm: str, parameter: str | None = None, usage: str = "sign",
@@ -124,8 +125,37 @@ def test_plan_order_and_replacements() -> None:
     assert pickle_item.command.endswith("pqml sign models/clean.pkl -k signer.pem")
     weights = by_title["Unprotected model files"]
     assert "pqml encrypt -r" in weights.command
-    priorities = [p.priority for p in plan]
-    assert priorities == sorted(priorities, reverse=True)
+    ranks = [(LEVEL_ORDER.index(p.level), p.deadline_year or 9999) for p in plan]
+    assert ranks == sorted(ranks)
+
+
+def test_plan_has_one_step_per_replacement_worst_level_then_earliest_deadline() -> None:
+    """Risk level first (critical -> low), then the earliest deadline: a medium step due in
+    2023 comes before a medium step due in 2030 even when the latter scores higher."""
+    plan = build_plan([
+        finding("ECDSA", "P-256", usage="sign"),              # medium 45, 2033
+        finding("RSA", "2048", usage="sign"),                 # medium 50, 2030
+        finding("SHA-1", usage="digest"),                     # medium 45, 2030
+        finding("MD5", usage="digest"),                       # medium 45, 2026
+        finding("RSA", "2048", usage="sign", jose_alg="RS256"),  # medium 50, 2030
+        finding("AES-128-GCM", usage="encrypt"),              # info, no deadline
+        finding("3DES", usage="encrypt"),                     # medium 55, 2023
+        finding("ECDH", "P-256", usage="key-exchange"),       # high 65, 2033
+        finding("RSA", "2048", usage="encrypt"),              # high 70, 2030
+    ])
+    assert [(p.title, p.level, p.deadline_year) for p in plan] == [
+        ("RSA encryption; ECDH key exchange", "high", 2030),
+        ("3DES encryption", "medium", 2023),
+        ("MD5, SHA-1 hashing", "medium", 2026),
+        ("RSA, ECDSA signatures and signing keys", "medium", 2030),
+        ("RSA JWT signatures", "medium", 2030),
+        ("AES-128-GCM encryption", "info", None),
+    ]
+    assert len({p.replacement for p in plan}) == len(plan)
+    assert [len(p.findings) for p in plan] == [2, 1, 2, 2, 1, 1]
+    kem = plan[0]
+    assert [f.usage for f in kem.findings] == ["encrypt", "key-exchange"]  # worst first
+    assert "pqml encrypt -r recipient.pem" in (kem.command or "")  # the worst one's command
 
 
 def test_fail_on_policies() -> None:

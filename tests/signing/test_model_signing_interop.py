@@ -158,7 +158,7 @@ def test_model_signing_cannot_verify_its_own_shards_without_help(model: Path, ke
         .set_hashing_config(hashing).sign(model, sig)
     with pytest.raises(TypeError):
         ms_verify(model, sig, keys["p256.pub"])
-    ours = signing.sign_model(model, [keys["p256"]], shard_size=4096).signature
+    ours = signing.sign_model(model, [keys["p256"]], shard_size=4096, force=True).signature
     explicit = model_signing.hashing.Config().use_shard_serialization(shard_size=4096)
     model_signing.verifying.Config().use_elliptic_key_verifier(public_key=keys["p256.pub"]) \
         .set_hashing_config(explicit).verify(model, ours)

@@ -185,13 +185,15 @@ def test_method_auto_and_explicit(model: Path) -> None:
     ml, ec = key("ML-DSA-65"), key("ECDSA-P256")
     s = statement(signing.sign_model(model, [ml]).signature).serialization
     assert (s.method, s.shard_size) == ("shards", 64 * 1024 * 1024)
-    s = statement(signing.sign_model(model, [ec, ml]).signature).serialization
+    s = statement(signing.sign_model(model, [ec, ml], force=True).signature).serialization
     assert s.method == "files"
-    s = statement(signing.sign_model(model, [ml], hash="blake3").signature).serialization
+    s = statement(signing.sign_model(model, [ml], hash="blake3", force=True).signature
+                  ).serialization
     assert (s.method, s.hash_type) == ("files", "blake3")
-    s = statement(signing.sign_model(model, [ml], method="files").signature).serialization
+    s = statement(signing.sign_model(model, [ml], method="files", force=True).signature
+                  ).serialization
     assert s.method == "files"
-    result = signing.sign_model(model, [ec], shard_size=1000)
+    result = signing.sign_model(model, [ec], shard_size=1000, force=True)
     s = statement(result.signature).serialization
     assert (s.method, s.shard_size) == ("shards", 1000)
     assert any("model_signing 1.1.1's verify command cannot" in w for w in result.warnings)
@@ -301,7 +303,8 @@ def test_ignore_paths_recorded_and_honored(model: Path) -> None:
     assert ("logs", "ignored") in {(f.name, f.status) for f in verified.files}
     with pytest.raises(UnsafePathError):
         signing.sign_model(model, [key("ML-DSA-65")], ignore_paths=["../elsewhere"])
-    warned = signing.sign_model(model, [key("ML-DSA-65")], ignore_paths=["nothing-here"])
+    warned = signing.sign_model(model, [key("ML-DSA-65")], ignore_paths=["nothing-here"],
+                                force=True)
     assert any("matches nothing" in w for w in warned.warnings)
 
 
@@ -442,7 +445,7 @@ def test_policy_file(model: Path, tmp_path: Path, fmt: str) -> None:
                         'required_algorithms = ["mldsa65"]\nmin_signatures = 2\n')
     result = signing.verify_model(model, policy=path)
     assert [c.status for c in result.signatures] == ["verified", "verified"]
-    signing.sign_model(model, [key("ECDSA-P256")])
+    signing.sign_model(model, [key("ECDSA-P256")], force=True)
     with pytest.raises(TrustPolicyError, match="requires 2") as info:
         signing.verify_model(model, policy=path)
     assert "no verified ML-DSA-65 signature" in str(info.value)
@@ -543,4 +546,4 @@ def test_colon_names_and_shards(tmp_path: Path) -> None:
     assert result.manifest.method == "files"
     signing.verify_model(model, [key("ML-DSA-65").public_key()])
     with pytest.raises(UnsafePathError, match="names with ':'"):
-        signing.sign_model(model, [key("ML-DSA-65")], shard_size=1024)
+        signing.sign_model(model, [key("ML-DSA-65")], shard_size=1024, force=True)

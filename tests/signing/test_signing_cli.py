@@ -56,7 +56,7 @@ def test_sign_verify_hybrid(model: Path, keys: dict[str, Path]) -> None:
     assert f"-> {model / 'model.sig'}" in res.stdout
     assert "ECDSA-P256 (quantum-vulnerable), ML-DSA-65" in res.stdout
     root = res.stdout.split("root digest: ")[1].strip()
-    res = run("verify", model, "-p", keys["ec.pub"], "-p", keys["ml.pub"], "--require-pq")
+    res = run("verify", model, "-k", keys["ec.pub"], "-k", keys["ml.pub"], "--require-pq")
     assert res.exit_code == 0, res.output
     lines = res.stdout.splitlines()
     assert lines[0].startswith("signature 1: verified   ECDSA-P256")
@@ -66,15 +66,15 @@ def test_sign_verify_hybrid(model: Path, keys: dict[str, Path]) -> None:
     assert res.stderr == ""
     res = run("digest", model, "--method", "files")  # ECDSA first: sign chose files
     assert res.stdout.split()[0] == root
-    assert run("digest", model).stdout.split()[0] != root  # auto: shards, as for a PQ key
+    assert run("digest", model).stdout.split()[0] == root  # auto: as the bundle records
 
 
 def test_classical_only_warns(model: Path, keys: dict[str, Path]) -> None:
     assert run("sign", model, "-k", keys["ec"]).exit_code == 0
-    res = run("verify", model, "-p", keys["ec.pub"])
+    res = run("verify", model, "-k", keys["ec.pub"])
     assert res.exit_code == 0
     assert "pqml: warning: only quantum-vulnerable signatures verified (ECDSA-P256)" in res.stderr
-    res = run("verify", model, "-p", keys["ec.pub"], "--require-pq")
+    res = run("verify", model, "-k", keys["ec.pub"], "--require-pq")
     assert_one_line_error(res, "no post-quantum signature from a trusted key verified")
     assert "signature 1: verified" in res.stdout
 
@@ -83,13 +83,13 @@ def test_json_report(model: Path, keys: dict[str, Path]) -> None:
     res = run("sign", model, "-k", keys["ml"], "--json")
     signed = json.loads(res.stdout)
     assert signed["method"] == "shards" and signed["signatures"][0]["algorithm"] == "ML-DSA-65"
-    res = run("verify", model, "-p", keys["ml.pub"], "--json")
+    res = run("verify", model, "-k", keys["ml.pub"], "--json")
     report = json.loads(res.stdout)
     assert report["verified"] is True and report["root_digest"] == signed["root_digest"]
     assert report["signatures"][0]["quantum_vulnerable"] is False
     (model / "config.json").write_text('{"hidden": 9}')
     (model / "evil.pkl").write_bytes(b"\x80\x04.")
-    res = run("verify", model, "-p", keys["ml.pub"], "--json")
+    res = run("verify", model, "-k", keys["ml.pub"], "--json")
     assert_one_line_error(res, "integrity check failed")
     report = json.loads(res.stdout)
     assert report["verified"] is False
@@ -103,7 +103,7 @@ def test_tamper_diff(model: Path, keys: dict[str, Path]) -> None:
     run("sign", model, "-k", keys["ml"])
     (model / "config.json").rename(model / "cfg.json")
     (model / "weights" / "w.bin").write_bytes(b"x")
-    res = run("verify", model, "-p", keys["ml.pub"])
+    res = run("verify", model, "-k", keys["ml.pub"])
     assert_one_line_error(res, "renamed config.json -> cfg.json; modified weights/w.bin")
     assert "renamed   config.json -> cfg.json" in res.stdout
     assert "modified  weights/w.bin  (size 1, signed 2048)" in res.stdout
@@ -112,9 +112,9 @@ def test_tamper_diff(model: Path, keys: dict[str, Path]) -> None:
 def test_unsigned_files(model: Path, keys: dict[str, Path]) -> None:
     run("sign", model, "-k", keys["ml"])
     (model / "extra.joblib").write_bytes(b"\x80\x04.")
-    assert_one_line_error(run("verify", model, "-p", keys["ml.pub"]),
+    assert_one_line_error(run("verify", model, "-k", keys["ml.pub"]),
                           "unsigned pickle file extra.joblib")
-    res = run("verify", model, "-p", keys["ml.pub"], "--allow-unsigned-files")
+    res = run("verify", model, "-k", keys["ml.pub"], "--allow-unsigned-files")
     assert res.exit_code == 0
     assert "added     extra.joblib  (may hold a pickle)" in res.stdout
     assert "unsigned file allowed: extra.joblib (may hold a pickle" in res.stderr
@@ -123,9 +123,9 @@ def test_unsigned_files(model: Path, keys: dict[str, Path]) -> None:
 def test_partial_only(model: Path, keys: dict[str, Path]) -> None:
     run("sign", model, "-k", keys["ml"])
     (model / "weights" / "w.bin").write_bytes(b"tampered")
-    res = run("verify", model, "-p", keys["ml.pub"], "--only", "config.json")
+    res = run("verify", model, "-k", keys["ml.pub"], "--only", "config.json")
     assert res.exit_code == 0 and "partial" in res.stdout
-    assert_one_line_error(run("verify", model, "-p", keys["ml.pub"], "--only", "nope.bin"),
+    assert_one_line_error(run("verify", model, "-k", keys["ml.pub"], "--only", "nope.bin"),
                           "nope.bin is not covered by the signature")
 
 
@@ -136,7 +136,7 @@ def test_cnsa2_and_options(model: Path, keys: dict[str, Path], tmp_path: Path) -
     data = json.loads(res.stdout)
     assert data["hash_type"] == "sha384" and data["files"] == 1
     assert "weights" in data["ignore_paths"]
-    res = run("verify", model, "-p", keys["ml87.pub"], "--signature", sig)
+    res = run("verify", model, "-k", keys["ml87.pub"], "--signature", sig)
     assert res.exit_code == 0 and "ignored   weights" in res.stdout
     res = run("digest", model, "--profile", "cnsa2", "--ignore-paths", "weights")
     assert res.stdout.split()[0] == data["root_digest"]
@@ -159,8 +159,8 @@ def test_policy_option(model: Path, keys: dict[str, Path], tmp_path: Path) -> No
 
 @pytest.mark.parametrize(("args", "match", "code"), [
     (["verify", "{model}"], "no trusted key", 2),
-    (["verify", "{model}", "-p", "{ml.pub}"], "no signature bundle there", 1),
-    (["verify", "{tmp}/nope", "-p", "{ml.pub}"], "no such file or directory", 1),
+    (["verify", "{model}", "-k", "{ml.pub}"], "no signature bundle there", 1),
+    (["verify", "{tmp}/nope", "-k", "{ml.pub}"], "no such file or directory", 1),
     (["sign", "{tmp}/nope", "-k", "{ml}"], "no such file or directory", 1),
     (["sign", "{model}", "-k", "{ml.pub}"], "expected a private key", 1),
     (["sign", "{model}", "-k", "{tmp}/missing.pem"], "missing.pem: no such file", 1),
@@ -178,7 +178,7 @@ def test_one_line_errors(model: Path, keys: dict[str, Path], tmp_path: Path,
 
 def test_corrupt_bundle_is_one_line(model: Path, keys: dict[str, Path]) -> None:
     (model / "model.sig").write_text('{"mediaType": 1}')
-    assert_one_line_error(run("verify", model, "-p", keys["ml.pub"]),
+    assert_one_line_error(run("verify", model, "-k", keys["ml.pub"]),
                           f"{model / 'model.sig'}: OMS bundle: bundle: missing key")
 
 
@@ -191,7 +191,7 @@ def test_symlink_refused_one_line(model: Path, keys: dict[str, Path]) -> None:
 def test_vectors_from_the_command_line() -> None:
     key = vector("oms", "keys", "signing-key-pub.pem")
     for name in ("v1.1.0-elliptic-key", "v1.0.0-elliptic-key/signme-1"):
-        res = run("verify", vector("oms", name), "-p", key)
+        res = run("verify", vector("oms", name), "-k", key)
         assert res.exit_code == 0, res.output
         assert "signature 1: verified   ECDSA-P384" in res.stdout
     res = run("verify", vector("oms", "v1.1.0-certificate"), "--certificate-chain",
@@ -210,7 +210,7 @@ def test_verify_path_imports_nothing_heavy(tmp_path: Path, keys: dict[str, Path]
     code = (
         "import sys\n"
         "from pqml.cli.main import cli\n"
-        f"try:\n cli(['verify', {str(model)!r}, '-p', {str(keys['ml.pub'])!r}])\n"
+        f"try:\n cli(['verify', {str(model)!r}, '-k', {str(keys['ml.pub'])!r}])\n"
         "except SystemExit as e:\n assert e.code in (0, None), e.code\n"
         "heavy = ['torch', 'numpy', 'rich', 'cryptography.x509', 'concurrent.futures',"
         " 'joblib', 'safetensors', 'blake3']\n"

@@ -104,7 +104,7 @@ def test_untrusted_or_missing_signature(model: Path, marker: Path, tmp_path: Pat
     with pytest.raises(PolicyError, match="trusted keys are required"):
         pqml.load(model / "plain.pkl")
     with pytest.raises(TrustPolicyError):
-        signing.sign_model(model, [key("ECDSA-P256")])
+        signing.sign_model(model, [key("ECDSA-P256")], force=True)
         pqml.load(model / "plain.pkl", trusted=[key("ECDSA-P256")],
                   verify=pqml.VerifyOptions(require_pq=True))
     lone = tmp_path / "lone"
@@ -179,7 +179,7 @@ def test_single_file_model_and_sibling_bundle(tmp_path: Path) -> None:
 def test_nested_file_finds_the_model_root(model: Path) -> None:
     (model / "sub").mkdir()
     np.save(model / "sub" / "deep.npy", np.zeros(2))
-    signing.sign_model(model, [key()])
+    signing.sign_model(model, [key()], force=True)
     assert locate(model / "sub" / "deep.npy") == (model.absolute(),
                                                   model.absolute() / "model.sig")
     assert pqml.load(model / "sub" / "deep.npy", trusted=[key()]).tolist() == [0.0, 0.0]
@@ -194,7 +194,7 @@ def test_nested_file_finds_the_model_root(model: Path) -> None:
 
 def test_symlinked_file_refused_unless_allowed(model: Path) -> None:
     (model / "alias.json").symlink_to("config.json")
-    signing.sign_model(model, [key()], allow_symlinks=True)
+    signing.sign_model(model, [key()], allow_symlinks=True, force=True)
     with pytest.raises(UnsafePathError):
         pqml.load(model / "alias.json", trusted=[key()])
     assert pqml.load(model / "alias.json", trusted=[key()],
@@ -203,7 +203,7 @@ def test_symlinked_file_refused_unless_allowed(model: Path) -> None:
 
 def test_custom_loader_and_unknown_suffix(model: Path) -> None:
     (model / "notes.txt").write_text("hello")
-    signing.sign_model(model, [key()])
+    signing.sign_model(model, [key()], force=True)
     with pytest.raises(PqmlError, match="no loader"):
         pqml.load(model / "notes.txt", trusted=[key()])
     assert pqml.load(model / "notes.txt", trusted=[key()],

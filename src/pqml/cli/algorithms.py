@@ -53,12 +53,14 @@ def _size(v: int | None) -> str:
 
 
 def _print_table(algs: list) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
-    wide = console.width >= 140  # optional columns only where they fit unwrapped
-    medium = console.width >= 110
+    from pqml._internal.console import data_console, is_terminal
+
+    console = data_console()
+    # On a terminal, optional columns only where they fit unwrapped; piped, all of them.
+    wide = console.width >= 140 or not is_terminal(None)
+    medium = console.width >= 110 or wide
     table = Table(title="pqml algorithms", show_lines=False, pad_edge=False)
     cols = ["name", "family", *(["standard"] if wide else []), "cat", "pq-safe",
             "pk", "sk", "ct/sig", *(["status", "backend"] if medium else [])]

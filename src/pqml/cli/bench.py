@@ -58,15 +58,17 @@ def _fmt_rate(us: float | None) -> str:
 
 
 def _table(results: list, machine: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
 
+    from pqml._internal.console import data_console
+    from pqml._internal.text import plural
+
     t = Table(title=f"pqml bench primitives — {machine['processor']}, "
-                    f"{machine['cpus']} cpus, cryptography {machine['cryptography']}")
+                    f"{plural(machine['cpus'], 'cpu')}, cryptography {machine['cryptography']}")
     for col in ("algorithm", "op", "pqml ops/s", "backend ops/s", "overhead"):
         t.add_column(col, justify="right" if col not in ("algorithm", "op") else "left")
     for r in results:
         o = r.overhead_pct
         t.add_row(r.algorithm, r.operation, _fmt_rate(r.pqml_us), _fmt_rate(r.backend_us),
                   "-" if o is None else f"{o:+.1f} %")
-    Console().print(t)
+    data_console().print(t)

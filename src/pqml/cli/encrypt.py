@@ -65,13 +65,22 @@ def _passphrase(file: str | None, prompt: bool, confirm: bool) -> Any:
     if not prompt:
         return None
     import getpass
+    import warnings
 
     from pqml.primitives.errors import PqmlError
 
+    # Without a terminal, getpass warns (GetPassWarning, a Python warning on stderr) and
+    # reads standard input, which may be the data itself, with echo on. Refuse instead.
+    no_terminal = click.UsageError("-p/--passphrase needs a terminal to ask the passphrase "
+                                   "on: use --passphrase-file FILE")
     try:
-        value = getpass.getpass("Passphrase: ")
-        if confirm and getpass.getpass("Confirm passphrase: ") != value:
-            raise PqmlError("the passphrases do not match")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", getpass.GetPassWarning)
+            value = getpass.getpass("Passphrase: ")
+            if confirm and getpass.getpass("Confirm passphrase: ") != value:
+                raise PqmlError("the passphrases do not match")
+    except getpass.GetPassWarning:
+        raise no_terminal from None
     except EOFError:
         raise PqmlError("no passphrase given (no terminal to ask on)") from None
     return Passphrase(value.encode("utf-8"))
@@ -90,6 +99,43 @@ def _with_passphrase(given: list[Any], file: str | None, ask: bool, *, confirm: 
     return found
 
 
+_KEY_PASSPHRASE = click.option(
+    "--key-passphrase-file", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+    help="Passphrase of passphrase-protected -i key files (as keygen --passphrase-file "
+         "wrote it). Without it, pqml asks on the terminal, as age does.")
+
+
+def _ask_key_passphrase(name: str) -> bytes:
+    """The passphrase of the encrypted key file ``name``, typed at the terminal (asked
+    only once the key turns out to be encrypted); where there is no terminal, an error
+    saying how to give it."""
+    import getpass
+
+    from pqml.formats.errors import PassphraseRequiredError
+
+    no_terminal = PassphraseRequiredError("the private key is passphrase-protected: give "
+                                          "--key-passphrase-file FILE (no terminal to ask on)")
+    try:  # getpass would fall back to standard input, which may carry the ciphertext
+        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+    except OSError:
+        raise no_terminal from None
+    try:
+        return getpass.getpass(f"Passphrase for key file {name}: ").encode("utf-8")
+    except EOFError:
+        raise no_terminal from None
+
+
+def _identity_files(identities: tuple[str, ...], key_passphrase_file: str | None) -> list[Any]:
+    """The -i files, each with what unlocks it if it is a passphrase-protected key."""
+    from pqml.cli.keys import key_passphrase
+    from pqml.encryption.encryption_keys import IdentityFile
+
+    unlock: Any = (key_passphrase(key_passphrase_file) if key_passphrase_file is not None
+                   else _ask_key_passphrase)
+    # a missing file stays a name, for the usual "no such key file" error
+    return [IdentityFile(i, unlock) if os.path.isfile(i) else i for i in identities]
+
+
 def _emit_json(data: Any, to_stderr: bool) -> None:
     click.echo(json.dumps(data, indent=2), err=to_stderr)
 
@@ -104,8 +150,11 @@ def _is_stdio(name: str | None) -> bool:
 _INPUT = click.argument("input", required=False, metavar="[INPUT]",
                         type=click.Path(allow_dash=True))
 _OUTPUT = click.option("-o", "--output", metavar="OUT", type=click.Path(allow_dash=True),
-                       help="Output file (or directory for a directory INPUT). "
-                            "Default: standard output.")
+                       help="Output file, or directory: for a directory INPUT, or OUT/ (made "
+                            "if missing) to write INPUT's file inside. Default: standard "
+                            "output. An existing output is refused unless --force.")
+_FORCE = click.option("--force", is_flag=True,
+                      help="Replace an existing output file or directory tree.")
 _JSON = click.option("--json", "as_json", is_flag=True,
                      help="Print a JSON summary (to stderr when stdout carries the data).")
 
@@ -128,17 +177,18 @@ _JSON = click.option("--json", "as_json", is_flag=True,
 @click.option("-a", "--armor", is_flag=True,
               help="ASCII-armored output (PEM-style text, either format).")
 @_OUTPUT
+@_FORCE
 @click.option("--allow-classical", is_flag=True,
               help="Accept quantum-vulnerable (X25519) recipients; they are reported.")
-@click.option("-j", "--jobs", type=int, default=None, metavar="N",
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, metavar="N",
               help="Worker processes (default 1: serial measured faster on disk here; "
                    "see docs/PERFORMANCE.md).")
 @_JSON
 @_INPUT
 def encrypt(recipients: tuple[str, ...], recipient_files: tuple[str, ...],
             passphrase_file: str | None, ask_passphrase: bool, fmt: str, armor: bool,
-            output: str | None, allow_classical: bool, jobs: int | None, as_json: bool,
-            input: str | None) -> None:
+            output: str | None, force: bool, allow_classical: bool, jobs: int | None,
+            as_json: bool, input: str | None) -> None:
     """Encrypt a file, a directory or standard input to recipients.
 
     INPUT is a file, a directory (encrypted file by file into -o OUTDIR) or, when absent
@@ -162,7 +212,7 @@ def encrypt(recipients: tuple[str, ...], recipient_files: tuple[str, ...],
             raise PqmlError(f"{input}: is a directory: give -o OUTDIR for the encrypted tree")
         with _progress(_tree_size(Path(input)), "encrypting") as cb:  # type: ignore[arg-type]
             results = feature.encrypt_tree(input, output, recips, progress=cb,  # type: ignore[arg-type]
-                                           jobs=jobs, **kw)
+                                           jobs=jobs, force=force, **kw)
         if results:
             _warn_classical(results[0].recipients)
         if as_json:
@@ -171,14 +221,14 @@ def encrypt(recipients: tuple[str, ...], recipient_files: tuple[str, ...],
     if not _is_stdio(input) and not _is_stdio(output):
         with _progress(os.path.getsize(input), "encrypting") as cb:  # type: ignore[arg-type]
             result = feature.encrypt_file(input, output, recips, progress=cb,  # type: ignore[arg-type]
-                                          jobs=jobs, **kw)
+                                          jobs=jobs, force=force, **kw)
         _warn_classical(result.recipients)
         if as_json:
             _emit_json(result.to_dict(), False)
         return
     if not _is_stdio(output):  # standard input to a file
         result = feature.encrypt_to_path(sys.stdin.buffer, output, recips,  # type: ignore[arg-type]
-                                         **kw)
+                                         force=force, **kw)
         _warn_classical(result.recipients)
         if as_json:
             _emit_json(result.to_dict(), False)
@@ -212,14 +262,17 @@ def encrypt(recipients: tuple[str, ...], recipient_files: tuple[str, ...],
               help="Passphrase (first line of this file) for passphrase-encrypted files.")
 @click.option("-p", "--passphrase", "ask_passphrase", is_flag=True,
               help="Ask the passphrase on the terminal.")
+@_KEY_PASSPHRASE
 @_OUTPUT
-@click.option("-j", "--jobs", type=int, default=None, metavar="N",
+@_FORCE
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, metavar="N",
               help="Worker processes (default 1: serial measured faster on disk here; "
                    "see docs/PERFORMANCE.md).")
 @_JSON
 @_INPUT
 def decrypt(identities: tuple[str, ...], passphrase_file: str | None, ask_passphrase: bool,
-            output: str | None, jobs: int | None, as_json: bool, input: str | None) -> None:
+            key_passphrase_file: str | None, output: str | None, force: bool,
+            jobs: int | None, as_json: bool, input: str | None) -> None:
     """Decrypt a pqml/v1 or age file, a directory or standard input.
 
     INPUT may be binary or armored. File outputs appear only after the whole input
@@ -233,14 +286,15 @@ def decrypt(identities: tuple[str, ...], passphrase_file: str | None, ask_passph
     from pqml.encryption import encrypt as feature
     from pqml.primitives.errors import PqmlError
 
-    ids = _with_passphrase(list(identities), passphrase_file, ask_passphrase, confirm=False,
+    ids = _with_passphrase(_identity_files(identities, key_passphrase_file), passphrase_file,
+                           ask_passphrase, confirm=False,
                            missing="no identities: give -i IDENTITY or --passphrase-file")
     if not _is_stdio(input) and Path(input).is_dir():  # type: ignore[arg-type]
         if _is_stdio(output):
             raise PqmlError(f"{input}: is a directory: give -o OUTDIR for the decrypted tree")
         with _progress(_tree_size(Path(input)), "decrypting") as cb:  # type: ignore[arg-type]
             results, skipped = feature.decrypt_tree(input, output, ids, progress=cb,  # type: ignore[arg-type]
-                                                    jobs=jobs)
+                                                    jobs=jobs, force=force)
         for path in skipped:
             _warn(f"{path}: not an encrypted file, skipped")
         if as_json:
@@ -250,12 +304,13 @@ def decrypt(identities: tuple[str, ...], passphrase_file: str | None, ask_passph
     if not _is_stdio(input) and not _is_stdio(output):
         with _progress(os.path.getsize(input), "decrypting") as cb:  # type: ignore[arg-type]
             result = feature.decrypt_file(input, output, ids, progress=cb,  # type: ignore[arg-type]
-                                          jobs=jobs)
+                                          jobs=jobs, force=force)
         if as_json:
             _emit_json(result.to_dict(), False)
         return
     if not _is_stdio(output):  # standard input to a file
-        result = feature.decrypt_to_path(sys.stdin.buffer, output, ids)  # type: ignore[arg-type]
+        result = feature.decrypt_to_path(sys.stdin.buffer, output, ids,  # type: ignore[arg-type]
+                                         force=force)
         if as_json:
             _emit_json(result.to_dict(), False)
         return
@@ -279,52 +334,87 @@ def decrypt(identities: tuple[str, ...], passphrase_file: str | None, ask_passph
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("-i", "--identity", "identities", multiple=True, metavar="IDENTITY",
               type=click.Path(dir_okay=False),
-              help="Identity that can decrypt the file now (PEM or age identity file).")
+              help="Identity that can decrypt the files now (PEM or age identity file).")
 @click.option("--passphrase-file", type=click.Path(exists=True, dir_okay=False),
               help="Passphrase of a passphrase-encrypted file.")
+@_KEY_PASSPHRASE
 @click.option("--add", "add", multiple=True, metavar="R",
               help="Recipient to add (age string or key file). Repeatable.")
 @click.option("--remove", "remove", multiple=True, metavar="R",
               help="Recipient to remove (age string or key file). Repeatable.")
 @click.option("--reset", is_flag=True,
               help="Drop every existing stanza; the new header holds only --add recipients.")
+@click.option("--skip-missing", is_flag=True,
+              help="Skip (and report) the files that have no stanza for a recipient to "
+                   "--remove, instead of changing no file.")
 @click.option("--allow-classical", is_flag=True,
               help="Accept adding quantum-vulnerable (X25519) recipients.")
-@_JSON
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON record per file: path, status (changed, skipped, failed, "
+                   "unchanged), reason, and the result of a change.")
 def rekey(files: tuple[str, ...], identities: tuple[str, ...], passphrase_file: str | None,
-          add: tuple[str, ...], remove: tuple[str, ...], reset: bool, allow_classical: bool,
-          as_json: bool) -> None:
+          key_passphrase_file: str | None, add: tuple[str, ...], remove: tuple[str, ...],
+          reset: bool, skip_missing: bool, allow_classical: bool, as_json: bool) -> None:
     """Change who can decrypt files, rewriting only their headers.
 
     Changes the recipients of encrypted FILEs (pqml/v1 or age); -i names an identity that
-    can decrypt them now. Payload bytes stay identical. Each file is replaced atomically.
+    can decrypt them now. Payload bytes stay identical. Every FILE is checked first (it
+    opens, each recipient to remove has a stanza, the new header is valid) and no file is
+    changed if one fails; --skip-missing skips the files without a stanza for a recipient
+    to remove instead. Then the files are rewritten one after the other, each atomically;
+    the whole run is not atomic across files: if a write fails (a full disk, a file
+    changed since the check) it stops there. Standard error says per file what happened
+    (changed, skipped, failed, or unchanged).
 
     \b
     Examples:
       pqml rekey -i me.pem --add age1pq1…bob model.safetensors.pqml
       pqml rekey -i me.pem --remove carol.pub.pem out/*.pqml
+      pqml rekey -i me.pem --remove carol.pub.pem --skip-missing out/*.pqml
     """
-    from pqml.encryption.rekey import rekey as rekey_file
+    from pqml.encryption.errors import RekeyManyError
+    from pqml.encryption.rekey import rekey_many
 
     ids = _with_passphrase(
-        list(identities), passphrase_file, False, confirm=False,
-        missing="no identities: give -i IDENTITY (one that can decrypt the file)")
-    results = []
-    for path in files:
-        result = rekey_file(path, ids, add=add, remove=remove, reset=reset,
-                            allow_classical=allow_classical)
-        _warn_classical([a for a in result.added if not a.get("post_quantum")])
-        if result.quantum_vulnerable_stanzas and not as_json:
-            _warn(f"{path}: {result.quantum_vulnerable_stanzas} quantum-vulnerable stanza(s) "
-                  "remain")
-        results.append(result.to_dict())
-        if not as_json:
+        _identity_files(identities, key_passphrase_file), passphrase_file, False,
+        confirm=False, missing="no identities: give -i IDENTITY (one that can decrypt the "
+                               "files)")
+    try:
+        outcomes = rekey_many(files, ids, add=add, remove=remove, reset=reset,
+                              allow_classical=allow_classical, skip_missing=skip_missing)
+    except RekeyManyError as exc:
+        _report_rekey(exc.outcomes, as_json, one_file=len(files) == 1)
+        raise
+    _report_rekey(outcomes, as_json, one_file=len(files) == 1)
+
+
+def _report_rekey(outcomes: list[Any], as_json: bool, *, one_file: bool) -> None:
+    """One line per file on stderr (a lone file's failure is the error line itself), and
+    one JSON record per file on stdout with --json."""
+    from pqml._internal.text import plural
+
+    warned: set[tuple[Any, Any]] = set()
+    for o in outcomes:
+        if o.status == "changed":
+            result = o.result
+            fresh = [a for a in result.added if not a.get("post_quantum")
+                     and (a["type"], a.get("key_id")) not in warned]
+            warned.update((a["type"], a.get("key_id")) for a in fresh)
+            _warn_classical(fresh)
             how = ("header rewritten in place" if result.in_place
                    else "file rewritten (payload bytes unchanged)")
-            click.echo(f"{path}: {result.stanzas_before} -> {result.stanzas_after} recipients "
-                       f"(+{len(result.added)} -{result.removed}), {how}")
+            after = plural(result.stanzas_after, "recipient")
+            click.echo(f"{o.path}: {result.stanzas_before} -> {after} "
+                       f"(+{len(result.added)} -{result.removed}), {how}", err=True)
+            left = result.quantum_vulnerable_stanzas
+            if left and not as_json:
+                _warn(f"{o.path}: {plural(left, 'quantum-vulnerable stanza')} "
+                      f"{'remains' if left == 1 else 'remain'}")
+        elif o.status != "failed" or not one_file:
+            what = {"skipped": "skipped", "failed": "failed", "unchanged": "not changed"}
+            click.echo(f"{o.path}: {what[o.status]}: {o.reason}", err=True)
     if as_json:
-        _emit_json(results if len(results) > 1 else results[0], False)
+        _emit_json([o.to_dict() for o in outcomes], False)
 
 
 def _area_text(info: dict[str, Any]) -> str:
@@ -348,17 +438,19 @@ def _human_size(n: int | None) -> str:
 
 
 @click.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@_JSON
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
 def inspect(file: str, as_json: bool) -> None:
     """Show an encrypted file's format and recipients, without a key.
 
-    Reports what FILE is: format, recipients' stanza types and KEMs, post-quantum status,
-    sizes, chunks.
+    Reports what FILE ("-": standard input) is: format, recipients' stanza types, KEMs
+    and key ids (as pqml keygen and pubkey --json print them), post-quantum status, sizes,
+    chunks.
     """
     from pqml.encryption.inspect import inspect as inspect_file
+    from pqml.encryption.inspect import inspect_stream
 
-    info = inspect_file(file)
+    info = inspect_stream(sys.stdin.buffer) if file == "-" else inspect_file(file)
     if as_json:
         _emit_json(info, False)
         return

@@ -22,6 +22,21 @@ def key_passphrase(path: str | None) -> bytes | None:
     return data
 
 
+def key_facts(key: object) -> dict[str, object]:
+    """``--json`` facts about a key, with the pqml/v1 key id of an encryption key: the id
+    ``pqml inspect`` lists a file's recipients by and errors name a key with."""
+    from pqml.formats.pqml_v1 import hpke_stanza
+    from pqml.keys import key_files as keys
+    from pqml.primitives.base import PrivateKey
+
+    facts = keys.describe(key)  # type: ignore[arg-type]
+    public = key.public_key() if isinstance(key, PrivateKey) else key
+    kem = hpke_stanza.BY_ALGORITHM.get(str(facts["algorithm"]))
+    if kem is not None:
+        facts["key_id"] = hpke_stanza.key_id(kem, public)  # type: ignore[arg-type]
+    return facts
+
+
 def _warn_classical(alg: str) -> None:
     click.echo(f"pqml: warning: {alg} is quantum-vulnerable (classical only)", err=True)
 
@@ -41,14 +56,17 @@ def _warn_classical(alg: str) -> None:
               help="Encrypt the PEM private key with the passphrase in this file.")
 @click.option("--allow-classical", is_flag=True,
               help="Allow quantum-vulnerable algorithms (Ed25519, ECDSA, RSA, X25519).")
-@click.option("--json", "as_json", is_flag=True, help="Print key facts as JSON.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print key facts as JSON, key id included (to standard error when the "
+                   "private key goes to standard output).")
 def keygen(alg: str | None, profile: str, output: str | None, fmt: str,
            passphrase_file: str | None, allow_classical: bool, as_json: bool) -> None:
     """Generate a key pair and print its public key.
 
     The public key is printed as an age recipient where age defines one (X-Wing, X25519),
     else as PEM. The private key goes to -o FILE, or to standard output with the public
-    key on standard error.
+    key on standard error. An encryption key's key id (the one pqml inspect shows) goes
+    to standard error.
 
     \b
     Examples:
@@ -67,24 +85,33 @@ def keygen(alg: str | None, profile: str, output: str | None, fmt: str,
         _warn_classical(entry.name)
     passphrase = key_passphrase(passphrase_file)
     public = keys.public_text(key, age=entry.name in keys.AGE_ALGORITHMS).strip()
+    facts = key_facts(key)
     if output and output != "-":
         keys.save_private(key, output, fmt, passphrase=passphrase)  # type: ignore[arg-type]
         if as_json:
-            click.echo(json.dumps({**keys.describe(key), "private_key_file": output}, indent=2))
-        else:
-            click.echo(public)
+            click.echo(json.dumps({**facts, "private_key_file": output}, indent=2))
+            return
+        click.echo(public)
+        if "key_id" in facts:
+            click.echo(f"Key id: {facts['key_id']}", err=True)
         return
-    if sys.stdout.isatty() and not as_json:
+    if sys.stdout.isatty():
         click.echo("pqml: warning: writing a private key to the terminal", err=True)
     sys.stdout.buffer.write(keys.private_bytes(key, fmt, passphrase=passphrase))  # type: ignore[arg-type]
     sys.stdout.flush()
+    if as_json:  # standard output carries the private key
+        click.echo(json.dumps({**facts, "private_key_file": None}, indent=2), err=True)
+        return
     click.echo(f"Public key: {public}" if "\n" not in public else public, err=True)
+    if "key_id" in facts:
+        click.echo(f"Key id: {facts['key_id']}", err=True)
 
 
 @click.command()
 @click.argument("keyfile", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--age", "as_age", is_flag=True, help="Print the age recipient string.")
-@click.option("--json", "as_json", is_flag=True, help="Print key facts as JSON.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print key facts as JSON, with an encryption key's key id.")
 @click.option("--passphrase-file", type=click.Path(exists=True, dir_okay=False),
               help="Passphrase for an encrypted PEM private key.")
 def pubkey(keyfile: str, as_age: bool, as_json: bool, passphrase_file: str | None) -> None:
@@ -97,7 +124,7 @@ def pubkey(keyfile: str, as_age: bool, as_json: bool, passphrase_file: str | Non
     source: str | bytes = sys.stdin.buffer.read() if keyfile == "-" else keyfile
     key = keys.load(source, passphrase=key_passphrase(passphrase_file))
     if as_json:
-        click.echo(json.dumps(keys.describe(key), indent=2))
+        click.echo(json.dumps(key_facts(key), indent=2))
         return
     click.echo(keys.public_text(key, age=as_age).rstrip("\n"))
 

@@ -60,7 +60,8 @@ def _stderr_console():
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="table",
               show_default=True, help="Report format.")
-@click.option("-o", "--output", metavar="FILE", help="Write the report here (default: stdout).")
+@click.option("-o", "--output", metavar="FILE",
+              help="Write the report here (default, or \"-\": standard output).")
 @click.option("--plan", is_flag=True,
               help="Print the prioritized migration plan (table), or add it to the JSON.")
 @click.option("--fail-on", "fail_on", multiple=True, metavar="POLICY",
@@ -72,6 +73,8 @@ def _stderr_console():
               help="Write the current findings as a baseline file and exit 0.")
 @click.option("--ignore", multiple=True, metavar="PATTERN",
               help="Skip paths matching this glob (relative to each PATH; repeatable).")
+@click.option("--no-gitignore", is_flag=True,
+              help="Also scan what .gitignore files exclude (they are honoured by default).")
 @click.option("--config", "config_path", metavar="FILE",
               help="Settings file (default: pqml.toml in the first PATH or the working dir).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), metavar="N",
@@ -79,8 +82,8 @@ def _stderr_console():
 @click.option("--no-progress", is_flag=True, help="No progress bar, even on a terminal.")
 def scan(paths: tuple[str, ...], fmt: str, output: str | None, plan: bool,
          fail_on: tuple[str, ...], baseline: str | None, write_baseline: str | None,
-         ignore: tuple[str, ...], config_path: str | None, jobs: int | None,
-         no_progress: bool) -> None:
+         ignore: tuple[str, ...], no_gitignore: bool, config_path: str | None,
+         jobs: int | None, no_progress: bool) -> None:
     """Find the cryptography in code, configs, keys and ML artifacts.
 
     Reads code, configs, keys, certificates and ML artifacts under PATHS and reports each
@@ -97,13 +100,15 @@ def scan(paths: tuple[str, ...], fmt: str, output: str | None, plan: bool,
       pqml scan . --write-baseline .pqml-baseline.json
       pqml scan . --baseline .pqml-baseline.json --fail-on quantum-vulnerable
 
-    Exit codes: 0 ok, 1 findings matched --fail-on, 2 usage or input error.
+    Exit codes: 0 ok, 1 findings matched --fail-on, 2 any failure (usage or input error).
     """
     from pqml.scan import config as scan_config
     from pqml.scan import fail_on as gate
     from pqml.scan.errors import ScanError
     from pqml.scan.runner import ScanOptions, run
 
+    if output == "-":  # as everywhere in pqml: standard output
+        output = None
     if plan and fmt in ("cbom", "sarif"):
         raise ScanError(f"--plan works with --format table, json or html, not {fmt}")
     if baseline and write_baseline:
@@ -114,7 +119,7 @@ def scan(paths: tuple[str, ...], fmt: str, output: str | None, plan: bool,
     scan_config.check_fail_on(policies, "--fail-on")
     options = ScanOptions(ignore=list(ignore), jobs=jobs,
                           baseline=baseline or (None if write_baseline else cfg.baseline),
-                          config=cfg)
+                          config=cfg, gitignore=not no_gitignore)
     show_progress = not no_progress and sys.stderr.isatty()
     update, stop = _progress_callback() if show_progress else (None, None)
     try:
@@ -127,7 +132,10 @@ def scan(paths: tuple[str, ...], fmt: str, output: str | None, plan: bool,
         from pqml.scan import baseline as scan_baseline
 
         scan_baseline.write(write_baseline, result.findings)
-        click.echo(f"pqml: wrote {len(result.findings)} findings to {write_baseline}", err=True)
+        from pqml._internal.text import plural
+
+        click.echo(f"pqml: wrote {plural(len(result.findings), 'finding')} to {write_baseline}",
+                   err=True)
         return
 
     if fmt == "table":

@@ -50,10 +50,10 @@ _hash = click.option(
     "--hash", "hash_name", metavar="NAME",
     help="sha256 (default), sha384 (default under cnsa2), sha512, blake3.",
 )
-_ignore = click.option(
-    "--ignore-paths", "ignore_paths", multiple=True, metavar="PATH",
+_ignore = click.option(  # --ignore as in pqml scan; --ignore-paths is model_signing's
+    "--ignore", "--ignore-paths", "ignore_paths", multiple=True, metavar="PATH",
     help="Path to leave out, relative to the model directory (repeatable); recorded in the "
-         "signed statement.",
+         "signed statement. --ignore-paths is model_signing's spelling.",
 )
 _ignore_git = click.option(
     "--ignore-git-paths/--no-ignore-git-paths", default=True, show_default=True,
@@ -73,6 +73,8 @@ _symlinks = click.option(
 @click.option("--signature", type=click.Path(dir_okay=False, path_type=Path),
               metavar="PATH", help="Bundle to write. Default: MODEL/model.sig for a "
                                    "directory, MODEL.sig beside a single file.")
+@click.option("--force", is_flag=True,
+              help="Replace an existing signature bundle (re-sign); refused otherwise.")
 @click.option("--profile", default="default", show_default=True,
               help="Algorithm profile: default or cnsa2 (SHA-384, CNSA 2.0 keys only).")
 @_hash
@@ -84,8 +86,8 @@ _symlinks = click.option(
 @click.option("--passphrase-file", type=click.Path(exists=True, dir_okay=False),
               help="Passphrase for encrypted private key files.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def sign(model: Path, keys: tuple[str, ...], signature: Path | None, profile: str,
-         hash_name: str | None, method: str, shard_size: str | None,
+def sign(model: Path, keys: tuple[str, ...], signature: Path | None, force: bool,
+         profile: str, hash_name: str | None, method: str, shard_size: str | None,
          ignore_paths: tuple[str, ...], ignore_git_paths: bool, allow_symlinks: bool,
          passphrase_file: str | None, as_json: bool) -> None:
     """Sign a model into an OpenSSF Model Signing bundle.
@@ -97,6 +99,7 @@ def sign(model: Path, keys: tuple[str, ...], signature: Path | None, profile: st
       pqml sign my-model -k signer.pem                 # ML-DSA-65 (pqml keygen --alg ML-DSA-65)
       pqml sign my-model -k ecdsa.pem -k mldsa.pem     # hybrid: model_signing checks the first
       pqml sign my-model --profile cnsa2 -k mldsa87.pem  # SHA-384 + ML-DSA-87
+      pqml sign my-model -k signer.pem --force         # re-sign: replace model.sig
     """
     from pqml.signing import signing
 
@@ -105,13 +108,14 @@ def sign(model: Path, keys: tuple[str, ...], signature: Path | None, profile: st
         method=method,  # type: ignore[arg-type]
         shard_size=_size(shard_size), ignore_paths=ignore_paths,
         ignore_git_paths=ignore_git_paths, allow_symlinks=allow_symlinks,
-        passphrase=key_passphrase(passphrase_file),
+        passphrase=key_passphrase(passphrase_file), force=force,
     )
     for message in result.warnings:
         _warn(message)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
         return
+    from pqml._internal.text import plural
     from pqml.primitives import registry
 
     signers = ", ".join(
@@ -121,7 +125,7 @@ def sign(model: Path, keys: tuple[str, ...], signature: Path | None, profile: st
     m = result.manifest
     how = m.hash_type + (f", shards of {m.shard_size} bytes" if m.method == "shards" else "")
     click.echo(f"Signed {model} -> {result.signature}")
-    click.echo(f"  {len(m.files)} files ({how}); signatures: {signers}")
+    click.echo(f"  {plural(len(m.files), 'file')} ({how}); signatures: {signers}")
     click.echo(f"  root digest: {result.root_digest}")
 
 
@@ -133,7 +137,7 @@ def _print_report(report: Any, as_json: bool, *, failed: bool) -> None:
         click.echo(check.describe())
     shown = [f for f in report.files if not (f.status == "ok" and failed)]
     for entry in shown:
-        click.echo(entry.describe())
+        click.echo(entry.describe(report.model))
     if not failed:
         counts: dict[str, int] = {}
         for entry in report.files:
@@ -147,8 +151,9 @@ def _print_report(report: Any, as_json: bool, *, failed: bool) -> None:
 
 @click.command()
 @click.argument("model", type=click.Path(path_type=Path))
-@click.option("-p", "--public-key", "public_keys", multiple=True, metavar="PUBKEY",
-              help="Trusted public (or private) key file; repeatable.")
+@click.option("-k", "--key", "public_keys", multiple=True, metavar="PUBKEY",
+              help="Trusted public key file (a private key file gives its public half); "
+                   "repeatable.")
 @click.option("--certificate-chain", "certificate_chain", multiple=True, metavar="PEM",
               help="Trusted certificates for certificate bundles (chain and root); repeatable.")
 @click.option("--signature", type=click.Path(dir_okay=False, path_type=Path),
@@ -178,8 +183,8 @@ def verify(model: Path, public_keys: tuple[str, ...], certificate_chain: tuple[s
 
     \b
     Examples:
-      pqml verify my-model -p signer.pub.pem
-      pqml verify my-model -p ecdsa.pub -p mldsa.pub --require-pq
+      pqml verify my-model -k signer.pub.pem
+      pqml verify my-model -k ecdsa.pub -k mldsa.pub --require-pq
       pqml verify my-model --certificate-chain ca.pem
       pqml verify my-model --policy trust.toml --only model.safetensors
     """
@@ -204,42 +209,47 @@ def verify(model: Path, public_keys: tuple[str, ...], certificate_chain: tuple[s
 
 @click.command()
 @click.argument("model", type=click.Path(path_type=Path))
+@click.option("--signature", type=click.Path(dir_okay=False, path_type=Path),
+              metavar="PATH", help="Bundle whose hashing to follow (default: the one verify "
+                                   "finds, e.g. MODEL/model.sig).")
 @_hash
 @click.option("--profile", default="default", show_default=True,
-              help="Profile whose default hash to use (cnsa2: SHA-384).")
+              help="Profile whose default hash to use without a bundle (cnsa2: SHA-384).")
 @click.option("--method", type=click.Choice(["auto", "files", "shards"]), default="auto",
               show_default=True,
-              help="OMS serialization. auto: what pqml sign picks for a post-quantum first "
-                   "key (shards; files for BLAKE3). Use files for an ECDSA-first bundle.")
+              help="OMS serialization. auto: the bundle's; without one, what pqml sign picks "
+                   "for a post-quantum first key (shards; files for BLAKE3).")
 @_shard_size
 @_ignore
 @_ignore_git
 @_symlinks
 @click.option("--json", "as_json", is_flag=True,
               help="Print the manifest: every file's size and digest, and both roots.")
-def digest(model: Path, hash_name: str | None, profile: str, method: str,
-           shard_size: str | None, ignore_paths: tuple[str, ...], ignore_git_paths: bool,
-           allow_symlinks: bool, as_json: bool) -> None:
+def digest(model: Path, signature: Path | None, hash_name: str | None, profile: str,
+           method: str, shard_size: str | None, ignore_paths: tuple[str, ...],
+           ignore_git_paths: bool, allow_symlinks: bool, as_json: bool) -> None:
     """Print a model's root digest, the value pqml sign records.
 
-    One value binds every file of MODEL: its name, size and digest. With the same options
-    it equals the one ``pqml sign`` records (the signature file and git paths are skipped
-    alike). docs/FORMAT.md defines it byte by byte.
+    One value binds every file of MODEL: its name, size and digest. MODEL is hashed as its
+    signature bundle records (hash, method, shard size, ignore paths; options given here
+    override them), so an unchanged model prints the root digest pqml sign recorded; with
+    no bundle, the defaults. Standard error says which. The bundle's signatures are not
+    checked (pqml verify does). docs/FORMAT.md defines the digest byte by byte.
     """
     from pqml.primitives import registry
-    from pqml.signing import manifest
+    from pqml.signing import manifest, signing
 
-    name = hash_name or registry.profile(profile).default("hash").name
-    size = _size(shard_size)
-    chosen = method
-    if method == "auto":
-        chosen = "shards" if size is not None or manifest.hash_type(name) != "blake3" else "files"
-    result = manifest.digest_model(
-        model, hash=name, method=chosen,  # type: ignore[arg-type]
-        shard_size=size, ignore_paths=ignore_paths, ignore_git_paths=ignore_git_paths,
-        allow_symlinks=allow_symlinks,
+    default_hash = registry.profile(profile).default("hash").name
+    blake3 = manifest.hash_type(hash_name or default_hash) == "blake3"
+    result = signing.digest_as_recorded(
+        model, signature=signature, hash=hash_name,
+        method=None if method == "auto" else method,  # type: ignore[arg-type]
+        shard_size=_size(shard_size), ignore_paths=ignore_paths or None,
+        ignore_git_paths=ignore_git_paths, allow_symlinks=allow_symlinks,
+        default_hash=default_hash, default_method="files" if blake3 else "shards",
     )
+    click.echo(f"pqml: digest: {result.parameters()}", err=True)
     if as_json:
-        click.echo(json.dumps({"model": str(model), **result.as_dict()}, indent=2))
+        click.echo(json.dumps(result.as_dict(), indent=2))
     else:
-        click.echo(f"{result.root_digest()}  {model}")
+        click.echo(f"{result.root_digest}  {model}")

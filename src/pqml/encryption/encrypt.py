@@ -3,9 +3,11 @@
 The CLI (``pqml encrypt`` / ``pqml decrypt``) and the Python API
 (``pqml.encrypt_file`` / ``pqml.decrypt_file``) are these functions. Everything streams in
 constant memory (4 MiB blocks: one being read, up to three being written by a
-:mod:`write_behind` thread meanwhile). File outputs go through :mod:`output_file`: a
-temporary file renamed only after the input was fully read and authenticated, deleted on
-any failure. Errors are PqmlError subclasses whose one-line message names the file.
+:mod:`write_behind` thread meanwhile). File outputs go through :mod:`output_file`: an
+unnamed file linked in only after the input was fully read and authenticated, so a
+failure (or SIGKILL) leaves nothing; trees appear whole, from a hidden directory renamed
+into place. An existing output is never replaced unless ``force=True`` (``--force``).
+Errors are PqmlError subclasses whose one-line message names the file.
 
 Streams (stdin/stdout) cannot be taken back: as with age, decrypted plaintext is written
 to a stream as it authenticates, chunk by chunk, and a failure at the end of a
@@ -23,7 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from pqml._internal.errors import OutputPathError
-from pqml._internal.output_file import atomic_output, check_not_input, is_inside
+from pqml._internal.output_file import (
+    AtomicOutput,
+    AtomicTree,
+    atomic_output,
+    atomic_tree,
+    check_not_input,
+    is_inside,
+)
 from pqml._internal.write_behind import WriteBehind
 from pqml.encryption import encrypted_formats as fmts
 from pqml.encryption import parallel
@@ -175,14 +184,23 @@ def decrypt_to(src: Readable, dst: Writable, identities: Sequence[Any], *,
     return detected.name, size
 
 
+def _stream_target(dst: str | os.PathLike[str]) -> Path:
+    """A stream has no name to put in a directory: ``-o DIR/`` needs a file name."""
+    if _names_directory(dst):
+        raise OutputPathError(f"{os.fspath(dst)}: is a directory; a stream has no name to "
+                              "give the output there (name the output file)")
+    return Path(dst)
+
+
 def encrypt_to_path(src: Readable, dst: str | os.PathLike[str], recipients: Iterable[Any], *,
                     format: Format = "pqml", armor: bool = False,
                     allow_classical: bool = False, progress: Progress | None = None,
-                    name: str = "<stdin>") -> EncryptResult:
-    """Encrypt a stream (e.g. stdin) into the file ``dst``, atomically."""
+                    name: str = "<stdin>", force: bool = False) -> EncryptResult:
+    """Encrypt a stream (e.g. stdin) into the file ``dst``, atomically; an existing
+    ``dst`` is refused unless ``force``."""
     resolved = resolve_recipients(recipients)
     fmts.prepare_recipients(format, resolved, allow_classical=allow_classical)
-    with atomic_output(dst, mode=CIPHERTEXT_MODE) as out:
+    with atomic_output(_stream_target(dst), mode=CIPHERTEXT_MODE, overwrite=force) as out:
         try:
             size, described = encrypt_to(src, out, resolved, format=format, armor=armor,
                                          allow_classical=allow_classical, progress=progress)
@@ -195,12 +213,12 @@ def encrypt_to_path(src: Readable, dst: str | os.PathLike[str], recipients: Iter
 
 
 def decrypt_to_path(src: Readable, dst: str | os.PathLike[str], identities: Iterable[Any], *,
-                    progress: Progress | None = None, name: str = "<stdin>"
-                    ) -> DecryptResult:
+                    progress: Progress | None = None, name: str = "<stdin>",
+                    force: bool = False) -> DecryptResult:
     """Decrypt a stream (e.g. stdin) into the file ``dst``; it appears only once the whole
-    stream authenticated."""
+    stream authenticated. An existing ``dst`` is refused unless ``force``."""
     resolved = resolve_identities(identities)
-    with atomic_output(dst, mode=PLAINTEXT_MODE) as out:
+    with atomic_output(_stream_target(dst), mode=PLAINTEXT_MODE, overwrite=force) as out:
         try:
             detected, size = _decrypt_source(Source(src), None, out, resolved, progress)
         except OutputPathError:
@@ -217,17 +235,72 @@ def _output_name(path: Path, fmt: Format) -> Path:
     return path.with_name(path.name + fmts.SUFFIX[fmt])
 
 
+def _decrypted_name(name: str) -> str:
+    """``x.pqml`` / ``x.age`` -> ``x`` (a name without either suffix is kept)."""
+    for suffix in (".pqml", ".age"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _names_directory(dst: str | os.PathLike[str]) -> bool:
+    """``-o DIR/`` (a trailing slash) or an existing directory: the output goes inside."""
+    text = os.fspath(dst)
+    return text.endswith(("/", os.sep)) or os.path.isdir(text)
+
+
 @contextlib.contextmanager
-def _file_job(src_path: Path, dst_path: Path, mode: int, tree_call: str,
-              jobs: int | None) -> Iterator[tuple[Any, Any, os.stat_result, int]]:
+def _file_output(src_path: Path, dst: str | os.PathLike[str] | None, fmt: Format | None
+                 ) -> Iterator[Path]:
+    """The output path of one file: ``dst``, or inside it when it names a directory
+    (``-o DIR/`` creates DIR, removed again if the job fails and left it empty), with the
+    name encryption (``fmt``) or decryption (``fmt`` None) gives ``src_path``."""
+    if dst is None:
+        assert fmt is not None
+        yield _output_name(src_path, fmt)
+        return
+    if not _names_directory(dst):
+        yield Path(dst)
+        return
+    directory = Path(dst)
+    if fmt is not None:
+        name = src_path.name + fmts.SUFFIX[fmt]
+    else:
+        name = _decrypted_name(src_path.name)
+        if name == src_path.name:
+            raise OutputPathError(f"{os.fspath(dst)}: cannot name the output in this "
+                                  f"directory: {src_path} does not end in .pqml or .age "
+                                  "(name the output file)")
+    created = False
+    if not directory.is_dir():
+        try:
+            directory.mkdir()
+        except OSError as exc:
+            raise OutputPathError(f"{os.fspath(dst)}: cannot create the output directory: "
+                                  f"{exc.strerror or exc}") from None
+        created = True
+    try:
+        yield directory / name
+    except BaseException:
+        if created:
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        raise
+
+
+@contextlib.contextmanager
+def _file_job(src_path: Path, dst_path: Path, output: contextlib.AbstractContextManager[Any],
+              tree_call: str, jobs: int | None
+              ) -> Iterator[tuple[Any, AtomicOutput, os.stat_result, int]]:
     """One file in, one atomic output out, for encrypt_file and decrypt_file: refuses an
-    output over the input and a directory input, opens both, and names the input file in
-    any PqmlError (an OutputPathError already names the output). Yields the raw input, the
-    output, the input's stat and the number of worker processes to use."""
+    output over the input and a directory input, opens both (``output``: an
+    :func:`atomic_output` or a tree's file), and names the input file in any PqmlError
+    (an OutputPathError already names the output). Yields the raw input, the output, the
+    input's stat and the number of worker processes to use."""
     check_not_input(src_path, dst_path)
     if src_path.is_dir():
         raise PqmlError(f"{src_path}: is a directory (use {tree_call}, or -o OUTDIR)")
-    with open(src_path, "rb", buffering=0) as raw, atomic_output(dst_path, mode=mode) as out:
+    with open(src_path, "rb", buffering=0) as raw, output as out:
         try:
             st = os.fstat(raw.fileno())
             workers = parallel.jobs_for(st.st_size, jobs) if stat.S_ISREG(st.st_mode) else 1
@@ -238,21 +311,10 @@ def _file_job(src_path: Path, dst_path: Path, mode: int, tree_call: str,
             raise named(exc, src_path) from None
 
 
-def encrypt_file(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None,
-                 recipients: Iterable[Any], *, format: Format = "pqml", armor: bool = False,
-                 allow_classical: bool = False, progress: Progress | None = None,
-                 jobs: int | None = None) -> EncryptResult:
-    """Encrypt the file ``src`` to ``dst`` (default: ``src`` + ``.pqml`` / ``.age``).
-
-    ``recipients``: age recipient strings, key files (PEM public or private, age
-    recipients/identity files), key objects, or one :class:`Passphrase`. ``jobs``: worker
-    processes for the multi-process path (default 1, serial; see encryption/parallel.py)."""
-    check_format(format)
-    src_path = Path(src)
-    dst_path = Path(dst) if dst is not None else _output_name(src_path, format)
-    resolved = resolve_recipients(recipients)
-    fmts.prepare_recipients(format, resolved, allow_classical=allow_classical)  # policy first
-    with _file_job(src_path, dst_path, CIPHERTEXT_MODE, "encrypt_tree", jobs) as job:
+def _encrypt_one(src_path: Path, dst_path: Path, output: contextlib.AbstractContextManager[Any],
+                 resolved: list[Any], *, format: Format, armor: bool, allow_classical: bool,
+                 progress: Progress | None, jobs: int | None) -> EncryptResult:
+    with _file_job(src_path, dst_path, output, "encrypt_tree", jobs) as job:
         raw, out, st, workers = job
         if workers > 1 and not armor:
             objs, described = fmts.prepare_recipients(format, resolved,
@@ -270,18 +332,51 @@ def encrypt_file(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None
                          armor, size, written, described)
 
 
-def decrypt_file(src: str | os.PathLike[str], dst: str | os.PathLike[str],
-                 identities: Iterable[Any], *, progress: Progress | None = None,
-                 jobs: int | None = None) -> DecryptResult:
-    """Decrypt the pqml/v1 or age file ``src`` to ``dst``; ``dst`` appears only once the
-    whole file authenticated. ``identities``: key files, age identity strings, key
-    objects or a :class:`Passphrase`."""
-    src_path, dst_path = Path(src), Path(dst)
-    resolved = resolve_identities(identities)
-    with _file_job(src_path, dst_path, PLAINTEXT_MODE, "decrypt_tree", jobs) as job:
+def encrypt_file(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None,
+                 recipients: Iterable[Any], *, format: Format = "pqml", armor: bool = False,
+                 allow_classical: bool = False, progress: Progress | None = None,
+                 jobs: int | None = None, force: bool = False) -> EncryptResult:
+    """Encrypt the file ``src`` to ``dst`` (default: ``src`` + ``.pqml`` / ``.age``; a
+    directory, existing or written ``"dir/"``, gets that name inside it).
+
+    ``recipients``: age recipient strings, key files (PEM public or private, age
+    recipients/identity files), key objects, or one :class:`Passphrase`. ``jobs``: worker
+    processes for the multi-process path (default 1, serial; see encryption/parallel.py).
+    An existing output is refused (:class:`OutputExistsError`) unless ``force``."""
+    check_format(format)
+    src_path = Path(src)
+    resolved = resolve_recipients(recipients)
+    fmts.prepare_recipients(format, resolved, allow_classical=allow_classical)  # policy first
+    with _file_output(src_path, dst, format) as dst_path:
+        return _encrypt_one(src_path, dst_path,
+                            atomic_output(dst_path, mode=CIPHERTEXT_MODE, overwrite=force),
+                            resolved, format=format, armor=armor,
+                            allow_classical=allow_classical, progress=progress, jobs=jobs)
+
+
+def _decrypt_one(src_path: Path, dst_path: Path, output: contextlib.AbstractContextManager[Any],
+                 resolved: list[Any], progress: Progress | None, jobs: int | None
+                 ) -> DecryptResult:
+    with _file_job(src_path, dst_path, output, "decrypt_tree", jobs) as job:
         raw, out, _, workers = job
         detected, size = _decrypt_source(Source(raw), raw, out, resolved, progress, workers)
     return DecryptResult(str(src_path), str(dst_path), detected.name, detected.armored, size)
+
+
+def decrypt_file(src: str | os.PathLike[str], dst: str | os.PathLike[str],
+                 identities: Iterable[Any], *, progress: Progress | None = None,
+                 jobs: int | None = None, force: bool = False) -> DecryptResult:
+    """Decrypt the pqml/v1 or age file ``src`` to ``dst``; ``dst`` appears only once the
+    whole file authenticated (a directory, existing or written ``"dir/"``, gets ``src``'s
+    name without ``.pqml`` / ``.age`` inside it). An existing output is refused
+    (:class:`OutputExistsError`) unless ``force``. ``identities``: key files, age
+    identity strings, key objects or a :class:`Passphrase`."""
+    src_path = Path(src)
+    resolved = resolve_identities(identities)
+    with _file_output(src_path, dst, None) as dst_path:
+        return _decrypt_one(src_path, dst_path,
+                            atomic_output(dst_path, mode=PLAINTEXT_MODE, overwrite=force),
+                            resolved, progress, jobs)
 
 
 # ---- directory trees ------------------------------------------------------------------------
@@ -309,6 +404,9 @@ def _check_tree_output(src_dir: Path, dst_dir: Path) -> None:
     if is_inside(dst_dir, src_dir):
         raise OutputPathError(f"{dst_dir}: the output directory is inside the input tree "
                               f"{src_dir}; choose an output outside it")
+    if is_inside(src_dir, dst_dir):
+        raise OutputPathError(f"{dst_dir}: the output directory contains the input tree "
+                              f"{src_dir}; choose an output outside it")
     if dst_dir.exists() and not dst_dir.is_dir():
         raise OutputPathError(f"{dst_dir}: exists and is not a directory")
 
@@ -334,24 +432,27 @@ def is_signature_bundle(path: Path) -> bool:
     return True
 
 
-def _copy_bundle(path: Path, target: Path, progress: Progress | None) -> EncryptResult:
-    from pqml._internal.output_file import write_atomic
-
+def _copy_bundle(path: Path, tree: AtomicTree, rel: Path, progress: Progress | None
+                 ) -> EncryptResult:
     data = path.read_bytes()
-    write_atomic(target, data, mode=CIPHERTEXT_MODE)
+    with tree.file(rel, mode=CIPHERTEXT_MODE, source=str(path)) as out:
+        out.write(data)
     if progress is not None:
         progress(len(data))
-    return EncryptResult(str(path), str(target), COPIED, False, len(data), len(data))
+    return EncryptResult(str(path), str(tree.target / rel), COPIED, False, len(data),
+                         len(data))
 
 
 def encrypt_tree(src_dir: str | os.PathLike[str], dst_dir: str | os.PathLike[str],
                  recipients: Iterable[Any], *, format: Format = "pqml", armor: bool = False,
                  allow_classical: bool = False, progress: Progress | None = None,
-                 jobs: int | None = None, copy_signatures: bool = True
-                 ) -> list[EncryptResult]:
+                 jobs: int | None = None, copy_signatures: bool = True,
+                 force: bool = False) -> list[EncryptResult]:
     """Encrypt every file under ``src_dir`` into the mirrored tree ``dst_dir`` (each file
-    gets the format's suffix). Each output is atomic; the output may not be inside the
-    input tree, so nothing is ever encrypted twice or overwritten in place.
+    gets the format's suffix). The tree appears whole or not at all (see
+    :class:`~pqml._internal.output_file.AtomicTree`); the output may not be inside the
+    input tree, so nothing is ever encrypted twice or overwritten in place. An existing
+    ``dst_dir`` must be empty unless ``force``, which replaces the whole old tree.
 
     Signature bundles (``model.sig``, ``x.sig``: see :func:`is_signature_bundle`) are
     copied unencrypted under their own name unless ``copy_signatures=False``, so the
@@ -364,55 +465,53 @@ def encrypt_tree(src_dir: str | os.PathLike[str], dst_dir: str | os.PathLike[str
     files = list(_walk(src_root))
     bundles = [p for p in files if copy_signatures and is_signature_bundle(p)]
     results = []
-    for path in files:
-        if path in bundles:
-            continue
-        target = _output_name(dst_root / path.relative_to(src_root), format)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        results.append(encrypt_file(path, target, resolved, format=format, armor=armor,
-                                    allow_classical=allow_classical, progress=progress,
-                                    jobs=jobs))
-    for path in bundles:
-        target = dst_root / path.relative_to(src_root)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        check_not_input(path, target)
-        results.append(_copy_bundle(path, target, progress))
+    with atomic_tree(dst_root, overwrite=force) as tree:
+        for path in files:
+            if path in bundles:
+                continue
+            rel = _output_name(path.relative_to(src_root), format)
+            results.append(_encrypt_one(
+                path, dst_root / rel, tree.file(rel, mode=CIPHERTEXT_MODE, source=str(path)),
+                resolved, format=format, armor=armor, allow_classical=allow_classical,
+                progress=progress, jobs=jobs))
+        for path in bundles:
+            results.append(_copy_bundle(path, tree, path.relative_to(src_root), progress))
     return results
 
 
 def decrypt_tree(src_dir: str | os.PathLike[str], dst_dir: str | os.PathLike[str],
                  identities: Iterable[Any], *, progress: Progress | None = None,
-                 jobs: int | None = None) -> tuple[list[DecryptResult], list[str]]:
+                 jobs: int | None = None, force: bool = False
+                 ) -> tuple[list[DecryptResult], list[str]]:
     """Decrypt every pqml/v1 or age file under ``src_dir`` into ``dst_dir`` (the
     ``.pqml`` / ``.age`` suffix removed). Returns the results and the files skipped
     because they are not encrypted; signature bundles (which tree encryption leaves in
-    clear) are copied instead, with ``format`` :data:`COPIED`."""
+    clear) are copied instead, with ``format`` :data:`COPIED`. The tree appears whole or
+    not at all, and no decrypted file has a name before the whole tree authenticated
+    (up to ``output_file.MAX_PENDING`` files). An existing ``dst_dir`` must be empty
+    unless ``force``, which replaces the whole old tree."""
     src_root, dst_root = Path(src_dir), Path(dst_dir)
     _check_tree_output(src_root, dst_root)
     resolved = resolve_identities(identities)
     results: list[DecryptResult] = []
     skipped: list[str] = []
-    for path in list(_walk(src_root)):
-        with open(path, "rb") as f:
-            try:
-                fmts.detect(f.read(64))
-            except PqmlError:
-                if is_signature_bundle(path):
-                    target = dst_root / path.relative_to(src_root)
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    copied = _copy_bundle(path, target, progress)
-                    results.append(DecryptResult(copied.input, copied.output, COPIED, False,
-                                                 copied.plaintext_size))
-                else:
-                    skipped.append(str(path))
-                continue
-        rel = path.relative_to(src_root)
-        name = rel.name
-        for suffix in (".pqml", ".age"):
-            if name.endswith(suffix) and len(name) > len(suffix):
-                name = name[: -len(suffix)]
-                break
-        target = dst_root / rel.parent / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        results.append(decrypt_file(path, target, resolved, progress=progress, jobs=jobs))
+    with atomic_tree(dst_root, overwrite=force) as tree:
+        for path in list(_walk(src_root)):
+            with open(path, "rb") as f:
+                try:
+                    fmts.detect(f.read(64))
+                except PqmlError:
+                    if is_signature_bundle(path):
+                        copied = _copy_bundle(path, tree, path.relative_to(src_root),
+                                              progress)
+                        results.append(DecryptResult(copied.input, copied.output, COPIED,
+                                                     False, copied.plaintext_size))
+                    else:
+                        skipped.append(str(path))
+                    continue
+            rel = path.relative_to(src_root)
+            rel = rel.parent / _decrypted_name(rel.name)
+            results.append(_decrypt_one(
+                path, dst_root / rel, tree.file(rel, mode=PLAINTEXT_MODE, source=str(path)),
+                resolved, progress, jobs))
     return results, skipped

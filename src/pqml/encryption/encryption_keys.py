@@ -4,9 +4,13 @@ resolve to, for both encrypted formats.
 Recipients are age strings (``age1pq1…`` X-Wing, ``age1…`` X25519), key objects, or key
 files: PEM SubjectPublicKeyInfo, PEM private keys (their public half is used, as
 ``age -R`` does with identity files), age recipients files and age identity files.
-Identities are key objects, age identity strings or key files. A passphrase is a
+Identities are key objects, age identity strings or key files; a passphrase-protected PEM
+key file is an :class:`IdentityFile` with its passphrase, or with a callable asked for it
+only if the key turns out to be encrypted (the CLI's terminal prompt). A passphrase is a
 :class:`Passphrase`, turned into the format's passphrase stanza (Argon2id for pqml/v1,
 scrypt for age) only once the format is known, so one API call works for both.
+SSH keys (age's ``ssh-ed25519`` / ``ssh-rsa``) and passphrase-encrypted age identity files
+are read by :mod:`pqml.encryption.age_key_files`, hooked in where key files are read.
 """
 
 from __future__ import annotations
@@ -55,12 +59,27 @@ class Passphrase:
         return cls(line, work_factor)
 
 
+KeyPassphrase = bytes | str | Callable[[str], bytes | str]
+
+
+@dataclass(frozen=True)
+class IdentityFile:
+    """A key file used as an identity, with what unlocks it if it is a passphrase-protected
+    PEM private key: the passphrase, or a callable given the file's name that returns it
+    (asked only for an encrypted key). Ignored for keys that are not encrypted, so one key
+    passphrase can go with several identity files. Never shown in repr or errors."""
+
+    path: str | os.PathLike[str]
+    passphrase: KeyPassphrase | None = field(default=None, repr=False)
+
+
 RecipientInput = PublicKey | PrivateKey | Passphrase | str | os.PathLike[str] | Any
-IdentityInput = PrivateKey | Passphrase | str | os.PathLike[str] | Any
+IdentityInput = PrivateKey | Passphrase | IdentityFile | str | os.PathLike[str] | Any
 
 
 def _is_age_recipient(text: str) -> bool:
-    return text.startswith("age1") and "\n" not in text and not os.path.exists(text)
+    """``age1…``, or an SSH public key line (``ssh-ed25519 AAAA…``) as ``age -r`` takes."""
+    return text.startswith(("age1", "ssh-")) and "\n" not in text and not os.path.exists(text)
 
 
 def _is_age_identity(text: str) -> bool:
@@ -93,10 +112,14 @@ def _naming(path: str | os.PathLike[str]) -> Iterator[None]:
 def recipients_from_file(path: str | os.PathLike[str]) -> list[PublicKey]:
     """Every recipient in a key file: an age recipients or identity file (all lines), or
     one PEM / DER key (a private key gives its public half)."""
+    from pqml.encryption import age_key_files
     from pqml.formats import age_keys, keyfile
 
     data, text = _read_key_file(path)
     with _naming(path):
+        ssh = age_key_files.recipients(data, text)  # SSH keys: age_key_files says which
+        if ssh is not None:
+            return ssh
         if text is not None and not keyfile.is_pem(data):
             if age_keys.looks_like_identity_file(text):
                 return [k.public_key() for k in age_keys.parse_identity_file(text)]
@@ -107,17 +130,38 @@ def recipients_from_file(path: str | os.PathLike[str]) -> list[PublicKey]:
 
 
 def identities_from_file(path: str | os.PathLike[str], *,
-                         passphrase: bytes | None = None) -> list[PrivateKey]:
+                         passphrase: KeyPassphrase | None = None) -> list[PrivateKey]:
     """Every identity in a key file: an age identity file (all lines) or one PEM / DER
-    private key (``passphrase`` decrypts an encrypted PEM)."""
+    private key. ``passphrase`` (or the callable's answer) decrypts an encrypted key and
+    is ignored for one that is not; errors name the key file, never the passphrase."""
+    from pqml.encryption import age_key_files
     from pqml.formats import age_keys, keyfile
+    from pqml.formats.errors import PassphraseRequiredError, WrongKeyPassphraseError
 
     data, text = _read_key_file(path)
     with _naming(path):
+        # OpenSSH keys and passphrase-encrypted age identity files: age_key_files says which
+        found = age_key_files.identities(data, str(path), passphrase)
+        if found is not None:
+            return found
         if text is not None and not keyfile.is_pem(data) and \
                 age_keys.looks_like_identity_file(text):
             return age_keys.parse_identity_file(text)
-        return [keyfile.load_private_key(data, passphrase)]
+        if not keyfile.is_encrypted(data):
+            return [keyfile.load_private_key(data)]
+        if passphrase is None:
+            raise PassphraseRequiredError(
+                "the private key is passphrase-protected: give its passphrase "
+                "(IdentityFile(path, passphrase=…)) or an unlocked key")
+        value = passphrase(str(path)) if callable(passphrase) else passphrase
+        value = value.encode("utf-8") if isinstance(value, str) else bytes(value)
+        if not value:
+            raise PassphraseRequiredError("no passphrase given for the private key")
+        try:
+            return [keyfile.load_private_key(data, value)]
+        except WrongKeyPassphraseError:
+            raise WrongKeyPassphraseError("wrong passphrase for this private key file (or the "
+                                          "file is damaged)") from None
 
 
 def _resolve(values: Iterable[Any], is_age_string: Callable[[str], bool],
@@ -137,19 +181,49 @@ def resolve_recipients(values: Iterable[RecipientInput]) -> list[Any]:
     """Key objects, Passphrase and recipient objects pass through (a private key as its
     public half); strings are age recipients or key-file paths; paths are key files
     (every key they hold)."""
-    from pqml.formats import age_keys
+    from pqml.encryption import age_key_files
 
-    resolved = _resolve(values, _is_age_recipient, age_keys.parse_recipient,
+    resolved = _resolve(values, _is_age_recipient, age_key_files.parse_recipient,
                         recipients_from_file)
     return [v.public_key() if isinstance(v, PrivateKey) else v for v in resolved]
 
 
 def resolve_identities(values: Iterable[IdentityInput]) -> list[Any]:
     """Key objects, Passphrase and identity objects pass through; strings are age identity
-    strings or key-file paths; paths are key files."""
+    strings or key-file paths; paths are key files; an IdentityFile is a key file with
+    its passphrase."""
     from pqml.formats import age_keys
 
-    return _resolve(values, _is_age_identity, age_keys.parse_identity, identities_from_file)
+    out: list[Any] = []
+    for value in values:
+        if isinstance(value, IdentityFile):
+            out.extend(identities_from_file(value.path, passphrase=value.passphrase))
+        else:
+            out.extend(_resolve([value], _is_age_identity, age_keys.parse_identity,
+                                identities_from_file))
+    return out
+
+
+class _PassphraseIdentity:
+    """The format's passphrase identity, telling a wrong passphrase (the header's lone
+    stanza is a passphrase stanza it does not open) from "not addressed to me", which
+    the format reports as "no identity matched"."""
+
+    def __init__(self, inner: Any, stanza_type: str) -> None:
+        self._inner = inner
+        self._type = stanza_type
+
+    def unwrap(self, stanzas: Sequence[Any]) -> bytes | None:
+        file_key: bytes | None = self._inner.unwrap(stanzas)
+        if file_key is None and any(s.type == self._type for s in stanzas):
+            from pqml.encryption.errors import WrongPassphraseError
+
+            raise WrongPassphraseError("wrong passphrase: it does not open this "
+                                       "passphrase-encrypted file")
+        return file_key
+
+    def __repr__(self) -> str:  # never show the passphrase
+        return repr(self._inner)
 
 
 def rules_for(fmt: Format) -> RecipientRules:
@@ -174,7 +248,8 @@ def for_format(fmt: Format, items: Sequence[Any], *, role: Literal["recipient", 
         elif role == "recipient":
             out.append(rules.passphrase_recipient(item.value, item.work_factor))
         else:
-            out.append(rules.passphrase_identity(item.value))
+            out.append(_PassphraseIdentity(rules.passphrase_identity(item.value),
+                                           rules.passphrase_type))
     return out
 
 

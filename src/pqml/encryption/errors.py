@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from pqml.formats.age.errors import NoIdentityMatchError
 from pqml.primitives.errors import DecryptionError, PqmlError
 
 
@@ -13,6 +16,21 @@ class NotEncryptedError(DecryptionError):
 class RekeyError(PqmlError):
     """A rekey cannot be done as asked (a recipient to remove has no stanza, no stanza would
     remain, or age stanzas cannot be matched to a public key)."""
+
+
+class RekeyManyError(RekeyError):
+    """A rekey of several files failed: ``outcomes`` says, per file, whether it was
+    changed, skipped, failed or left unchanged (a failed check changes no file; a failed
+    write stops the run, with the files before it changed)."""
+
+    def __init__(self, message: str, outcomes: Any = ()) -> None:
+        super().__init__(message)
+        self.outcomes: list[Any] = list(outcomes)
+
+
+class WrongPassphraseError(NoIdentityMatchError):
+    """The file is passphrase-encrypted and the passphrase given does not open it (a
+    :class:`NoIdentityMatchError`, so code catching that still catches this)."""
 
 
 class UntrustedSourceError(PqmlError):

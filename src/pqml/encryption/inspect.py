@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pqml.encryption import encrypted_formats as fmts
 from pqml.encryption.encrypt import named
@@ -91,26 +91,62 @@ def inspect(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise named(exc, path) from None
 
 
+def inspect_stream(src: BinaryIO, name: str = "<stdin>") -> dict[str, Any]:
+    """Facts about an encrypted file read from a stream (``pqml inspect -``), read once
+    front to back: its sizes are counted, not asked of the file system, so a pipe works;
+    a header area's two slots are not compared (``slots_identical`` is None)."""
+    try:
+        counted = _Counting(src)
+        probe = Source(counted)
+        detected = fmts.detect(probe.peek(64))
+        source = fmts.unarmored(detected, probe)
+        located = fmts.open_header(detected.format, source)
+        payload_size = _Counter(source).drain()
+        _Counter(counted).drain()  # what follows an armored file's end line
+        return _facts(name, detected, located, payload_size, counted.total,
+                      _area_facts(located, None))
+    except PqmlError as exc:
+        raise named(exc, name) from None
+
+
+class _Counting:
+    """Passes reads through and counts the bytes: the size of a streamed file."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self.total = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        self.total += len(data)
+        return data
+
+
 def _inspect(path: Path) -> dict[str, Any]:
     with open(path, "rb") as f:
         probe = Source(f)
         detected = fmts.detect(probe.peek(64))
         source = fmts.unarmored(detected, probe)
         located = fmts.open_header(detected.format, source)
-        header = located.header
         if detected.armored:
             payload_size = _Counter(source).drain()
         else:
             payload_size = os.fstat(f.fileno()).st_size - located.payload_offset
         area = _area_facts(located, None if detected.armored else f.fileno())
+    return _facts(str(path), detected, located, payload_size, path.stat().st_size, area)
+
+
+def _facts(name: str, detected: Any, located: Located, payload_size: int, file_size: int,
+           area: dict[str, Any] | None) -> dict[str, Any]:
+    header = located.header
     stanzas = [fmts.describe_stanza(detected.format, s)
                for s in fmts.recipient_stanzas(detected.format, header)]
     known = [s for s in stanzas if s["post_quantum"] is not None]
     info: dict[str, Any] = {
-        "file": str(path),
+        "file": name,
         "format": detected.name,
         "armored": detected.armored,
-        "file_size": path.stat().st_size,
+        "file_size": file_size,
         "header_size": len(header.marshal()),
         "header_area": area,
         "payload_size": payload_size,

@@ -238,8 +238,9 @@ def open(path: str | os.PathLike[str], identities: Iterable[Any] | Any, *,
          buffering: int | None = None) -> io.BufferedReader:
     """Open an encrypted file (pqml/v1 or binary age) for random-access reading.
 
-    ``identities``: key files, age identity strings, key objects or a Passphrase (a single
-    one may be passed bare). Returns a ``BufferedReader`` (read, readinto, seek, tell,
+    ``identities``: key files, age identity strings, key objects, a Passphrase or an
+    IdentityFile (a passphrase-protected key file with its passphrase); a single one may
+    be passed bare. Returns a ``BufferedReader`` (read, readinto, seek, tell,
     peek, readline, context manager); ``.raw.size`` is the plaintext size. The buffer is
     one chunk by default, so a small read decrypts one or two chunks, not more.
     """

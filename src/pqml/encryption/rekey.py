@@ -21,6 +21,14 @@ synced, which replaces it only when complete; the file's mode is kept. pqml/v1 f
 the next rekey is in place. Both paths hold an exclusive ``flock`` on the file, so a second
 rekey at the same time fails at once instead of silently undoing the first.
 
+Several files (:func:`rekey_many`, ``pqml rekey`` with many FILEs): every file is checked
+first (opened with the identities, the recipients to remove found, the new header built)
+and none is changed if one fails; with ``skip_missing`` the files without a stanza for a
+recipient to remove are skipped instead. Then each planned header is written, file after
+file, each as above, after checking that its header is still the one checked. That cannot
+be atomic across files: if a write fails (a full disk, a file changed since the check) the
+run stops there, and the per-file outcomes say which files were changed and which not.
+
 Removing a recipient needs its stanza to be found without its private key. pqml/v1
 stanzas carry a key id, so ``remove`` takes public keys. age stanzas do not name their
 recipient: an age stanza can be removed only when the caller passes the matching identity
@@ -39,14 +47,15 @@ import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pqml._internal.errors import OutputPathError
 from pqml._internal.output_file import atomic_output
+from pqml._internal.text import plural
 from pqml.encryption import encrypted_formats as fmts
 from pqml.encryption.encrypt import named
 from pqml.encryption.encryption_keys import resolve_identities, resolve_recipients
-from pqml.encryption.errors import RekeyError
+from pqml.encryption.errors import RekeyError, RekeyManyError
 from pqml.formats.age._io import Source
 from pqml.formats.age.header import Header, Stanza, make_header
 from pqml.formats.pqml_v1.header_area import Located
@@ -71,6 +80,60 @@ class RekeyResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+Status = Literal["changed", "skipped", "failed", "unchanged"]
+
+
+@dataclass
+class RekeyOutcome:
+    """What a rekey of several files did to one of them: ``changed`` (``result`` says
+    how), ``skipped`` (a recipient to remove has no stanza, with ``skip_missing``),
+    ``failed`` (its check or its write failed; ``error`` is the exception) or
+    ``unchanged`` (fine, but not changed because another file failed). ``reason`` says
+    why, for every status but ``changed``."""
+
+    path: str
+    status: Status
+    reason: str | None = None
+    result: RekeyResult | None = None
+    error: Exception | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` record: path, status, reason and, when changed, the result."""
+        record: dict[str, Any] = {"path": self.path, "status": self.status,
+                                  "reason": self.reason}
+        if self.result is not None:
+            record.update((k, v) for k, v in self.result.to_dict().items() if k != "file")
+        return record
+
+
+@dataclass(frozen=True)
+class _Job:
+    """The change asked for, the same for every file."""
+
+    adds: list[Any]
+    removes: list[Any]
+    reset: bool
+    allow_classical: bool
+    skip_missing: bool = False
+
+
+@dataclass
+class _Plan:
+    """One file's checked rekey: all that writing it needs, computed before any write."""
+
+    path: Path
+    detected: fmts.Detected
+    located: Located  # the header that opened (its slot too) and where the payload starts
+    file_size: int
+    stanzas_before: int
+    stanzas: list[Stanza] = field(default_factory=list)
+    added: list[dict[str, Any]] = field(default_factory=list)
+    new_header: Header | None = None
+    area: int | None = None
+    removed: int = 0
+    skip: str | None = None  # why the file is skipped (skip_missing)
 
 
 _NO_COPY_FILE_RANGE = {errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EBADF}
@@ -106,8 +169,9 @@ def _copy_range(src: Any, dst: Any, offset: int, size: int) -> None:
 
 
 def _removal_stanzas(fmt: str, stanzas: Sequence[Stanza], removes: Sequence[Any],
-                     identities: Sequence[Any], path: Path) -> set[int]:
-    """Indexes of the recipient stanzas to drop, one or more per recipient to remove."""
+                     identities: Sequence[Any], path: Path) -> tuple[set[int], str | None]:
+    """Indexes of the recipient stanzas to drop, one or more per recipient to remove, and
+    why not if a recipient to remove has no stanza (skippable with ``skip_missing``)."""
     drop: set[int] = set()
     if fmt == "pqml":
         from pqml.formats.pqml_v1 import recipients as conv
@@ -119,10 +183,10 @@ def _removal_stanzas(fmt: str, stanzas: Sequence[Stanza], removes: Sequence[Any]
             hits = {i for i, s in enumerate(stanzas)
                     if kid is not None and s.type == stype and s.args[:1] == (kid,)}
             if not hits:
-                raise RekeyError(f"{path}: no stanza for the recipient to remove "
-                                 f"({stype} key id {kid})")
+                return drop, (f"{path}: no stanza for the recipient to remove "
+                              f"({stype} key id {kid})")
             drop |= hits
-        return drop
+        return drop, None
     from pqml.formats.age import recipients as conv_age
 
     for value in removes:
@@ -139,26 +203,148 @@ def _removal_stanzas(fmt: str, stanzas: Sequence[Stanza], removes: Sequence[Any]
         hits = {k for k, s in enumerate(stanzas)
                 for ident in matching if ident.unwrap([s]) is not None}
         if not hits:
-            raise RekeyError(f"{path}: no stanza for the recipient to remove")
+            return drop, f"{path}: no stanza for the recipient to remove"
         drop |= hits
-    return drop
+    return drop, None
+
+
+def _resolve_job(identities: Iterable[Any], add: Iterable[Any], remove: Iterable[Any],
+                 reset: bool, allow_classical: bool, skip_missing: bool, where: str
+                 ) -> tuple[list[Any], _Job]:
+    ids_in = resolve_identities(identities)
+    job = _Job(resolve_recipients(add), resolve_recipients(remove), reset, allow_classical,
+               skip_missing)
+    if not job.adds and not job.removes and not reset:
+        raise RekeyError(f"{where}nothing to do (give --add and/or --remove)")
+    return ids_in, job
 
 
 def rekey(path: str | os.PathLike[str], identities: Iterable[Any], *,
           add: Iterable[Any] = (), remove: Iterable[Any] = (), reset: bool = False,
           allow_classical: bool = False) -> RekeyResult:
     """Rewrite the header of the pqml/v1 or age file ``path``: add recipients, remove
-    recipients, or (``reset``) replace them all by ``add``. The payload is unchanged."""
+    recipients, or (``reset``) replace them all by ``add``. The payload is unchanged.
+    Several files: :func:`rekey_many`, which checks them all before changing any."""
     path = Path(path)
-    ids_in = resolve_identities(identities)
-    adds = resolve_recipients(add)
-    removes = resolve_recipients(remove)
-    if not adds and not removes and not reset:
-        raise RekeyError(f"{path}: nothing to do (give --add and/or --remove)")
+    ids_in, job = _resolve_job(identities, add, remove, reset, allow_classical, False,
+                               f"{path}: ")
     try:
-        return _rekey(path, ids_in, adds, removes, reset, allow_classical)
+        return _rekey(path, ids_in, job)
     except PqmlError as exc:
         raise named(exc, path) from None
+
+
+def rekey_many(paths: Iterable[str | os.PathLike[str]], identities: Iterable[Any], *,
+               add: Iterable[Any] = (), remove: Iterable[Any] = (), reset: bool = False,
+               allow_classical: bool = False, skip_missing: bool = False
+               ) -> list[RekeyOutcome]:
+    """:func:`rekey` for several files, checking every file before changing any.
+
+    If a file fails its check, no file is changed; with ``skip_missing``, a file where a
+    recipient to remove has no stanza is skipped instead (and reported). Then the files
+    are written one after the other; that is not atomic across files: if a write fails,
+    the run stops there. Returns one :class:`RekeyOutcome` per file, in order; raises
+    :class:`RekeyManyError` (its ``outcomes`` say what happened to each file) when a file
+    failed, and RekeyError before touching any file for a request that cannot work."""
+    files = [Path(p) for p in paths]
+    if not files:
+        raise RekeyError("no files to rekey")
+    _refuse_duplicates(files)
+    ids_in, job = _resolve_job(identities, add, remove, reset, allow_classical,
+                               skip_missing, "")
+    checked = _check_all(files, ids_in, job)
+    failed = [c for c in checked if isinstance(c, Exception)]
+    if failed:
+        first = str(failed[0])
+        outcomes = [_failed(p, c) if isinstance(c, Exception) else
+                    RekeyOutcome(str(p), "skipped", _reason(c.skip, p)) if c.skip else
+                    RekeyOutcome(str(p), "unchanged",
+                                 "checked, but no file was changed because "
+                                 f"{plural(len(failed), 'file')} failed the check")
+                    for p, c in zip(files, checked, strict=True)]
+        message = first if len(files) == 1 else (
+            f"{len(failed)} of {len(files)} files cannot be rekeyed, so no file was "
+            f"changed: {first}")
+        raise RekeyManyError(message, outcomes)
+    return _apply_all([c for c in checked if isinstance(c, _Plan)])
+
+
+def _refuse_duplicates(files: list[Path]) -> None:
+    """The same file twice would fail at its second write, after the first changed it."""
+    seen: dict[Any, Path] = {}
+    for path in files:
+        try:
+            st = path.stat()
+            key: Any = (st.st_dev, st.st_ino)
+        except OSError:
+            key = os.path.abspath(path)  # reported by its check
+        if key in seen:
+            raise RekeyError(f"{path}: given twice (also as {seen[key]}); nothing was changed")
+        seen[key] = path
+
+
+def _reason(text: str | None, path: Path) -> str | None:
+    """A message without the file name in front (the outcome names the file)."""
+    return None if text is None else text.removeprefix(f"{path}: ")
+
+
+def _failed(path: Path, exc: Exception) -> RekeyOutcome:
+    return RekeyOutcome(str(path), "failed", _reason(str(exc), path), error=exc)
+
+
+def _as_error(exc: Exception, path: Path) -> PqmlError:
+    """A PqmlError naming ``path`` for any failure of one file (OSError included)."""
+    if isinstance(exc, PqmlError):
+        return named(exc, path)
+    if isinstance(exc, OSError):
+        return named(RekeyError(exc.strerror or str(exc)), path)
+    raise exc
+
+
+def _check_all(files: list[Path], ids_in: list[Any], job: _Job) -> list[_Plan | PqmlError]:
+    """Every file's plan, or the error that rules it out; no file is written."""
+    checked: list[_Plan | PqmlError] = []
+    for path in files:
+        try:
+            with _open_locked(path) as (raw, _writable):
+                checked.append(_plan(path, raw, ids_in, job)[0])
+        except (PqmlError, OSError) as exc:
+            checked.append(_as_error(exc, path))
+    return checked
+
+
+def _apply_all(plans: list[_Plan]) -> list[RekeyOutcome]:
+    """Write the plans in order; at the first failure, stop and report every file."""
+    outcomes: list[RekeyOutcome] = []
+    for i, plan in enumerate(plans):
+        if plan.skip:
+            outcomes.append(RekeyOutcome(str(plan.path), "skipped",
+                                         _reason(plan.skip, plan.path)))
+            continue
+        try:
+            with _open_locked(plan.path) as (raw, writable):
+                source = _check_unchanged(plan, raw)
+                result = _apply(plan, raw, writable, source)
+        except (PqmlError, OSError) as exc:
+            error = _as_error(exc, plan.path)
+            outcomes.append(_failed(plan.path, error))
+            rest = plans[i + 1:]
+            outcomes += [RekeyOutcome(str(p.path), "skipped", _reason(p.skip, p.path))
+                         if p.skip else
+                         RekeyOutcome(str(p.path), "unchanged",
+                                      f"not reached: the rekey stopped at {plan.path}")
+                         for p in rest]
+            if len(plans) == 1:
+                raise RekeyManyError(str(error), outcomes) from None
+            changed = sum(1 for o in outcomes if o.status == "changed")
+            not_reached = sum(1 for p in rest if not p.skip)
+            raise RekeyManyError(
+                f"{error}; the rekey stopped there: {plural(changed, 'file')} "
+                f"{'was' if changed == 1 else 'were'} changed before it, {not_reached} "
+                f"{'was' if not_reached == 1 else 'were'} not reached (a rekey of several "
+                "files is not atomic across files)", outcomes) from None
+        outcomes.append(RekeyOutcome(str(plan.path), "changed", result=result))
+    return outcomes
 
 
 @contextlib.contextmanager
@@ -186,53 +372,90 @@ def _open_locked(path: Path) -> Iterator[tuple[Any, bool]]:
         yield f, writable
 
 
-def _rekey(path: Path, ids_in: list[Any], adds: list[Any], removes: list[Any], reset: bool,
-           allow_classical: bool) -> RekeyResult:
-    mode = path.stat().st_mode & 0o7777
+def _rekey(path: Path, ids_in: list[Any], job: _Job) -> RekeyResult:
     with _open_locked(path) as (raw, writable):
-        probe = Source(raw)
-        detected = fmts.detect(probe.peek(64))
-        fmt = detected.format
-        source = fmts.unarmored(detected, probe)
-        identities = fmts.prepare_identities(fmt, ids_in)
-        located = fmts.open_header(fmt, source, identities)
-        header, file_key = located.header, located.file_key
-        assert file_key is not None
-        current = fmts.recipient_stanzas(fmt, header)
-        drop = _removal_stanzas(fmt, current, removes, identities, path)
-        kept = [] if reset else [s for i, s in enumerate(current) if i not in drop]
-        new_objs, described = (fmts.prepare_recipients(fmt, adds,
-                               allow_classical=allow_classical) if adds else ([], []))
-        present = {(s.type, s.args[:1]) for s in kept}
-        added: list[dict[str, Any]] = []
-        stanzas: list[Stanza] = list(kept)
-        for obj, desc in zip(new_objs, described, strict=True):
-            kid = desc.get("key_id")
-            if kid is not None and (desc["type"], (kid,)) in present:
-                continue  # already a recipient
-            stanzas.extend(obj.wrap(file_key))
-            added.append(desc)
-        if not stanzas:
-            raise RekeyError("no recipient would be left: add one with --add")
-        payload_size = os.fstat(raw.fileno()).st_size - located.payload_offset
-        # an armored file is text, never rewritten in place: no new header area for it
-        new_header = _new_header(fmt, header, file_key, stanzas,
-                                 0 if detected.armored else payload_size)
-        area = _area_size(fmt, new_header)
-        in_place = (writable and not detected.armored and located.area_size is not None
-                    and area == located.area_size)
-        if in_place:
-            _write_in_place(raw.fileno(), located, new_header)
-        else:
-            label = fmts.armor_label(fmt) if detected.armored else None
-            payload_size = _replace(path, mode, raw, source, label, located,
-                                    _marshal(fmt, new_header), payload_size)
-    described_after = [fmts.describe_stanza(fmt, s) for s in stanzas]
+        plan, source = _plan(path, raw, ids_in, job)
+        return _apply(plan, raw, writable, source)
+
+
+def _plan(path: Path, raw: Any, ids_in: list[Any], job: _Job) -> tuple[_Plan, Source]:
+    """Unwrap the file key and build the new header (or find why not); no write. The
+    returned source is at the payload."""
+    probe = Source(raw)
+    detected = fmts.detect(probe.peek(64))
+    fmt = detected.format
+    source = fmts.unarmored(detected, probe)
+    identities = fmts.prepare_identities(fmt, ids_in)
+    located = fmts.open_header(fmt, source, identities)
+    header, file_key = located.header, located.file_key
+    assert file_key is not None
+    current = fmts.recipient_stanzas(fmt, header)
+    plan = _Plan(path, detected, located, os.fstat(raw.fileno()).st_size, len(current))
+    drop, missing = _removal_stanzas(fmt, current, job.removes, identities, path)
+    if missing is not None:
+        if not job.skip_missing:
+            raise RekeyError(missing)
+        plan.skip = missing
+        return plan, source
+    kept = [] if job.reset else [s for i, s in enumerate(current) if i not in drop]
+    new_objs, described = (fmts.prepare_recipients(fmt, job.adds,
+                           allow_classical=job.allow_classical) if job.adds else ([], []))
+    present = {(s.type, s.args[:1]) for s in kept}
+    stanzas: list[Stanza] = list(kept)
+    for obj, desc in zip(new_objs, described, strict=True):
+        kid = desc.get("key_id")
+        if kid is not None and (desc["type"], (kid,)) in present:
+            continue  # already a recipient
+        stanzas.extend(obj.wrap(file_key))
+        plan.added.append(desc)
+    if not stanzas:
+        raise RekeyError("no recipient would be left: add one with --add")
+    plan.stanzas, plan.removed = stanzas, len(current) - len(kept)
+    payload_size = plan.file_size - located.payload_offset
+    # an armored file is text, never rewritten in place: no new header area for it
+    plan.new_header = _new_header(fmt, header, file_key, stanzas,
+                                  0 if detected.armored else payload_size)
+    plan.area = _area_size(fmt, plan.new_header)
+    return plan, source
+
+
+def _check_unchanged(plan: _Plan, raw: Any) -> Source:
+    """The reopened file's source at the payload, after checking that the file is still
+    the one planned (same format, header, payload offset and size): another writer
+    between the check and the write would otherwise be silently undone."""
+    probe = Source(raw)
+    detected = fmts.detect(probe.peek(64))
+    source = fmts.unarmored(detected, probe)
+    now, then = fmts.open_header(detected.format, source), plan.located
+    if (detected != plan.detected or now.header.marshal() != then.header.marshal()
+            or (now.payload_offset, now.area_size) != (then.payload_offset, then.area_size)
+            or (then.slot is not None and now.slot != then.slot)
+            or os.fstat(raw.fileno()).st_size != plan.file_size):
+        raise RekeyError("the file changed since it was checked (another program wrote it); "
+                         "it was not rekeyed: run the rekey again")
+    return source
+
+
+def _apply(plan: _Plan, raw: Any, writable: bool, source: Source) -> RekeyResult:
+    """Write a plan's header: in place into the header area, else by copy and rename."""
+    fmt, located, new_header = plan.detected.format, plan.located, plan.new_header
+    assert new_header is not None
+    payload_size = plan.file_size - located.payload_offset
+    in_place = (writable and not plan.detected.armored and located.area_size is not None
+                and plan.area == located.area_size)
+    if in_place:
+        _write_in_place(raw.fileno(), located, new_header)
+    else:
+        label = fmts.armor_label(fmt) if plan.detected.armored else None
+        mode = os.fstat(raw.fileno()).st_mode & 0o7777
+        payload_size = _replace(plan.path, mode, raw, source, label, located,
+                                _marshal(fmt, new_header), payload_size)
+    described_after = [fmts.describe_stanza(fmt, s) for s in plan.stanzas]
     return RekeyResult(
-        str(path), detected.name, detected.armored, len(current), len(stanzas), added,
-        len(current) - len(kept), len(header.marshal()), len(new_header.marshal()),
-        payload_size, sum(1 for d in described_after if d.get("quantum_vulnerable")),
-        in_place, area,
+        str(plan.path), plan.detected.name, plan.detected.armored, plan.stanzas_before,
+        len(plan.stanzas), plan.added, plan.removed,
+        len(located.header.marshal()), len(new_header.marshal()), payload_size,
+        sum(1 for d in described_after if d.get("quantum_vulnerable")), in_place, plan.area,
     )
 
 

@@ -14,6 +14,11 @@ class PassphraseRequiredError(KeyFormatError):
     """The private key is encrypted and no passphrase was given (callers may prompt)."""
 
 
+class WrongKeyPassphraseError(KeyFormatError):
+    """The passphrase does not decrypt the encrypted private key (or the key file is
+    damaged: the two cannot be told apart); callers name the key file."""
+
+
 class BundleFormatError(PqmlError, ValueError):
     """An OMS bundle, DSSE envelope or in-toto statement is malformed or not supported.
 

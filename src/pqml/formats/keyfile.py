@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pqml.formats import der
-from pqml.formats.errors import PassphraseRequiredError
+from pqml.formats.errors import PassphraseRequiredError, WrongKeyPassphraseError
 from pqml.primitives.base import PrivateKey, PublicKey
 from pqml.primitives.errors import KeyFileExistsError, KeyFormatError, WrongKeyTypeError
 
@@ -208,12 +208,12 @@ def _resolve(candidates: tuple[str, ...], hint: str | None) -> str:
         for name in candidates:
             if _entry(name).family == wanted:
                 return name
-        raise WrongKeyTypeError(f"this is a {candidates[0]} key, not a {wanted} key")
+        raise WrongKeyTypeError(f"this key is {candidates[0]}, not a {wanted} key")
     entry = _entry(hint)
     if entry.name in candidates:
         return str(entry.name)
     what = " or ".join(candidates)
-    raise WrongKeyTypeError(f"this is a {what} key, not {entry.name}")
+    raise WrongKeyTypeError(f"this key is {what}, not {entry.name}")
 
 
 def _pyca_call(what: str, fn: Callable[..., T], *args: Any) -> T:
@@ -241,7 +241,7 @@ def _pyca_call(what: str, fn: Callable[..., T], *args: Any) -> T:
         # fails as ASN.1 rather than as "bad decrypt".
         given_passphrase = len(args) > 1 and args[1] is not None
         if given_passphrase or "password" in message.lower() or "decrypt" in message.lower():
-            raise KeyFormatError(
+            raise WrongKeyPassphraseError(
                 f"could not decrypt the {what}: wrong passphrase or corrupted file"
             ) from None
         detail = message.split("Details:", 1)[-1].strip() if "Details:" in message else message
@@ -526,7 +526,8 @@ def _decrypt_pkcs8(data: bytes, passphrase: bytes) -> bytes | None:
 
 
 def _wrong_passphrase() -> KeyFormatError:
-    return KeyFormatError("could not decrypt the private key: wrong passphrase or corrupted file")
+    return WrongKeyPassphraseError("could not decrypt the private key: wrong passphrase or "
+                                   "corrupted file")
 
 
 def _load_encrypted(data: bytes, passphrase: bytes | None, hint: str | None) -> PrivateKey:
@@ -714,7 +715,7 @@ def load_private_key(data: bytes | str, passphrase: bytes | None = None,
     """A private key from PEM, DER or an age identity file; a public key is an error."""
     key = load_key(data, passphrase, hint)
     if not isinstance(key, PrivateKey):
-        raise WrongKeyTypeError(f"expected a private key, got a {key.algorithm} public key")
+        raise WrongKeyTypeError(f"expected a private key, got a public key ({key.algorithm})")
     return key
 
 
@@ -731,7 +732,7 @@ def load_public_key(data: bytes | str, hint: str | None = None) -> PublicKey:
         raise WrongKeyTypeError("expected a public key, got a DER private key")
     key = load_key(data, None, hint)
     if isinstance(key, PrivateKey):
-        raise WrongKeyTypeError(f"expected a public key, got a {key.algorithm} private key")
+        raise WrongKeyTypeError(f"expected a public key, got a private key ({key.algorithm})")
     return key
 
 

@@ -8,9 +8,10 @@ describes differently (``pqml.formats.age.recipients.RULES``,
 
 A recipient set, checked in this order:
 
-1. every value converts: a string is an age recipient (``age1…``, ``age1pq1…``), a private
-   key stands for its public half, a key needs a stanza type of the format for its
-   algorithm (WrongKeyTypeError), any other object must have ``wrap`` (TypeError);
+1. every value converts: a string is an age recipient (``age1…``, ``age1pq1…``) or an SSH
+   public key line (``ssh-ed25519 AAAA…``, ``ssh-rsa …``: only age has stanzas for them),
+   a private key stands for its public half, a key needs a stanza type of the format for
+   its algorithm (WrongKeyTypeError), any other object must have ``wrap`` (TypeError);
 2. recipients with the same ``key_id`` collapse to one (pqml/v1 stanzas name their key;
    age stanzas do not, so an age recipient given twice gets two stanzas, as in age);
 3. at least one recipient (RecipientError);
@@ -100,7 +101,11 @@ class RecipientRules:
 
     def _convert(self, value: Any, role: Role) -> Any:
         recipient = role == "recipient"
-        if isinstance(value, str):
+        if isinstance(value, str) and recipient and value.startswith("ssh-"):
+            from pqml.formats import ssh_keys  # an SSH public key line, as age -r takes
+
+            value = ssh_keys.parse_public_key(value)
+        elif isinstance(value, str):
             value = (age_keys.parse_recipient if recipient else age_keys.parse_identity)(value)
         if recipient and isinstance(value, PrivateKey):
             value = value.public_key()

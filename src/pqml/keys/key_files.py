@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from pqml._internal.text import with_article
 from pqml.primitives import registry
 from pqml.primitives.base import PrivateKey, PublicKey
 from pqml.primitives.errors import KeyFormatError, PolicyError, WrongKeyTypeError
@@ -27,7 +28,9 @@ def generate(
     """
     entry = registry.resolve(alg, profile)
     if entry.family not in ("kem", "signature"):
-        raise PolicyError(f"{entry.name} is a {entry.family}, not a key-pair algorithm")
+        raise PolicyError(
+            f"{entry.name} is {with_article(entry.family)}, not a key-pair algorithm"
+        )
     if entry.quantum_vulnerable and not allow_classical:
         raise PolicyError(
             f"{entry.name} is quantum-vulnerable; pass --allow-classical to generate it anyway"
@@ -61,7 +64,7 @@ def load_private(source: str | Path | bytes, *, passphrase: bytes | None = None,
     if not isinstance(key, PrivateKey):
         where = f"{source}: " if isinstance(source, (str, Path)) else ""
         raise WrongKeyTypeError(
-            f"{where}expected a private key, found a {key.algorithm} public key"
+            f"{where}expected a private key, found {with_article(key.algorithm)} public key"
         )
     return key
 

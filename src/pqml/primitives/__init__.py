@@ -12,5 +12,5 @@ sees; ``kem/`` and ``sig/`` hold one module per scheme (``kem/ecdh.py`` every el
 DH, ``kem/hybrid.py`` the X-Wing-style hybrids); ``pyca_keys`` and ``rsa_keys`` the
 encodings they share; ``hpke`` RFC 9180 with Export; ``chunked`` the C2SP chunked AES-256-GCM
 payload; ``symmetric`` and ``hashes`` the rest; ``errors`` the root of pqml's errors. Only
-this layer imports backend libraries (cryptography, pqcrypto, pypqc, blake3).
+this layer imports backend libraries (cryptography, pqcrypto, pypqc, blake3, PyNaCl).
 """

@@ -249,8 +249,9 @@ class Decryptor:
             written += int(self._dec.update_into(view, memoryview(out)[written:]))
         except InvalidTag:
             last = (self._fed + len(view) - HEADER_SIZE) // WIRE_CHUNK_SIZE - 1
-            where = f"chunk {first}" if last <= first else f"one of chunks {first}..{last}"
-            raise ChunkedFormatError(f"payload {where} failed authentication: the file is "
+            where = (f"payload chunk {first}" if last <= first
+                     else f"one of payload chunks {first}..{last}")
+            raise ChunkedFormatError(f"{where} failed authentication: the file is "
                                      "tampered or its chunks are reordered") from None
         self._fed += len(view)
         return written

@@ -263,8 +263,8 @@ class KEM(ABC):
     def check_key(self, key: KEMPublicKey | KEMPrivateKey, role: str) -> None:
         if key.algorithm != self.scheme.algorithm:
             raise WrongKeyTypeError(
-                f"HPKE suite with KEM {self.name} needs a {self.scheme.algorithm} {role} key, "
-                f"got {key.algorithm}"
+                f"HPKE suite with KEM {self.name} needs a {role} key for "
+                f"{self.scheme.algorithm}, got {key.algorithm}"
             )
 
     @abstractmethod

@@ -7,6 +7,7 @@ fail_on = ["deadline-2030", "unprotected-model"]
 baseline = ".pqml-baseline.json"
 jobs = 2
 default_excludes = true                      # skip .git, node_modules, .venv, ...
+gitignore = true                             # honour .gitignore files (--no-gitignore)
 
 [scan.risk]
 crqc_year = 2035          # z: the year a cryptographically relevant quantum computer exists
@@ -61,6 +62,7 @@ class ScanConfig:
     baseline: str | None = None
     jobs: int | None = None
     default_excludes: bool = True
+    gitignore: bool = True
     risk: RiskConfig = field(default_factory=RiskConfig)
     source: str | None = None
 
@@ -122,6 +124,10 @@ def parse(text: str, source: str) -> ScanConfig:
             if not isinstance(value, bool):
                 raise _fail(source, "scan.default_excludes must be true or false")
             cfg.default_excludes = value
+        elif key == "gitignore":
+            if not isinstance(value, bool):
+                raise _fail(source, "scan.gitignore must be true or false")
+            cfg.gitignore = value
         elif key == "risk":
             cfg.risk = _risk(value, source)
         else:

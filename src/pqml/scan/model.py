@@ -131,6 +131,19 @@ class Finding:
     def location(self) -> str:
         return f"{self.path}:{self.line}"
 
+    @property
+    def pq_safe(self) -> str:
+        """Is this protected against a quantum attacker: ``"no"`` (quantum-vulnerable
+        cryptography), ``"unprotected"`` (an ML artifact neither signed nor encrypted:
+        no cryptography at all, so nothing to break -- and nothing protecting it either),
+        else ``"yes"``. ``quantum_vulnerable`` alone says "no" for neither of the last two."""
+        if self.quantum_vulnerable:
+            return "no"
+        if self.kind == "artifact" and (
+                self.details.get("protection") or {}).get("status", "none") == "none":
+            return "unprotected"
+        return "yes"
+
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "path": self.path,
@@ -140,6 +153,7 @@ class Finding:
             "primitive": self.primitive,
             "parameter": self.parameter,
             "quantum_vulnerable": self.quantum_vulnerable,
+            "pq_safe": self.pq_safe,
             "usage": self.usage,
             "confidence": self.confidence,
             "evidence": self.evidence,

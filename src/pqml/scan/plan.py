@@ -1,14 +1,16 @@
 """The migration plan: what replaces each vulnerable use, and the pqml command that does it.
 
-Findings are grouped into actions (one per replacement and asset kind, e.g. "RSA signing
-keys -> ML-DSA-65") and the actions are ordered by the worst risk score among their
-findings, then by the earliest deadline, so the plan starts with what is both most
-exposed and most urgent: malicious or unprotected pickles, data under harvest-now-decrypt-
-later exposure, then signatures by deadline.
+Findings are grouped into actions, one per replacement (all that ML-DSA-65 replaces is one
+step: "RSA, ECDSA signatures and signing keys; RSA certificates"), and the actions are
+ordered by their worst risk level (critical, high, medium, low), then by their earliest
+deadline, then by score, so the plan starts with what is both most exposed and most
+urgent: malicious or unprotected pickles, data under harvest-now-decrypt-later exposure,
+then signatures by deadline.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +39,7 @@ def replacement_for(f: Finding) -> tuple[str | None, str | None]:
         model_dir = f.path.rsplit("/", 1)[0] if "/" in f.path else "."
         return (f"add a post-quantum signature: {SIGN_REPLACEMENT}",
                 "pqml keygen --alg ML-DSA-65 -o mldsa.pem && "
-                f"pqml sign {model_dir} -k classical.pem -k mldsa.pem")
+                f"pqml sign {model_dir} -k classical.pem -k mldsa.pem --force")
     if f.kind == "dependency":
         if f.quantum_vulnerable:
             return ("a library with ML-KEM / ML-DSA: cryptography>=50 or pqml", None)
@@ -91,7 +93,7 @@ def _artifact_replacement(f: Finding, art: dict[str, Any]) -> tuple[str | None, 
     if "signed" in status and f.quantum_vulnerable:
         return (f"add a post-quantum signature: {SIGN_REPLACEMENT}",
                 f"pqml sign {path.rsplit('/', 1)[0] if '/' in path else '.'} "
-                "-k classical.pem -k mldsa.pem")
+                "-k classical.pem -k mldsa.pem --force")
     if status == "none":
         if art.get("pickle_based"):
             return ("convert to safetensors and sign with ML-DSA-65; load only after "
@@ -113,6 +115,7 @@ class PlanItem:
     level: str
     deadline_year: int | None
     findings: list[Finding] = field(default_factory=list)
+    locations: list[str] = field(default_factory=list)  # "path:line" per finding, as shown
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -123,29 +126,35 @@ class PlanItem:
             "level": self.level,
             "deadline_year": self.deadline_year,
             "count": len(self.findings),
-            "locations": [f"{f.path}:{f.line}" for f in self.findings[:20]],
+            "locations": self.locations[:20],
             "fingerprints": [f.fingerprint for f in self.findings],
         }
 
 
-def _title(f: Finding) -> str:
+def _title(f: Finding) -> tuple[str, str]:
+    """(algorithm, what) of one finding, e.g. ("RSA", "signatures and signing keys");
+    algorithm "" when the title names none."""
     art = f.details.get("artifact") if f.kind == "artifact" else None
     if art is not None:
         status = f.details.get("protection", {}).get("status", "none")
         if art.get("dangerous_imports"):
-            return "Pickles importing os/subprocess/eval: possible malware"
+            return "", "Pickles importing os/subprocess/eval: possible malware"
         if status == "none":
             kind = "pickle-based " if art.get("pickle_based") else ""
-            return f"Unprotected {kind}{art.get('category', 'model')} files"
+            return "", f"Unprotected {kind}{art.get('category', 'model')} files"
         if "encrypted" in status:
-            return "Files encrypted to quantum-vulnerable recipients"
-        return "Artifacts signed with classical signatures only"
+            return "", "Files encrypted to quantum-vulnerable recipients"
+        return "", "Artifacts signed with classical signatures only"
     if f.kind == "signature-bundle":
-        return "Model signatures with classical algorithms only"
+        return "", "Model signatures with classical algorithms only"
     if f.kind == "dependency":
-        return "Libraries with classical public-key cryptography only"
+        return "", "Libraries with classical public-key cryptography only"
     if f.algorithm == "TLS" and any(v in _OLD_TLS for v in (f.parameter or "").split(",")):
-        return "TLS versions older than 1.2 enabled"
+        return "", "TLS versions older than 1.2 enabled"
+    if f.details.get("jose_alg") and f.algorithm in _SIGNATURES:
+        return f.algorithm, "JWT signatures"
+    if f.kind == "config" and f.algorithm in _KEY_AGREEMENT and f.usage == "key-exchange":
+        return f.algorithm, "key exchange in TLS / SSH configuration"
     uses = {"sign": "signing", "verify": "verification", "keygen": "key generation",
             "key-load": "keys", "private-key": "stored private keys",
             "public-key": "stored public keys", "certificate": "certificates",
@@ -162,36 +171,64 @@ def _title(f: Finding) -> str:
         what = "key exchange"
     elif f.usage in ("keygen", "key-load"):
         what = "keys"
-    return f"{f.algorithm} {what}"
+    return f.algorithm, what
 
 
-def build_plan(findings: list[Finding]) -> list[PlanItem]:
-    groups: dict[tuple[str, str], PlanItem] = {}
+_MAX_CLAUSES = 3
+LEVEL_ORDER = ("critical", "high", "medium", "low", "info")
+
+
+def _group_title(findings: list[Finding]) -> str:
+    """One title for a replacement's findings (worst first): the algorithms of each kind of
+    use, "RSA, ECDSA signatures and signing keys; RSA certificates"."""
+    clauses: dict[str, list[str]] = {}
     for f in findings:
-        if f.risk is None or f.baselined:
+        alg, what = _title(f)
+        algs = clauses.setdefault(what, [])
+        if alg and alg not in algs:
+            algs.append(alg)
+    parts = [f"{', '.join(algs)} {what}" if algs else what for what, algs in clauses.items()]
+    more = len(parts) - _MAX_CLAUSES
+    title = "; ".join(parts[:_MAX_CLAUSES])
+    return f"{title} (+{more} more)" if more > 0 else title
+
+
+def _urgency(f: Finding) -> tuple[int, int, int]:
+    """Sort key, most urgent first: risk level, then deadline, then score."""
+    assert f.risk is not None
+    return (LEVEL_ORDER.index(f.risk.level), f.risk.deadline_year or 9999, -f.risk.score)
+
+
+def build_plan(findings: list[Finding],
+               display: Callable[[Finding], str] | None = None) -> list[PlanItem]:
+    """The plan: one item per replacement, worst risk level first, then earliest deadline.
+    ``display`` gives the path a person should see (``ScanResult.display_path``: with
+    several roots, the root-joined path); default the root-relative path."""
+    shown = display or (lambda f: f.path)
+    groups: dict[str, list[Finding]] = {}
+    for f in findings:
+        if f.risk is None or f.baselined or f.risk.replacement is None:
             continue
-        replacement, command = f.risk.replacement, f.risk.command
-        if replacement is None:
-            continue
-        title = _title(f)
-        key = (title, replacement)
-        item = groups.get(key)
-        if item is None:
-            cmd = command
-            if cmd and f.path in cmd:
-                cmd = cmd.replace(f.path, "<path>")
-            item = groups[key] = PlanItem(f.risk.score, title, replacement, cmd, f.risk.level,
-                                          f.risk.deadline_year)
-        item.findings.append(f)
-        if f.risk.score > item.priority:
-            item.priority, item.level = f.risk.score, f.risk.level
-        if f.risk.deadline_year is not None and (
-                item.deadline_year is None or f.risk.deadline_year < item.deadline_year):
-            item.deadline_year = f.risk.deadline_year
-    items = list(groups.values())
-    items.sort(key=lambda i: (-i.priority, i.deadline_year or 9999, -len(i.findings), i.title))
-    for item in items:
-        item.findings.sort(key=lambda f: (-(f.risk.score if f.risk else 0), f.path, f.line))
-        if item.command and "<path>" in item.command and len(item.findings) == 1:
-            item.command = item.command.replace("<path>", item.findings[0].path)
+        groups.setdefault(f.risk.replacement, []).append(f)
+    items = []
+    for replacement, members in groups.items():
+        members.sort(key=lambda f: (*_urgency(f), shown(f), f.line))
+        worst = members[0]
+        assert worst.risk is not None
+        cmd = worst.risk.command
+        if cmd and worst.path in cmd:
+            cmd = cmd.replace(worst.path, shown(worst) if len(members) == 1 else "<path>")
+        deadlines = [f.risk.deadline_year for f in members
+                     if f.risk and f.risk.deadline_year is not None]
+        items.append(PlanItem(max(f.risk.score for f in members if f.risk),
+                              _group_title(members), replacement, cmd, worst.risk.level,
+                              min(deadlines) if deadlines else None,
+                              members, [f"{shown(f)}:{f.line}" for f in members]))
+    items.sort(key=lambda i: (LEVEL_ORDER.index(i.level), i.deadline_year or 9999,
+                              -i.priority, -len(i.findings), i.title))
+    seen: set[str] = set()
+    for item in items:  # titles name what is replaced; two replacements never share one
+        if item.title in seen:
+            item.title = f"{item.title} -> {item.replacement.split(' (')[0]}"
+        seen.add(item.title)
     return items

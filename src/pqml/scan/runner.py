@@ -9,6 +9,7 @@ assessment, fingerprints, the baseline, inline ``# pqml: ignore`` suppressions.
 from __future__ import annotations
 
 import os
+import posixpath
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -36,6 +37,7 @@ class ScanOptions:
     jobs: int | None = None
     baseline: str | None = None
     config: ScanConfig = field(default_factory=ScanConfig)
+    gitignore: bool = True  # False: --no-gitignore (pqml.toml can turn it off too)
 
 
 @dataclass
@@ -51,6 +53,22 @@ class ScanResult:
     baselined: int = 0
     bundles: list[oms_bundles.BundleRecord] = field(default_factory=list)
     config: ScanConfig = field(default_factory=ScanConfig)
+    #: the directory each root's finding paths are relative to (a file root: its parent)
+    root_dirs: list[str] = field(default_factory=list)
+
+    def display_path(self, f: Finding) -> str:
+        """Where a person finds ``f``: its root-relative path when one root was scanned;
+        with several (``pqml scan a/ b/``), joined to its root (``a/x.py``), since
+        ``x.py`` alone could be either. Every report shows this form."""
+        if len(self.roots) <= 1:
+            return f.path
+        dirs = dict(zip(self.roots, self.root_dirs or self.roots, strict=False))
+        base = dirs.get(f.root, f.root).replace(os.sep, "/")
+        return posixpath.normpath(posixpath.join(base, f.path)) if base else f.path
+
+    def location(self, f: Finding) -> str:
+        """:meth:`display_path` and line: ``a/x.py:3``."""
+        return f"{self.display_path(f)}:{f.line}"
 
     @property
     def active(self) -> list[Finding]:
@@ -123,12 +141,14 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def collect(roots: Sequence[str], ignore: IgnoreRules, default_excludes: bool) -> list[FileEntry]:
+def collect(roots: Sequence[str], ignore: IgnoreRules, default_excludes: bool,
+            gitignore: bool = True,
+            warnings: list[ScanWarning] | None = None) -> list[FileEntry]:
     entries: list[FileEntry] = []
     for i, root in enumerate(roots):
         if not os.path.exists(root):
             raise ScanError(f"{root}: no such file or directory")
-        entries.extend(iter_files(root, i, ignore, default_excludes))
+        entries.extend(iter_files(root, i, ignore, default_excludes, gitignore, warnings))
     return entries
 
 
@@ -138,7 +158,10 @@ def run(roots: Sequence[str], options: ScanOptions | None = None,
     cfg = options.config
     started = time.perf_counter()
     ignore = IgnoreRules([*cfg.ignore, *options.ignore])
-    entries = collect(roots, ignore, cfg.default_excludes)
+    walk_warnings: list[ScanWarning] = []
+    root_dirs = [r if os.path.isdir(r) else os.path.dirname(r) for r in roots]
+    entries = collect(roots, ignore, cfg.default_excludes, options.gitignore and cfg.gitignore,
+                      walk_warnings)
     jobs = options.jobs or cfg.jobs or default_jobs()
     accepted = baseline.load(options.baseline) if options.baseline else None
     results: list[tuple[int, FileResult]] = []
@@ -167,13 +190,16 @@ def run(roots: Sequence[str], options: ScanOptions | None = None,
             if progress:
                 progress(done, total)
     results.sort(key=lambda r: (r[0], r[1].rel))
-    return _finish(list(roots), results, cfg, jobs, accepted, started)
+    result = _finish(list(roots), results, cfg, jobs, accepted, started, walk_warnings)
+    result.root_dirs = root_dirs
+    return result
 
 
 def _finish(roots: list[str], results: list[tuple[int, FileResult]], cfg: ScanConfig, jobs: int,
-            accepted: set[str] | None, started: float) -> ScanResult:
+            accepted: set[str] | None, started: float,
+            walk_warnings: list[ScanWarning] | None = None) -> ScanResult:
     findings: list[Finding] = []
-    warnings: list[ScanWarning] = []
+    warnings: list[ScanWarning] = list(walk_warnings or [])
     bundles: dict[int, list[oms_bundles.BundleRecord]] = {}
     files_by_root: dict[int, set[str]] = {}
     python_files = python_lines = 0

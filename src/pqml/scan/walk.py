@@ -1,25 +1,47 @@
-"""Which files a scan reads: directory walk, default exclusions and ``--ignore`` globs.
+"""Which files a scan reads: directory walk, default exclusions, ``.gitignore`` files and
+``--ignore`` globs.
 
-Globs match the POSIX path relative to the scanned root, gitignore-style: a pattern
-without ``/`` matches a file or directory name at any depth (``*.pem``, ``tests``); a
-pattern with ``/`` is anchored at the root (``vendor/**``, ``data/raw/*.parquet``);
-``**`` spans directories. An ignored directory is not descended into. Symbolic links are
-not followed (a link can point outside the tree, or back into it forever).
+All patterns are gitignore patterns (:mod:`pqml.scan.ignore_patterns`, matched without
+regular expressions: a scanned tree is untrusted). ``--ignore`` and ``pqml.toml`` globs
+match the POSIX path relative to the scanned root: a pattern without ``/`` matches a file
+or directory name at any depth (``*.pem``, ``tests``), a pattern with ``/`` is anchored at
+the root (``vendor/**``, ``data/raw/*.parquet``), ``**`` spans directories.
+
+``.gitignore`` files are honoured as git does (unless ``gitignore=False``,
+``--no-gitignore``): each applies to its own directory and below, a deeper file overrides
+a shallower one, the last matching line wins, ``!`` re-includes. Inside a git work tree
+the ``.gitignore`` files between the work tree's top and the scanned directory apply too,
+and ``.git/info/exclude`` below them all; outside one, the scanned tree's own
+``.gitignore`` files still apply (generated output is rarely what one means to audit).
+``--ignore`` outranks them all, as git's command-line excludes do. A ``.gitignore`` over
+the limits (size, pattern length or count, patterns in force with its parents') is not
+honoured, with a warning: skipping it scans more, never less. A path named on the
+command line is always read.
+
+An ignored directory is not descended into. Symbolic links are not followed (a link can
+point outside the tree, or back into it forever).
 """
 
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cache
+
+from pqml.scan.errors import ScanError
+from pqml.scan.ignore_patterns import PatternError, PatternList
+from pqml.scan.model import ScanWarning
 
 DEFAULT_EXCLUDED_DIRS = frozenset({
     ".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".tox", ".nox",
     ".mypy_cache", ".pytest_cache", ".ruff_cache", ".eggs", ".ipynb_checkpoints",
     ".cache", ".idea", ".vscode",
 })
+GITIGNORE = ".gitignore"
+MAX_GITIGNORE_BYTES = 256 << 10
+# Patterns in force at once (a directory's .gitignore plus its ancestors'): every entry is
+# checked against them, so a deep tree of large .gitignore files must not multiply.
+MAX_ACTIVE_PATTERNS = 16384
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,82 +52,155 @@ class FileEntry:
     size: int
 
 
-@cache
-def _compile(pattern: str) -> re.Pattern[str]:
-    pat = pattern.strip().removeprefix("./")
-    anchored = "/" in pat.rstrip("/")
-    pat = pat.rstrip("/")
-    out = []
-    i = 0
-    while i < len(pat):
-        c = pat[i]
-        if pat.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-            continue
-        if pat.startswith("**", i):
-            out.append(".*")
-            i += 2
-            continue
-        if c == "*":
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[":
-            j = pat.find("]", i)
-            if j > i:
-                out.append(pat[i:j + 1])
-                i = j + 1
-                continue
-            out.append(re.escape(c))
-        else:
-            out.append(re.escape(c))
-        i += 1
-    body = "".join(out).lstrip("/") if anchored else "".join(out)
-    prefix = "" if anchored else "(?:.*/)?"
-    return re.compile(f"^{prefix}{body}(?:/.*)?$")
-
-
 class IgnoreRules:
-    def __init__(self, patterns: Iterable[str]) -> None:
-        self.patterns = [p for p in patterns if p and p.strip()]
-        self._compiled = [_compile(p) for p in self.patterns]
+    """``--ignore`` and ``pqml.toml`` globs, anchored at each scanned root."""
 
-    def matches(self, rel: str) -> bool:
-        return any(r.match(rel) for r in self._compiled)
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self.patterns = [p.strip() for p in patterns if p and p.strip()]
+        try:
+            self._list = PatternList([p.removeprefix("./") for p in self.patterns], "--ignore")
+        except PatternError as exc:
+            raise ScanError(f"--ignore / scan.ignore: {exc}") from None
+
+    def verdict(self, parts: tuple[str, ...], is_dir: bool) -> bool | None:
+        return self._list.verdict(parts, is_dir) if self._list else None
+
+    def matches(self, rel: str, is_dir: bool = False) -> bool:
+        return self.verdict(tuple(rel.split("/")), is_dir) is True
+
+
+@dataclass(frozen=True, slots=True)
+class _GitRules:
+    """One ``.gitignore`` (or ``info/exclude``): its patterns see a path relative to its
+    directory, which is ``lead`` + the root-relative path without its first ``depth``
+    segments."""
+
+    patterns: PatternList
+    lead: tuple[str, ...]
+    depth: int
+
+    def verdict(self, parts: tuple[str, ...], is_dir: bool) -> bool | None:
+        return self.patterns.verdict(self.lead + parts[self.depth:], is_dir)
+
+
+def _read_rules(path: str, shown: str, lead: tuple[str, ...], depth: int,
+                warnings: list[ScanWarning]) -> _GitRules | None:
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_GITIGNORE_BYTES + 1)
+    except OSError:
+        return None
+    if len(data) > MAX_GITIGNORE_BYTES:
+        warnings.append(ScanWarning(shown, f"not honoured: larger than "
+                                           f"{MAX_GITIGNORE_BYTES >> 10} KiB"))
+        return None
+    lines = data.decode("utf-8", "surrogateescape").split("\n")
+    try:
+        patterns = PatternList(lines, shown)
+    except PatternError as exc:
+        warnings.append(ScanWarning(shown, f"not honoured: {exc}"))
+        return None
+    return _GitRules(patterns, lead, depth) if patterns else None
+
+
+def _work_tree_rules(root: str, warnings: list[ScanWarning]) -> list[_GitRules]:
+    """The rules that apply to ``root`` from above it: ``.git/info/exclude`` and the
+    ``.gitignore`` files of its ancestors up to the git work tree's top, lowest
+    precedence first. Empty outside a work tree."""
+    abs_root = os.path.abspath(root)
+    top = abs_root
+    while not os.path.lexists(os.path.join(top, ".git")):
+        parent = os.path.dirname(top)
+        if parent == top:
+            return []
+        top = parent
+    below = os.path.relpath(abs_root, top).split(os.sep) if top != abs_root else []
+    chain: list[_GitRules] = []
+
+    def shown(path: str) -> str:
+        return os.path.relpath(path, abs_root).replace(os.sep, "/")
+
+    exclude = os.path.join(top, ".git", "info", "exclude")
+    if os.path.isfile(exclude):
+        rules = _read_rules(exclude, shown(exclude), tuple(below), 0, warnings)
+        chain = _push(chain, rules, shown(exclude), warnings)
+    for i in range(len(below)):  # top, then each directory down to root's parent
+        here = os.path.join(top, *below[:i], GITIGNORE)
+        if os.path.isfile(here) and not os.path.islink(here):
+            rules = _read_rules(here, shown(here), tuple(below[i:]), 0, warnings)
+            chain = _push(chain, rules, shown(here), warnings)
+    return chain
+
+
+def _push(chain: Sequence[_GitRules], rules: _GitRules | None, shown: str,
+          warnings: list[ScanWarning]) -> list[_GitRules]:
+    """``chain`` with ``rules`` appended, unless that puts more than
+    :data:`MAX_ACTIVE_PATTERNS` in force (then a warning)."""
+    if rules is None:
+        return list(chain)
+    active = sum(len(r.patterns.patterns) for r in chain)
+    if active + len(rules.patterns.patterns) > MAX_ACTIVE_PATTERNS:
+        warnings.append(ScanWarning(shown, f"not honoured: more than {MAX_ACTIVE_PATTERNS} "
+                                           "patterns would apply with those of its parents"))
+        return list(chain)
+    return [*chain, rules]
+
+
+def _ignored(parts: tuple[str, ...], is_dir: bool, chain: tuple[_GitRules, ...],
+             ignore: IgnoreRules) -> bool:
+    verdict = ignore.verdict(parts, is_dir)
+    if verdict is not None:
+        return verdict
+    for rules in reversed(chain):  # the deepest .gitignore that has a say decides
+        verdict = rules.verdict(parts, is_dir)
+        if verdict is not None:
+            return verdict
+    return False
 
 
 def iter_files(root: str, root_index: int, ignore: IgnoreRules,
-               default_excludes: bool = True) -> Iterator[FileEntry]:
-    """Regular files under ``root`` (or ``root`` itself if it is a file)."""
+               default_excludes: bool = True, gitignore: bool = True,
+               warnings: list[ScanWarning] | None = None) -> Iterator[FileEntry]:
+    """Regular files under ``root`` (or ``root`` itself if it is a file). Problems with
+    ``.gitignore`` files are appended to ``warnings``."""
+    if warnings is None:
+        warnings = []
     if os.path.isfile(root):
         name = os.path.basename(root)
         if not ignore.matches(name):
             yield FileEntry(root_index, root, name, os.path.getsize(root))
         return
-    stack = [("", root)]
+    start = tuple(_work_tree_rules(root, warnings)) if gitignore else ()
+    stack: list[tuple[tuple[str, ...], str, tuple[_GitRules, ...]]] = [((), root, start)]
     while stack:
-        rel_dir, abs_dir = stack.pop()
+        rel_parts, abs_dir, chain = stack.pop()
         try:
             entries = sorted(os.scandir(abs_dir), key=lambda e: e.name)
         except OSError:
             continue
+        if gitignore:
+            own = next((e for e in entries if e.name == GITIGNORE), None)
+            if own is not None and not own.is_symlink() and own.is_file():
+                rel = "/".join((*rel_parts, GITIGNORE))
+                rules = _read_rules(own.path, rel, (), len(rel_parts), warnings)
+                chain = tuple(_push(chain, rules, rel, warnings))
         dirs = []
         for entry in entries:
-            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            parts = (*rel_parts, entry.name)
             try:
                 if entry.is_symlink():
                     continue
                 if entry.is_dir():
                     if default_excludes and entry.name in DEFAULT_EXCLUDED_DIRS:
                         continue
-                    if ignore.matches(rel):
+                    if _ignored(parts, True, chain, ignore):
                         continue
-                    dirs.append((rel, entry.path))
+                    dirs.append((parts, entry.path, chain))
                 elif entry.is_file():
-                    if ignore.matches(rel):
+                    if _ignored(parts, False, chain, ignore):
                         continue
-                    yield FileEntry(root_index, entry.path, rel, entry.stat().st_size)
+                    yield FileEntry(root_index, entry.path, "/".join(parts),
+                                    entry.stat().st_size)
             except OSError:
                 continue
         stack.extend(reversed(dirs))

@@ -33,8 +33,9 @@ class FileStatus:
     pickle: bool = False
     detail: str = ""
 
-    def describe(self) -> str:
-        name = model_tree.display(self.name)
+    def describe(self, root: str | os.PathLike[str] | None = None) -> str:
+        """One report line; with the model ``root``, a single file is shown by its name."""
+        name = model_tree.display(self.name, root)
         if self.status == "renamed":
             return f"renamed   {model_tree.display(self.renamed_from or '')} -> {name}"
         text = f"{self.status:<9} {name}"
@@ -70,12 +71,13 @@ class IntegrityReport:
         return sum(1 for f in self.files if f.status == status)
 
 
-def summarize(problems: Iterable[FileStatus], limit: int = 4) -> str:
+def summarize(problems: Iterable[FileStatus], limit: int = 4,
+              root: str | os.PathLike[str] | None = None) -> str:
     """One line for an error message: the first few problems and how many more."""
     items = list(problems)
     parts = []
     for f in items[:limit]:
-        name = model_tree.display(f.name)
+        name = model_tree.display(f.name, root)
         if f.status == "renamed":
             parts.append(f"renamed {model_tree.display(f.renamed_from or '')} -> {name}")
         elif f.status == "added":

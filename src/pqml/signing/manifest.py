@@ -54,6 +54,9 @@ ROOT_DOMAIN = b"pqml.root-digest.v1\x00"
 _BUFFER = 1 << 20  # 1 MiB: stays in L2 while hashlib reads it right after the copy
 _BLAKE3_BUFFER = 8 << 20  # BLAKE3 spreads one update over cores only when it is large
 _PARALLEL_MIN_BYTES = 4 << 20  # below this, threads cost more than they save
+# More pieces than a signature bundle could record (each resource takes over 64 bytes of
+# its at most 256 MiB): digest_model refuses a shard size that would need more.
+MAX_PIECES = 1 << 22
 
 
 def hash_type(name: str) -> str:
@@ -367,14 +370,14 @@ def _hash_task(root: Path, task: _Task, htype: str, allow_symlinks: bool) -> byt
     fd = model_tree.open_file(root, task.name, allow_symlinks=allow_symlinks)
     try:
         if os.fstat(fd).st_size != task.file_size:
-            raise FileChangedError(f"{root}: {model_tree.display(task.name)} changed size")
+            raise FileChangedError(f"{root}: {model_tree.display(task.name, root)} changed size")
         hasher = new_hasher(htype)
         view = _buffer(_BLAKE3_BUFFER if htype == "blake3" else _BUFFER)
         offset = task.start
         while offset < task.end:
             n = _read_into(fd, view[: min(len(view), task.end - offset)], offset)
             if n <= 0:
-                raise FileChangedError(f"{root}: {model_tree.display(task.name)} shrank")
+                raise FileChangedError(f"{root}: {model_tree.display(task.name, root)} shrank")
             hasher.update(view[:n])
             offset += n
         return bytes(hasher.digest())
@@ -527,23 +530,50 @@ def hash_listing(
 def digest_model(
     model: str | os.PathLike[str],
     *,
-    hash: str = "sha256",
-    method: Method = "files",
+    hash: str | None = None,
+    method: Method | None = None,
     shard_size: int | None = None,
-    ignore_paths: Iterable[str | os.PathLike[str]] = (),
+    ignore_paths: Iterable[str | os.PathLike[str]] | None = None,
     ignore_git_paths: bool = True,
     allow_symlinks: bool = False,
     workers: int | None = None,
+    serialization: oms.Serialization | None = None,
+    exclude: Iterable[str] = (),
 ) -> Manifest:
     """The manifest (and so the root digest) ``pqml sign`` would record for this model
-    with the same options: the default signature file and git paths are skipped alike."""
+    with the same options: the default signature file and git paths are skipped alike.
+
+    With ``serialization`` (a bundle's, e.g. ``read_bundle(p).statement().serialization``)
+    the hash, method, shard size and ignore paths not given here are the ones it records,
+    so an unchanged model gives the root digest that bundle records. Otherwise they default
+    to sha256 over whole files. ``exclude`` names files to leave out unrecorded (a bundle
+    lying inside the model). A shard size that would cut the model into more shards than
+    a bundle can hold is refused before any file is read.
+    """
     root = Path(model)
-    ignore = default_ignore_paths(root, ignore_paths, ignore_git_paths)
-    manifest, _ = hash_model(
-        root, htype=hash_type(hash), method=method, shard_size=shard_size,
-        ignore_paths=ignore, allow_symlinks=allow_symlinks, workers=workers,
-    )
-    return manifest
+    rec = serialization
+    htype = hash_type(hash) if hash is not None else (rec.hash_type if rec else "sha256")
+    registry_name(htype)
+    chosen: Method = method or ("shards" if rec and rec.method == "shards" else "files")
+    if chosen == "shards":
+        shard_size = shard_size or (rec.shard_size if rec else None) or DEFAULT_SHARD_SIZE
+    if ignore_paths is None and rec is not None:
+        ignore = list(rec.ignore_paths) if root.is_dir() else []
+    else:
+        ignore = default_ignore_paths(root, ignore_paths or (), ignore_git_paths)
+    listing = model_tree.list_model(root, ignore_paths=ignore, allow_symlinks=allow_symlinks,
+                                    exclude=exclude)
+    if chosen == "shards":
+        assert shard_size is not None
+        pieces = sum(-(-size // shard_size) for size in listing.files.values())
+        if pieces > MAX_PIECES:
+            raise PqmlError(
+                f"{root}: a shard size of {shard_size} bytes cuts this model into {pieces} "
+                f"shards, more than a signature bundle can hold ({MAX_PIECES}); "
+                "use a larger shard size"
+            )
+    return hash_listing(listing, htype=htype, method=chosen, shard_size=shard_size,
+                        allow_symlinks=allow_symlinks, workers=workers)
 
 
 def default_ignore_paths(

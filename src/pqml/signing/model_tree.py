@@ -53,8 +53,11 @@ class Listing:
     ignored: tuple[str, ...] = ()  # top-most entries an ignore path covered
 
 
-def display(name: str) -> str:
-    """A printable form of a file name (undecodable bytes shown as escapes)."""
+def display(name: str, root: str | os.PathLike[str] | None = None) -> str:
+    """A printable form of a file name (undecodable bytes shown as escapes). Given the
+    model ``root``, a single-file model's ``"."`` is shown as that file's name."""
+    if name == SINGLE_FILE and root is not None:
+        name = Path(root).name or os.path.basename(os.path.realpath(root))
     return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
@@ -248,7 +251,7 @@ def _open_by_path(root: Path, name: str, allow_symlinks: bool) -> int:
 def _regular(fd: int, root: Path, name: str) -> int:
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise UnsafePathError(f"{root}: {display(name)} is not a regular file")
+        raise UnsafePathError(f"{root}: {display(name, root)} is not a regular file")
     return fd
 
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pqml._internal.text import plural
 from pqml.primitives.base import PrivateKey, PublicKey, VerifyingKey
 from pqml.primitives.errors import WrongKeyTypeError
 from pqml.signing.errors import PolicyFileError
@@ -226,7 +227,8 @@ def evaluate(policy: TrustPolicy, checks: Sequence[SignatureCheck]) -> Outcome:
     keys = {c.key_id for c in verified}
     if len(keys) < policy.min_signatures:
         out.policy_failures.append(
-            f"{len(keys)} trusted key(s) verified, the policy requires {policy.min_signatures}"
+            f"{plural(len(keys), 'trusted key')} verified, the policy requires "
+            f"{policy.min_signatures}"
         )
     algorithms = {c.algorithm for c in verified}
     for alg in policy.required_algorithms:

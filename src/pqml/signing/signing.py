@@ -158,6 +158,7 @@ def sign_model(
     allow_symlinks: bool = False,
     passphrase: bytes | None = None,
     workers: int | None = None,
+    force: bool = False,
 ) -> SignResult:
     """Hash ``model`` (a directory or one file) and write an OMS bundle signed by ``keys``.
 
@@ -166,6 +167,8 @@ def sign_model(
     allow. ``method`` 'auto' signs ``files`` when the first key is ECDSA or the hash is
     BLAKE3, else ``shards`` of ``shard_size`` (64 MiB). The bundle is written atomically to
     ``signature`` (default: :func:`default_signature_path`); inputs are never modified.
+    An existing bundle is refused (:class:`OutputExistsError`, before any hashing) unless
+    ``force``: re-signing replaces a signature someone may rely on, so it is asked for.
     """
     from pqml.primitives import registry
 
@@ -190,6 +193,11 @@ def sign_model(
         shard_size = shard_size or manifest.DEFAULT_SHARD_SIZE
         if shard_size <= 0:
             raise PqmlError(f"shard size must be positive, got {shard_size}")
+    if not force and os.path.lexists(sig_path):  # before the hashing, which can take long
+        from pqml._internal.errors import OutputExistsError
+
+        raise OutputExistsError(f"{sig_path}: a signature bundle already exists; refusing "
+                                "to overwrite it (use --force, or force=True, to re-sign)")
     found = manifest.hash_listing(listing, htype=htype, method=chosen, shard_size=shard_size,
                                   allow_symlinks=allow_symlinks, workers=workers)
     if not found.files:
@@ -211,7 +219,7 @@ def sign_model(
     )
     from pqml._internal.output_file import write_atomic
 
-    write_atomic(sig_path, bundle.to_json())
+    write_atomic(sig_path, bundle.to_json(), overwrite=force)  # link: never clobbers
     return SignResult(
         root, sig_path, found, tuple(k.algorithm for k, _ in signers), tuple(hints),
         tuple(ignore), tuple(warnings),
@@ -411,10 +419,14 @@ def build_trust(
     return trust
 
 
-def read_bundle(path: Path) -> oms.Bundle:
+def read_bundle(path: Path, *, given: bool = True) -> oms.Bundle:
+    """The bundle at ``path``, parsed and size-bounded but not verified. ``given``: the
+    user named ``path`` (a missing file is then their mistake, not a hint to give one)."""
     try:
         size = path.stat().st_size
     except FileNotFoundError:
+        if given:
+            raise PqmlError(f"{path}: signature file does not exist") from None
         raise PqmlError(f"{path}: no signature bundle there (pass --signature PATH)") from None
     if size > MAX_BUNDLE_SIZE:
         raise oms.BundleFormatError(f"{path}: {size} bytes is too large for a signature bundle")
@@ -440,7 +452,7 @@ def authenticate(
     if not root.exists():
         raise PqmlError(f"{root}: no such file or directory")
     sig_path = Path(signature) if signature is not None else find_signature(root)
-    bundle = read_bundle(sig_path)
+    bundle = read_bundle(sig_path, given=signature is not None)
     checks, notes = check_signatures(bundle, trust)
     outcome = trust_policy.evaluate(trust, checks)
     warnings = tuple(outcome.warnings + notes)
@@ -462,6 +474,99 @@ def authenticate(
     return Authenticated(root, sig_path, bundle, statement, found, tuple(checks), warnings)
 
 
+# ---- digest as recorded --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DigestResult:
+    """A model's manifest and where its hashing parameters came from."""
+
+    model: Path
+    manifest: manifest.Manifest
+    bundle: Path | None  # the bundle whose parameters were followed; None: the defaults
+    looked_at: Path  # where a bundle was looked for
+    overridden: tuple[str, ...] = ()  # parameters given explicitly over the bundle's
+
+    @property
+    def root_digest(self) -> str:
+        return self.manifest.root_digest()
+
+    def parameters(self) -> str:
+        """How the model was hashed and why: one line for people."""
+        m = self.manifest
+        how = f"{m.hash_type}, {m.method}"
+        if m.method == "shards":
+            how += f" of {m.shard_size} bytes"
+        if self.bundle is None:
+            return f"{how} (defaults: no signature bundle at {self.looked_at})"
+        given = f"; {', '.join(self.overridden)} given" if self.overridden else ""
+        return f"{how} (as recorded in {self.bundle}, signatures not checked{given})"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": str(self.model),
+            "parameters_from": str(self.bundle) if self.bundle is not None else "defaults",
+            **self.manifest.as_dict(),
+        }
+
+
+def digest_as_recorded(
+    model: str | os.PathLike[str],
+    *,
+    signature: str | os.PathLike[str] | None = None,
+    hash: str | None = None,
+    method: manifest.Method | None = None,
+    shard_size: int | None = None,
+    ignore_paths: Iterable[str | os.PathLike[str]] | None = None,
+    ignore_git_paths: bool = True,
+    allow_symlinks: bool = False,
+    workers: int | None = None,
+    default_hash: str = "sha256",
+    default_method: manifest.Method = "files",
+) -> DigestResult:
+    """The model's manifest hashed as its bundle records, so the root digest printed for
+    an unchanged model is the one ``sign`` recorded (``pqml digest``).
+
+    The bundle is ``signature`` (which must exist) or the one :func:`verify_model` would
+    find; its hash, method, shard size and ignore paths are used unless given here. The
+    bundle is parsed (size-bounded) but its signatures are not checked: the parameters only
+    choose how to hash, and a digest is no verification. Without a bundle the defaults are
+    used, ``default_hash`` over ``default_method``.
+    """
+    root = Path(model)
+    if not root.exists():
+        raise PqmlError(f"{root}: no such file or directory")
+    sig_path = Path(signature) if signature is not None else find_signature(root)
+    serialization = None
+    if signature is not None or sig_path.exists():
+        serialization = read_bundle(sig_path, given=signature is not None).statement() \
+            .serialization
+        if serialization.hash_type not in manifest.HASH_TYPES:
+            raise PqmlError(f"{sig_path}: hash type {serialization.hash_type!r} is not "
+                            f"supported (supported: {', '.join(manifest.HASH_TYPES)})")
+    exclude = []
+    if root.is_dir():
+        base, sig = os.path.realpath(root), os.path.realpath(sig_path)
+        if sig.startswith(base.rstrip(os.sep) + os.sep):
+            exclude.append(os.path.relpath(sig, base).replace(os.sep, "/"))
+    ignore = list(ignore_paths) if ignore_paths is not None else []
+    given = [name for name, value in (("hash", hash), ("method", method),
+                                      ("shard size", shard_size), ("ignore paths", ignore))
+             if value]
+    if method is None and shard_size is not None:
+        method = "shards"  # a shard size asks for shards, whatever the bundle records
+    if serialization is None:
+        hash, method = hash or default_hash, method or default_method
+    found = manifest.digest_model(
+        root, hash=hash, method=method, shard_size=shard_size,
+        ignore_paths=ignore or None,
+        ignore_git_paths=ignore_git_paths, allow_symlinks=allow_symlinks, workers=workers,
+        serialization=serialization, exclude=exclude,
+    )
+    return DigestResult(root, found, sig_path if serialization is not None else None,
+                        sig_path, tuple(given) if serialization is not None else ())
+
+
 def requested_names(root: Path, files: Iterable[str | os.PathLike[str]],
                     signed: manifest.Manifest) -> list[str]:
     """Model-relative names for ``files``; every one must be covered by the signature."""
@@ -471,7 +576,7 @@ def requested_names(root: Path, files: Iterable[str | os.PathLike[str]],
         name = model_tree.SINGLE_FILE if single else model_tree.normalize_relative(item, root)
         if name not in signed.files:
             raise UnsignedFileError(
-                f"{root}: {model_tree.display(name)} is not covered by the signature"
+                f"{root}: {model_tree.display(name, root)} is not covered by the signature"
             )
         names.append(name)
     return names
@@ -519,7 +624,7 @@ def verify_model(
     if files is None and not problems:
         root_digest = signed.with_sizes(report.sizes).root_digest()
     if problems:
-        message = f"{root}: integrity check failed: {integrity.summarize(problems)}"
+        message = f"{root}: integrity check failed: {integrity.summarize(problems, root=root)}"
         raise IntegrityError(message, report=auth.result(
             ok=False, files=report.files, partial=files is not None, warnings=warnings,
             error=message,

@@ -136,7 +136,8 @@ class VerifiedModel:
         found = self.manifest.files.get(name)
         if found is None:
             raise UnsignedFileError(
-                f"{self.root}: {model_tree.display(name)} is not covered by the signature"
+                f"{self.root}: {model_tree.display(name, self.root)} is not covered by the "
+                "signature"
             )
         return found
 
@@ -149,7 +150,8 @@ class VerifiedModel:
                                        allow_symlinks=self.allow_symlinks, workers=self.workers)
         problems = report.failures()
         if problems:
-            raise IntegrityError(f"{self.root}: {integrity.summarize(problems)}", report=report)
+            raise IntegrityError(f"{self.root}: {integrity.summarize(problems, root=self.root)}",
+                                 report=report)
         return report
 
     def read_bytes(self, name: str) -> bytes:
@@ -175,7 +177,7 @@ class VerifiedModel:
 
     def stream(self, name: str) -> StreamCheck:
         """A checker for this file's bytes produced elsewhere (decryption, download)."""
-        return StreamCheck(f"{self.root}: {model_tree.display(name)}", self.entry(name),
+        return StreamCheck(f"{self.root}: {model_tree.display(name, self.root)}", self.entry(name),
                            self.manifest.hash_type)
 
     def check_piece(self, name: str, start: int, data: bytes | bytearray | memoryview) -> None:
@@ -184,7 +186,7 @@ class VerifiedModel:
         the plaintext of just the shards holding one tensor. IntegrityError if they differ
         or ``start`` / ``len(data)`` do not match a signed piece exactly."""
         entry = self.entry(name)
-        label = f"{self.root}: {model_tree.display(name)}"
+        label = f"{self.root}: {model_tree.display(name, self.root)}"
         piece = next((p for p in entry.pieces if p.start == start), None)
         size = len(memoryview(data).cast("B"))
         if piece is None or (piece.end >= 0 and piece.end - piece.start != size):
@@ -531,7 +533,7 @@ def read_verified_encrypted(
         raw = f.raw
         size = raw.size  # type: ignore[attr-defined]
         entry = model.entry(name)
-        label = f"{path}: plaintext ({model_tree.display(name)})"
+        label = f"{path}: plaintext ({model_tree.display(name, model.root)})"
         if entry.size is not None and entry.size != size:
             raise IntegrityError(f"{label}: size {size} differs from the signed {entry.size}")
         data = bytearray(size)

@@ -1,9 +1,11 @@
-"""age v1 (C2SP age spec): read and write, streaming, with X25519, scrypt and the
-post-quantum mlkem768x25519 (X-Wing, age >= 1.3) recipient types, armor included.
+"""age v1 (C2SP age spec): read and write, streaming, with X25519, scrypt, the SSH
+(ssh-ed25519, ssh-rsa) and the post-quantum mlkem768x25519 (X-Wing, age >= 1.3) recipient
+types, armor included.
 
 Laid out like age itself: ``header`` (grammar and MAC, reusable with another version
 line), ``stream`` (the STREAM payload), ``armor``, one module per stanza type
-(``x25519``, ``scrypt``, ``mlkem768x25519``), ``recipients`` (what callers may pass) and
+(``x25519``, ``scrypt``, ``mlkem768x25519``, ``ssh_ed25519``, ``ssh_rsa``), ``recipients``
+(what callers may pass), ``encrypted_identity`` (passphrase-encrypted identity files) and
 ``file`` (whole files and file-like readers/writers). Everything is pure: file-like
 objects in and out, no file-system access.
 
@@ -36,6 +38,10 @@ _LAZY = {
     "PayloadError": "errors",
     "Recipient": "recipients",
     "RecipientError": "errors",
+    "SSHEd25519Identity": "ssh_ed25519",
+    "SSHEd25519Recipient": "ssh_ed25519",
+    "SSHRSAIdentity": "ssh_rsa",
+    "SSHRSARecipient": "ssh_rsa",
     "ScryptIdentity": "scrypt",
     "ScryptRecipient": "scrypt",
     "Stanza": "header",
@@ -79,11 +85,13 @@ if TYPE_CHECKING:
     from pqml.formats.age.mlkem768x25519 import MLKEM768X25519Identity, MLKEM768X25519Recipient
     from pqml.formats.age.recipients import Identity, Recipient, identity_for, recipient_for
     from pqml.formats.age.scrypt import ScryptIdentity, ScryptRecipient
+    from pqml.formats.age.ssh_ed25519 import SSHEd25519Identity, SSHEd25519Recipient
+    from pqml.formats.age.ssh_rsa import SSHRSAIdentity, SSHRSARecipient
     from pqml.formats.age.x25519 import X25519Identity, X25519Recipient
 
 
 _SUBMODULES = {"armor", "errors", "file", "header", "mlkem768x25519", "recipients", "scrypt",
-               "stream", "x25519"}
+               "ssh_ed25519", "ssh_rsa", "stream", "x25519", "encrypted_identity"}
 
 
 def __getattr__(name: str) -> Any:
@@ -117,6 +125,10 @@ __all__ = [
     "PayloadError",
     "Recipient",
     "RecipientError",
+    "SSHEd25519Identity",
+    "SSHEd25519Recipient",
+    "SSHRSAIdentity",
+    "SSHRSARecipient",
     "ScryptIdentity",
     "ScryptRecipient",
     "Stanza",

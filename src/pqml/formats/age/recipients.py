@@ -2,11 +2,13 @@
 policy both formats share (:mod:`pqml.formats.recipient_policy`, which has the rules).
 
 What is age's own: stanza types for X25519 (classical, quantum-vulnerable) and X-Wing
-(``mlkem768x25519``) keys and the ``scrypt`` passphrase stanza, which the age spec wants
-alone in its header; the quantum rule of age >= 1.3 (post-quantum and classical recipients
-are not mixed unless ``allow_mixed_pq``; a classical recipient alone is plain age); no
-header-wide stanza validation beyond the scrypt rule (each identity checks the stanzas of
-its own type), and no key ids (stanzas do not name their recipient).
+(``mlkem768x25519``) keys, for SSH keys (``ssh-ed25519``, ``ssh-rsa``: classical,
+quantum-vulnerable; age's agessh, for keys people already have) and the ``scrypt``
+passphrase stanza, which the age spec wants alone in its header; the quantum rule of
+age >= 1.3 (post-quantum and classical recipients are not mixed unless ``allow_mixed_pq``;
+a classical recipient alone is plain age); no header-wide stanza validation beyond the
+scrypt rule (each identity checks the stanzas of its own type), and no key ids (stanzas do
+not name their recipient; the SSH ones carry a 4-byte tag of their key instead).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pqml.formats.age import mlkem768x25519, scrypt, x25519
+from pqml.formats.age import mlkem768x25519, scrypt, ssh_ed25519, ssh_rsa, x25519
 from pqml.formats.age.header import Stanza
 from pqml.formats.recipient_policy import (
     Description,
@@ -30,11 +32,15 @@ _STANZAS: dict[str, tuple[str | None, bool]] = {
     x25519.STANZA_TYPE: ("X25519", False),
     mlkem768x25519.STANZA_TYPE: ("X-Wing", True),
     scrypt.STANZA_TYPE: (None, True),
+    ssh_ed25519.STANZA_TYPE: ("X25519", False),
+    ssh_rsa.STANZA_TYPE: ("RSA-OAEP", False),
 }
 _RECIPIENT_TYPES: tuple[tuple[type, str], ...] = (
     (x25519.X25519Recipient, x25519.STANZA_TYPE),
     (mlkem768x25519.MLKEM768X25519Recipient, mlkem768x25519.STANZA_TYPE),
     (scrypt.ScryptRecipient, scrypt.STANZA_TYPE),
+    (ssh_ed25519.SSHEd25519Recipient, ssh_ed25519.STANZA_TYPE),
+    (ssh_rsa.SSHRSARecipient, ssh_rsa.STANZA_TYPE),
 )
 
 
@@ -46,6 +52,8 @@ def describe_stanza(stanza: Stanza) -> Description:
         info["passphrase"] = "scrypt"
         if len(stanza.args) == 2:
             info["scrypt_log2_n"] = stanza.args[1]
+    if stanza.type in (ssh_ed25519.STANZA_TYPE, ssh_rsa.STANZA_TYPE) and stanza.args:
+        info["ssh_key_tag"] = stanza.args[0]  # SHA-256(SSH key)[:4]: names the key
     if pq is None:
         info["unknown"] = True
     info["post_quantum"] = pq
@@ -74,6 +82,9 @@ RULES = RecipientRules(
         x25519.ALGORITHM: (x25519.X25519Recipient, x25519.X25519Identity),
         mlkem768x25519.ALGORITHM: (mlkem768x25519.MLKEM768X25519Recipient,
                                    mlkem768x25519.MLKEM768X25519Identity),
+        ssh_ed25519.ALGORITHM: (ssh_ed25519.SSHEd25519Recipient,
+                                ssh_ed25519.SSHEd25519Identity),
+        ssh_rsa.ALGORITHM: (ssh_rsa.SSHRSARecipient, ssh_rsa.SSHRSAIdentity),
     },
     passphrase_type=scrypt.STANZA_TYPE,
     passphrase_recipient=_scrypt_recipient,

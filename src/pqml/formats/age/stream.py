@@ -149,7 +149,8 @@ def decrypt_chunk(
     """
     count = chunk_count(chunks_size)
     if not 0 <= index < count:
-        raise IndexError(f"chunk {index} out of range (payload has {count} chunks)")
+        raise IndexError(f"chunk {index} out of range (payload has {count} chunk"
+                         f"{'' if count == 1 else 's'})")
     last = index == count - 1
     size = chunks_size - index * ENCRYPTED_CHUNK_SIZE if last else ENCRYPTED_CHUNK_SIZE
     payload.seek(chunks_offset + index * ENCRYPTED_CHUNK_SIZE)

@@ -63,7 +63,9 @@ class RSAOAEPScheme(RSAKeys, KEMScheme):
 
     def generate(self, bits: int = DEFAULT_BITS) -> RSAOAEPPrivateKey:
         if bits < MIN_BITS:
-            raise KeyFormatError(f"refusing to generate a {bits}-bit RSA key (minimum {MIN_BITS})")
+            raise KeyFormatError(
+                f"refusing to generate an RSA key of {bits} bits (minimum {MIN_BITS})"
+            )
         return RSAOAEPPrivateKey(self, rsa.generate_private_key(65537, key_size=bits))
 
 

@@ -65,7 +65,7 @@ class _Builder:
     def _occurrence(self, ref: str, f: Finding) -> None:
         from cyclonedx.model.component_evidence import Occurrence
 
-        loc = f.path if len(self.result.roots) == 1 else f"{f.root.rstrip('/')}/{f.path}"
+        loc = self.result.display_path(f)
         context = f"{f.usage}: {f.evidence}"[:500]
         self.occurrences[ref].append(Occurrence(location=loc, line=f.line,
                                                 additional_context=context))

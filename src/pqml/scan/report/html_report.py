@@ -1,10 +1,16 @@
 """``--format html``: one self-contained page a security lead can read and forward.
 
-Everything is inline -- CSS, SVG charts, no scripts, fonts or images from anywhere -- so
-the file opens offline, survives e-mail and CI artifact viewers, and leaks nothing when
-opened. The page leads with the answer (how much is vulnerable, how bad, by when), then
-the migration plan, then the details: findings by risk, artifacts and their protection,
-certificates and their expiry.
+Everything is inline -- CSS, SVG charts, one small script, no fonts or images from
+anywhere -- so the file opens offline, survives e-mail and CI artifact viewers, and leaks
+nothing when opened. The page leads with the answer (how much is vulnerable, how bad, by
+when), then the migration plan, then the details: findings by risk, artifacts and their
+protection, certificates and their expiry.
+
+Tables wrap long cells and scroll sideways inside their own box, so the page never gets
+wider than the window. The script only adds to a complete page: it sorts the findings by
+a clicked column header (risk and deadline numerically) and filters them by text and risk
+level; with scripts disabled every finding is still there, worst first, and the controls
+stay hidden.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import datetime as dt
 from collections import Counter
 from html import escape
 
+from pqml._internal.text import plural
 from pqml.scan.model import Finding
 from pqml.scan.report.charts import NEUTRAL, RISK_COLORS, SAFE, bar_chart
 from pqml.scan.runner import ScanResult
@@ -46,12 +53,26 @@ table { width: 100%; border-collapse: collapse; background: var(--card);
   border: 1px solid var(--line); border-radius: 10px; overflow: hidden; font-size: 13.5px; }
 th, td { text-align: left; padding: 7px 10px; border-bottom: 1px solid var(--line);
   vertical-align: top; }
-th { background: #f2f4f7; font-weight: 600; color: #344054; position: sticky; top: 0; }
+th { background: #f2f4f7; font-weight: 600; color: #344054; }
+td { overflow-wrap: break-word; }
+.table-wrap { overflow-x: auto; max-width: 100%; border: 1px solid var(--line);
+  border-radius: 10px; }
+.table-wrap table { border: 0; border-radius: 0; }
+th.sortable { cursor: pointer; user-select: none; }
+th.sortable::after { content: " \\2195"; color: #98a2b3; }
+th[aria-sort="ascending"]::after { content: " \\25B2"; color: var(--fg); }
+th[aria-sort="descending"]::after { content: " \\25BC"; color: var(--fg); }
+.controls { display: flex; flex-wrap: wrap; gap: 8px 16px; align-items: center;
+  margin: 0 0 10px; }
+.controls[hidden] { display: none; }
+.controls input, .controls select { font: inherit; padding: 4px 8px; border: 1px solid
+  var(--line); border-radius: 6px; }
+.controls input { min-width: 16em; }
 tr:last-child td { border-bottom: 0; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
   font-size: 12.5px; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 999px; color: #fff;
-  font-size: 12px; font-weight: 600; }
+  font-size: 12px; font-weight: 600; white-space: nowrap; }
 .plan { counter-reset: step; list-style: none; padding: 0; margin: 0; }
 .plan li { background: var(--card); border: 1px solid var(--line); border-radius: 10px;
   padding: 12px 16px 12px 52px; margin-bottom: 10px; position: relative; }
@@ -61,11 +82,18 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monosp
 .plan .cmd { background: #101828; color: #e4e7ec; padding: 6px 10px; border-radius: 6px;
   display: block; margin-top: 6px; white-space: pre-wrap; word-break: break-all; }
 .muted { color: var(--muted); }
-.evidence { max-width: 420px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.evidence { min-width: 9em; max-width: 420px; white-space: pre-wrap; overflow-wrap: anywhere; }
 footer { color: var(--muted); font-size: 12.5px; margin-top: 40px; }
+@media (max-width: 960px) { header { padding: 20px 16px; } main { padding: 16px 16px 40px; }
+  th, td { padding: 6px 7px; } }
 @media print { header { background: #fff; color: #000; } .plan .cmd { color: #000;
   background: #eee; } }
 """
+
+
+def _path_html(path: str) -> str:
+    """A path that may wrap after each ``/`` (``<wbr>``: no text, so copying it is exact)."""
+    return escape(path).replace("/", "/<wbr>")
 
 
 def _badge(level: str) -> str:
@@ -78,6 +106,19 @@ def _card(n: object, label: str, tone: str = "") -> str:
             f'<div class="t">{escape(label)}</div></div>')
 
 
+VULNERABLE = "#c4320a"
+# ML files are charted by what protects them, never by their format's name: a file
+# encrypted to X-Wing is post-quantum protected, one encrypted to X25519 alone is not.
+_ML_LABELS = {"yes": "ML: PQ-protected", "no": "ML: PQ-vulnerable",
+              "unprotected": "ML: unprotected"}  # short: the chart's label column is narrow
+_ML_COLORS = {"ML: PQ-protected": SAFE, "ML: PQ-vulnerable": VULNERABLE,
+              "ML: unprotected": "#d9a100"}
+
+
+def _chart_label(f: Finding) -> str:
+    return _ML_LABELS[f.pq_safe] if f.kind == "artifact" else f.algorithm
+
+
 def _deadline_bucket(f: Finding, now: int) -> str:
     y = f.risk.deadline_year if f.risk else None
     if y is None:
@@ -88,16 +129,10 @@ def _deadline_bucket(f: Finding, now: int) -> str:
 
 
 def _charts(findings: list[Finding], now: int) -> str:
-    def label(f: Finding) -> str:
-        if f.kind != "artifact":
-            return f.algorithm
-        status = f.details.get("protection", {}).get("status", "none")
-        return "ML files: unprotected" if status == "none" else f"ML files: {status}"
-
-    by_alg = Counter(label(f) for f in findings)
-    vulnerable = {label(f) for f in findings if f.quantum_vulnerable}
-    alg_rows = [(a, n, "#c4320a" if a in vulnerable else (
-        "#7a5af8" if a.startswith("ML files") else NEUTRAL)) for a, n in by_alg.most_common(14)]
+    by_alg = Counter(_chart_label(f) for f in findings)
+    vulnerable = {_chart_label(f) for f in findings if f.quantum_vulnerable}
+    alg_rows = [(a, n, _ML_COLORS.get(a) or (VULNERABLE if a in vulnerable else NEUTRAL))
+                for a, n in by_alg.most_common(14)]
     by_level = Counter(f.risk.level if f.risk else "info" for f in findings)
     level_rows = [(lv, by_level.get(lv, 0), RISK_COLORS[lv]) for lv in _LEVELS]
     buckets = Counter(_deadline_bucket(f, now) for f in findings)
@@ -118,14 +153,14 @@ def _charts(findings: list[Finding], now: int) -> str:
 def _plan(result: ScanResult) -> str:
     from pqml.scan.plan import build_plan
 
-    items = build_plan(result.findings)
+    items = build_plan(result.findings, result.display_path)
     if not items:
         return '<p class="muted">Nothing to migrate.</p>'
     out = ['<ol class="plan">']
     for item in items:
-        locs = ", ".join(escape(f.location) for f in item.findings[:6])
-        more = (f' <span class="muted">(+{len(item.findings) - 6} more)</span>'
-                if len(item.findings) > 6 else "")
+        locs = ", ".join(escape(loc) for loc in item.locations[:6])
+        more = (f' <span class="muted">(+{len(item.locations) - 6} more)</span>'
+                if len(item.locations) > 6 else "")
         deadline = f" &middot; deadline {item.deadline_year}" if item.deadline_year else ""
         cmd = f'<code class="cmd">{escape(item.command)}</code>' if item.command else ""
         out.append(
@@ -139,45 +174,121 @@ def _plan(result: ScanResult) -> str:
     return "".join(out)
 
 
-def _table(headers: tuple[str, ...], rows: list[str], empty: str = "") -> str:
-    """A table with these column headers; each row is its cells' HTML (``<td>``s). With no
-    rows, the ``empty`` note instead (if given)."""
+def _table(headers: tuple[str, ...], rows: list[str], empty: str = "",
+           attrs: str = "", row_attrs: list[str] | None = None,
+           header_attrs: tuple[str, ...] = ()) -> str:
+    """A table with these column headers, in a box that scrolls sideways rather than
+    widening the page; each row is its cells' HTML (``<td>``s). With no rows, the
+    ``empty`` note instead (if given)."""
     if not rows and empty:
         return f'<p class="muted">{empty}</p>'
-    head = "".join(f"<th>{h}</th>" for h in headers)
-    body = "".join(f"<tr>{cells}</tr>" for cells in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    extra = row_attrs or [""] * len(rows)
+    head = "".join(f"<th{header_attrs[i] if i < len(header_attrs) else ''}>{h}</th>"
+                   for i, h in enumerate(headers))
+    body = "".join(f"<tr{a}>{cells}</tr>" for cells, a in zip(rows, extra, strict=True))
+    return (f'<div class="table-wrap"><table{attrs}><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table></div>")
 
 
-def _findings_table(findings: list[Finding], multi_root: bool) -> str:
-    rows = sorted(findings, key=lambda f: (-(f.risk.score if f.risk else 0), f.path, f.line))
-    out = _table(("risk", "location", "algorithm", "usage", "quantum-safe", "deadline",
-                  "evidence"), [_finding_row(f, multi_root) for f in rows[:_MAX_ROWS]])
-    if len(rows) > _MAX_ROWS:
-        out += (f'<p class="muted">{len(rows) - _MAX_ROWS} more findings are in the JSON '
+# The findings table's controls: hidden until the script shows them, so a page read
+# without scripts shows no control that does nothing.
+_CONTROLS = """<div class="controls" id="findings-controls" hidden>
+<label>Filter <input id="findings-filter" type="search" autocomplete="off"
+ placeholder="path, algorithm, usage, evidence"></label>
+<label>Risk <select id="findings-level"><option value="">all levels</option>{options}</select>
+</label><span id="findings-count" class="muted" aria-live="polite"></span></div>"""
+
+# Sort on a header click (or Enter): numbers by data-v, text by its content, ascending
+# first, ties in their previous order; filter on every keystroke. Plain ES5, no library.
+_SCRIPT = """<script>
+(function () {
+  var table = document.getElementById("findings");
+  if (!table) return;
+  var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
+  var heads = Array.prototype.slice.call(table.tHead.rows[0].cells);
+  var filter = document.getElementById("findings-filter");
+  var level = document.getElementById("findings-level");
+  var count = document.getElementById("findings-count");
+  function value(row, i) {
+    var cell = row.cells[i];
+    return cell.hasAttribute("data-v") ? cell.getAttribute("data-v") : cell.textContent;
+  }
+  heads.forEach(function (th, i) {
+    var numeric = th.getAttribute("data-type") === "num";
+    th.className += " sortable";
+    th.tabIndex = 0;
+    function sort() {
+      var asc = th.getAttribute("aria-sort") !== "ascending";
+      heads.forEach(function (h) { h.removeAttribute("aria-sort"); });
+      th.setAttribute("aria-sort", asc ? "ascending" : "descending");
+      var keyed = rows.map(function (row, n) { return [value(row, i), n, row]; });
+      keyed.sort(function (a, b) {
+        var d = numeric ? parseFloat(a[0]) - parseFloat(b[0])
+                        : a[0].localeCompare(b[0], undefined, {numeric: true});
+        return (asc ? d : -d) || a[1] - b[1];
+      });
+      rows = keyed.map(function (k) { return k[2]; });
+      rows.forEach(function (row) { body.appendChild(row); });
+    }
+    th.addEventListener("click", sort);
+    th.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); sort(); }
+    });
+  });
+  function apply() {
+    var text = filter.value.toLowerCase(), lv = level.value, shown = 0;
+    rows.forEach(function (row) {
+      var ok = (!lv || row.getAttribute("data-level") === lv) &&
+               (!text || row.textContent.toLowerCase().indexOf(text) >= 0);
+      row.hidden = !ok;
+      if (ok) shown++;
+    });
+    count.textContent = shown + " of " + rows.length + " findings";
+  }
+  filter.addEventListener("input", apply);
+  level.addEventListener("change", apply);
+  document.getElementById("findings-controls").hidden = false;
+  apply();
+})();
+</script>"""
+
+
+def _findings_table(result: ScanResult, findings: list[Finding]) -> str:
+    rows = sorted(findings, key=lambda f: (-(f.risk.score if f.risk else 0),
+                                           result.display_path(f), f.line))[:_MAX_ROWS]
+    options = "".join(f'<option value="{lv}">{lv}</option>' for lv in _LEVELS)
+    out = _CONTROLS.format(options=options) + _table(
+        ("risk", "location", "algorithm", "usage", "pq-safe", "deadline", "evidence"),
+        [_finding_row(result, f) for f in rows], attrs=' id="findings"',
+        row_attrs=[f' data-level="{f.risk.level if f.risk else "info"}"' for f in rows],
+        header_attrs=(' data-type="num"', "", "", "", "", ' data-type="num"', ""))
+    if len(findings) > _MAX_ROWS:
+        out += (f'<p class="muted">{len(findings) - _MAX_ROWS} more findings are in the JSON '
                 "report.</p>")
     return out
 
 
-def _finding_row(f: Finding, multi_root: bool) -> str:
+def _finding_row(result: ScanResult, f: Finding) -> str:
     level = f.risk.level if f.risk else "info"
-    loc = f"{f.root.rstrip('/')}/{f.location}" if multi_root else f.location
+    score = f.risk.score if f.risk else 0
+    deadline = f.risk.deadline_year if f.risk else None
     alg = escape(f.algorithm) + (f' <span class="muted">{escape(f.parameter)}</span>'
                                  if f.parameter else "")
-    return (f"<td>{_badge(level)}</td><td class=\"mono\">{escape(loc)}</td><td>{alg}</td>"
-            f"<td>{escape(f.usage)}</td><td>{'no' if f.quantum_vulnerable else 'yes'}</td>"
-            f"<td>{f.risk.deadline_year or '' if f.risk else ''}</td>"
-            f'<td class="mono evidence" title="{escape(f.evidence)}">{escape(f.evidence)}</td>')
+    return (f'<td data-v="{score}">{_badge(level)}</td>'
+            f'<td class="mono">{_path_html(result.location(f))}</td><td>{alg}</td>'
+            f"<td>{escape(f.usage)}</td><td>{escape(f.pq_safe)}</td>"
+            f'<td data-v="{deadline or 9999}">{deadline or ""}</td>'
+            f'<td class="mono evidence">{escape(f.evidence)}</td>')
 
 
-def _artifacts_table(findings: list[Finding]) -> str:
+def _artifacts_table(result: ScanResult, findings: list[Finding]) -> str:
     arts = sorted((f for f in findings if f.kind == "artifact"),
                   key=lambda f: -(f.risk.score if f.risk else 0))
     return _table(("file", "format", "protection", "algorithms", "loading runs code"),
-                  [_artifact_row(f) for f in arts], "No ML artifacts found.")
+                  [_artifact_row(result, f) for f in arts], "No ML artifacts found.")
 
 
-def _artifact_row(f: Finding) -> str:
+def _artifact_row(result: ScanResult, f: Finding) -> str:
     art = f.details.get("artifact", {})
     prot = f.details.get("protection", {})
     enc = (prot.get("encryption") or {}).get("kems", [])
@@ -187,26 +298,26 @@ def _artifact_row(f: Finding) -> str:
     danger = art.get("dangerous_imports") or []
     code = ("<strong>yes: imports " + escape(", ".join(danger[:4])) + "</strong>") if danger \
         else ("yes" if art.get("code_execution_risk") else "no")
-    return (f'<td class="mono">{escape(f.path)}</td>'
+    return (f'<td class="mono">{_path_html(result.display_path(f))}</td>'
             f"<td>{escape(str(art.get('format')))}</td>"
             f"<td>{escape(prot.get('status', 'none'))}</td><td>{escape(algs)}</td>"
             f"<td>{code}</td>")
 
 
-def _certificates_table(findings: list[Finding]) -> str:
+def _certificates_table(result: ScanResult, findings: list[Finding]) -> str:
     return _table(("file", "subject", "key", "signature", "valid until"),
-                  [_certificate_row(f) for f in findings if f.kind == "certificate"],
+                  [_certificate_row(result, f) for f in findings if f.kind == "certificate"],
                   "No certificates found.")
 
 
-def _certificate_row(f: Finding) -> str:
+def _certificate_row(result: ScanResult, f: Finding) -> str:
     d = f.details
     sig = (d.get("signature_algorithm") or {}).get("name", "")
     key = f"{f.algorithm} {f.parameter or ''}".strip()
     until = str(d.get("not_after", ""))[:10]
     if d.get("expired"):
         until += " (expired)"
-    return (f'<td class="mono">{escape(f.location)}</td>'
+    return (f'<td class="mono">{_path_html(result.location(f))}</td>'
             f"<td>{escape(str(d.get('subject', '')))}</td><td>{escape(key)}</td>"
             f"<td>{escape(str(sig))}</td><td>{escape(until)}</td>")
 
@@ -233,7 +344,8 @@ def render(result: ScanResult) -> str:
 <body>
 <header><h1>Post-quantum readiness report</h1>
 <p>{escape(roots)} &middot; generated {generated} by pqml {escape(__version__)}
-&middot; {s['files_scanned']} files, {s['python_lines']} lines of Python</p></header>
+&middot; {plural(s['files_scanned'], 'file')}, {plural(s['python_lines'], 'line')} of Python
+</p></header>
 <main>
 <div class="cards">
 {_card(s['findings'], 'cryptographic findings')}
@@ -248,15 +360,16 @@ def render(result: ScanResult) -> str:
 <h2>Migration plan</h2>
 {_plan(result)}
 <h2>Findings</h2>
-{_findings_table(findings, len(result.roots) > 1)}
+{_findings_table(result, findings)}
 <h2>ML artifacts</h2>
-{_artifacts_table(findings)}
+{_artifacts_table(result, findings)}
 <h2>Certificates</h2>
-{_certificates_table(findings)}
+{_certificates_table(result, findings)}
 {f"<h2>Scan warnings</h2><ul>{warnings}</ul>" if warnings else ""}
 <footer>Risk model: Mosca's inequality with a cryptographically relevant quantum computer
-assumed in {risk.crqc_year} ({risk.years_to_crqc:g} years from {risk.current_year}); deadlines
-from NIST IR 8547 (draft, Nov. 2024), NIST SP 800-131A and CNSA 2.0. {s['baselined']} findings
-accepted by the baseline are not shown.</footer>
-</main></body></html>
+assumed in {risk.crqc_year} ({risk.years_to_crqc:g} year{'' if risk.years_to_crqc == 1 else 's'}
+from {risk.current_year}); deadlines from NIST IR 8547 (draft, Nov. 2024), NIST SP 800-131A and
+CNSA 2.0. {plural(s['baselined'], 'finding')} accepted by the baseline
+{'is' if s['baselined'] == 1 else 'are'} not shown.</footer>
+</main>{_SCRIPT}</body></html>
 """

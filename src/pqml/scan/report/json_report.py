@@ -1,9 +1,10 @@
 """``--format json``: the findings and everything needed to act on them, for machines.
 
 ``{"findings": [...]}`` is the contract (each finding: path, line, algorithm, primitive,
-parameter, quantum_vulnerable, usage, confidence, evidence, plus kind, asset_type, status,
-fingerprint, details and risk); ``summary``, ``warnings``, ``risk_model`` and (with
-``--plan``) ``plan`` sit beside it.
+parameter, quantum_vulnerable, usage, confidence, evidence, plus location, pq_safe, kind,
+asset_type, status, root, fingerprint, details and risk); ``summary``, ``warnings``,
+``risk_model`` and (with ``--plan``) ``plan`` sit beside it. ``location`` is what the
+other reports show: ``path:line``, joined to its root when several roots were scanned.
 """
 
 from __future__ import annotations
@@ -34,13 +35,14 @@ def document(result: ScanResult, plan: bool = False) -> dict[str, Any]:
             "frameworks": list(risk.frameworks),
             "cnsa_category": risk.cnsa_category,
         },
-        "findings": [f.as_dict() for f in result.active],
+        "findings": [{"location": result.location(f), **f.as_dict()} for f in result.active],
         "warnings": [w.as_dict() for w in result.warnings],
     }
     if plan:
         from pqml.scan.plan import build_plan
 
-        doc["plan"] = [item.as_dict() for item in build_plan(result.findings)]
+        doc["plan"] = [item.as_dict()
+                       for item in build_plan(result.findings, result.display_path)]
     return doc
 
 

@@ -6,7 +6,9 @@ filter "quantum-vulnerable code" apart from "unprotected models". Result levels 
 risk level (critical/high -> error, medium -> warning, low/info -> note); GitHub's
 ``security-severity`` is the risk score / 10. ``partialFingerprints`` carry the same stable
 fingerprint as the baseline, so alerts survive unrelated edits. Paths are relative to the
-scanned root, resolved through ``originalUriBaseIds``.
+scanned root, resolved through ``originalUriBaseIds``; with several roots (``pqml scan a/
+b/``) they are the root-joined paths every report shows (``a/x.py``), relative to the
+working directory (``SRCROOT``), since ``x.py`` alone could be in either.
 """
 
 from __future__ import annotations
@@ -91,15 +93,25 @@ def document(result: ScanResult) -> dict[str, Any]:
     findings = result.active
     rule_ids = sorted({rule_id(f) for f in findings})
     index = {rid: i for i, rid in enumerate(rule_ids)}
-    bases = {}
-    for i, root in enumerate(result.roots):
+    multi_root = len(result.roots) > 1
+    base_uris: dict[str, str] = {}  # uriBaseId -> URI
+    root_ids: dict[str, str] = {}   # root -> its uriBaseId (one root)
+    if multi_root:
+        base_uris["SRCROOT"] = Path(os.getcwd()).as_uri().rstrip("/") + "/"
+    for i, root in enumerate([] if multi_root else result.roots):
         base = Path(root).resolve()
         if base.is_file():
             base = base.parent
-        bases[root] = (f"ROOT{i}", base.as_uri().rstrip("/") + "/")
+        root_ids[root] = f"ROOT{i}"
+        base_uris[f"ROOT{i}"] = base.as_uri().rstrip("/") + "/"
     results = []
     for f in findings:
-        base_id, _ = bases[f.root]
+        if multi_root:
+            shown = result.display_path(f)
+            artifact = ({"uri": Path(shown).as_uri()} if os.path.isabs(shown)
+                        else {"uri": shown, "uriBaseId": "SRCROOT"})
+        else:
+            artifact = {"uri": f.path, "uriBaseId": root_ids[f.root]}
         level = _LEVEL[f.risk.level] if f.risk else "note"
         region: dict[str, Any] = {"startLine": max(1, f.line)}
         if f.kind not in ("artifact", "signature-bundle") and f.evidence:
@@ -110,13 +122,14 @@ def document(result: ScanResult) -> dict[str, Any]:
             "level": level,
             "message": {"text": _message(f)},
             "locations": [{"physicalLocation": {
-                "artifactLocation": {"uri": f.path, "uriBaseId": base_id},
+                "artifactLocation": artifact,
                 "region": region,
             }}],
             "partialFingerprints": {"pqmlFingerprint/v1": f.fingerprint},
             "properties": {
                 "algorithm": f.algorithm, "parameter": f.parameter, "primitive": f.primitive,
                 "usage": f.usage, "quantumVulnerable": f.quantum_vulnerable,
+                "pqSafe": f.pq_safe, "location": result.location(f),
                 "confidence": f.confidence,
                 "riskLevel": f.risk.level if f.risk else None,
                 "deadlineYear": f.risk.deadline_year if f.risk else None,
@@ -133,7 +146,7 @@ def document(result: ScanResult) -> dict[str, Any]:
                 "semanticVersion": __version__,
                 "rules": [_rule(r) for r in rule_ids],
             }},
-            "originalUriBaseIds": {bid: {"uri": uri} for bid, uri in bases.values()},
+            "originalUriBaseIds": {bid: {"uri": uri} for bid, uri in base_uris.items()},
             "invocations": [{"executionSuccessful": True,
                              "workingDirectory": {"uri": Path(os.getcwd()).as_uri() + "/"},
                              "toolExecutionNotifications": [
