@@ -216,3 +216,47 @@ def test_cli_skip_missing(tmp_path: Path, key_files: dict[str, Path]) -> None:
     help_text = pqml_cli("rekey", "--help").stdout.decode()
     assert "--skip-missing" in help_text and "not atomic across files" in " ".join(
         help_text.split())
+
+
+def test_the_copy_path_rekeys_the_file_a_symlink_names(tmp_path: Path) -> None:
+    """The in-place path writes through a symlink; the copy path must too, not replace the
+    link with a rekeyed copy and leave the real file (e.g. a Hugging Face cache blob)
+    open to a removed recipient."""
+    (tmp_path / "plain").write_bytes(os.urandom(5000))
+    blob = tmp_path / "blob.pqml"
+    feature.encrypt_file(tmp_path / "plain", blob, [A.public_key(), C.public_key()])
+    link = tmp_path / "link.pqml"
+    link.symlink_to(blob)
+    [outcome] = rekey_many([link], [A], remove=[C.public_key()])
+    assert outcome.status == "changed" and outcome.result is not None
+    assert not outcome.result.in_place
+    assert link.is_symlink()
+    with pytest.raises(pqml.errors.PqmlError):
+        feature.decrypt_file(blob, tmp_path / "by-c", [C])
+    feature.decrypt_file(link, tmp_path / "by-a", [A])
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    """Read-only open of a FIFO (the fallback when the file is not writable) must not block:
+    run in a child with a deadline that only guards against a hang."""
+    fifo = tmp_path / "f.pqml"
+    os.mkfifo(fifo)
+    code = (
+        "import errno, os, sys\n"
+        "from pathlib import Path\n"
+        "from pqml.encryption import rekey\n"
+        "real = os.open\n"
+        "def fake(path, flags, *a, **k):\n"
+        "    if flags & os.O_RDWR:\n"
+        "        raise PermissionError(errno.EACCES, 'read-only')\n"
+        "    return real(path, flags, *a, **k)\n"
+        "os.open = fake\n"
+        "try:\n"
+        "    with rekey._open_locked(Path(sys.argv[1])):\n"
+        "        print('opened')\n"
+        "except rekey.RekeyError as exc:\n"
+        "    print('refused:', exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(fifo)], capture_output=True,
+                         text=True, timeout=60)
+    assert out.stdout.strip() == "refused: not a regular file", out.stderr

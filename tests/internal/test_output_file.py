@@ -301,3 +301,43 @@ def test_the_current_directory_is_refused_as_a_tree(tmp_path: Path,
     for target in (".", str(tmp_path)):
         with pytest.raises(OutputPathError, match="current directory"):
             atomic_tree(target, overwrite=True).__enter__()
+
+
+def test_a_dangling_symlink_is_an_existing_tree_target(tmp_path: Path) -> None:
+    """As for files: a symlink to nothing is something at the name, not a redirect; the
+    tree is not written wherever the link points."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "out").symlink_to(elsewhere / "victim")
+    for overwrite in (False, True):
+        with pytest.raises((OutputExistsError, OutputPathError)), \
+                atomic_tree(tmp_path / "out", overwrite=overwrite) as tree, \
+                tree.file("a", mode=0o600) as out:
+            out.write(b"plain")
+        assert list(elsewhere.iterdir()) == []
+        assert (tmp_path / "out").is_symlink()
+
+
+def test_ctrl_c_while_swapping_trees_puts_the_old_tree_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--force: a KeyboardInterrupt out of the rename that brings the new tree in must not
+    leave the old tree under a hidden name (which the next run deletes)."""
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "old").write_bytes(b"keep")
+    real_rename = os.rename
+    calls = []
+
+    def rename(src: object, dst: object) -> None:
+        calls.append(dst)
+        if len(calls) == 2:  # old tree aside (1), then new tree in (2)
+            raise KeyboardInterrupt
+        real_rename(src, dst)  # type: ignore[arg-type]
+
+    with pytest.raises(KeyboardInterrupt), atomic_tree(target, overwrite=True) as tree:
+        with tree.file("new", mode=0o600) as out:
+            out.write(b"x")
+        monkeypatch.setattr(output_file.os, "rename", rename)
+    monkeypatch.undo()
+    assert (target / "old").read_bytes() == b"keep"
+    assert names(tmp_path) == ["out", "out/old"]

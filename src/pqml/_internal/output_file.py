@@ -488,6 +488,11 @@ class AtomicTree:
         if inside:
             raise OutputPathError(f"{self.target}: is the current directory or contains it; "
                                   "choose another output directory")
+        if os.path.islink(self.target) and not os.path.exists(self.target):
+            # a symlink to nothing is something at the name (as for files), not a
+            # redirect: the tree would otherwise appear wherever the link points
+            raise OutputPathError(f"{self.target}: is a symbolic link to nothing; remove it "
+                                  "or choose another output directory")
         if os.path.lexists(self._final):
             if not self._final.is_dir():
                 raise OutputPathError(f"{self.target}: exists and is not a directory")
@@ -575,7 +580,7 @@ class AtomicTree:
             os.rename(self._final, old)
             try:
                 os.rename(self.temp, self._final)
-            except OSError:
+            except BaseException:  # Ctrl-C too: a hidden old tree is deleted by the next run
                 with contextlib.suppress(OSError):
                     os.rename(old, self._final)
                 raise

@@ -352,12 +352,14 @@ def _open_locked(path: Path) -> Iterator[tuple[Any, bool]]:
     """``path`` open for reading and, when allowed, for in-place writes (``O_DSYNC``: a
     write is durable when it returns), under an exclusive lock taken without waiting."""
     writable = True
+    # O_NONBLOCK: opening a FIFO read-only would wait for a writer forever; a regular file
+    # ignores the flag, anything else is refused below.
     try:
-        fd = os.open(path, os.O_RDWR | os.O_DSYNC | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDWR | os.O_DSYNC | os.O_CLOEXEC | os.O_NONBLOCK)
     except OSError as exc:
         if exc.errno not in _READ_ONLY:
             raise
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)  # the copy path may still work
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)  # copy path may work
         writable = False
     with os.fdopen(fd, "rb", buffering=0) as f:
         try:
@@ -448,7 +450,10 @@ def _apply(plan: _Plan, raw: Any, writable: bool, source: Source) -> RekeyResult
     else:
         label = fmts.armor_label(fmt) if plan.detected.armored else None
         mode = os.fstat(raw.fileno()).st_mode & 0o7777
-        payload_size = _replace(plan.path, mode, raw, source, label, located,
+        # the file a symlink names, as in place: replacing the link would leave the real
+        # file (a cache blob) opening with the old recipients
+        payload_size = _replace(Path(os.path.realpath(plan.path)), mode, raw, source, label,
+                                located,
                                 _marshal(fmt, new_header), payload_size)
     described_after = [fmts.describe_stanza(fmt, s) for s in plan.stanzas]
     return RekeyResult(
