@@ -146,6 +146,40 @@ def test_age_encrypts_to_ssh_keys_pqml_decrypts(ssh: dict[str, Path], tmp_path: 
     assert (tmp_path / "back").read_bytes() == ssh["plain"].read_bytes()
 
 
+@needs_age
+@pytest.mark.parametrize("key", ["id_ed25519", "id_rsa"])
+def test_only_a_later_ssh_stanza_is_ours_both_ways(ssh: dict[str, Path], tmp_path: Path,
+                                                   key: str) -> None:
+    """Stanzas of the same types to other keys come first: each side skips them by tag."""
+    others = [ed25519.Ed25519PrivateKey.generate(), rsa.generate_private_key(65537, 2048)]
+    lines = [k.public_key().public_bytes(*OPENSSH_PUBLIC).decode() for k in others]
+    given = [arg for line in [*lines, ssh[f"{key}.pub"].read_text().strip()]
+             for arg in ("-r", line)]
+    by_age, by_pqml = tmp_path / "by-age.age", tmp_path / "by-pqml.age"
+    age_run(*given, "-o", by_age, ssh["plain"])
+    res = pqml_run("encrypt", "--format", "age", "--allow-classical", *given, "-o", by_pqml,
+                   ssh["plain"])
+    assert res.returncode == 0, res.stderr
+    assert age_run("-d", "-i", ssh[key], by_pqml) == ssh["plain"].read_bytes()
+    res = pqml_run("decrypt", "-i", ssh[key], "-o", tmp_path / "back", by_age)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "back").read_bytes() == ssh["plain"].read_bytes()
+
+
+@needs_age
+def test_rsa_key_of_1024_bits_is_refused_as_age_refuses_it(ssh: dict[str, Path],
+                                                            tmp_path: Path) -> None:
+    line = rsa.generate_private_key(65537, 1024).public_key().public_bytes(*OPENSSH_PUBLIC)
+    assert AGE is not None
+    by_age = subprocess.run([AGE, "-r", line.decode(), "-o", tmp_path / "a.age", ssh["plain"]],
+                            capture_output=True, timeout=120)
+    assert by_age.returncode != 0 and b"too small" in by_age.stderr
+    res = pqml_run("encrypt", "--format", "age", "--allow-classical", "-r", line.decode(),
+                   "-o", tmp_path / "p.age", ssh["plain"])
+    assert "1024-bit" in one_line_error(res)
+    assert not (tmp_path / "p.age").exists()
+
+
 def test_vectors_age_wrote_open_through_the_cli(tmp_path: Path) -> None:
     """Without age installed too: files age 1.1.1 wrote (tests/vectors/age-ssh)."""
     for key, file in (("id_ed25519", "ed25519.age"), ("id_rsa", "both.age")):

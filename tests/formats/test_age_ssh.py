@@ -121,6 +121,15 @@ def test_rsa_recipient_under_2048_bits_is_refused() -> None:
         age.recipient_for(line.decode())
 
 
+def test_rsa_recipient_over_16384_bits_is_refused_not_a_traceback() -> None:
+    # OpenSSL cannot encrypt to a modulus this large; the key need not be a real one
+    n = (1 << 19999) | (1 << 1000) | 1
+    line = rsa.RSAPublicNumbers(65537, n).public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    with pytest.raises(RecipientError, match="20000-bit"):
+        age.recipient_for(line.decode())
+
+
 def test_ed25519_recipient_without_pynacl_says_how_to_install(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "nacl", None)
@@ -269,6 +278,24 @@ def test_hostile_private_keys_are_refused_before_any_work() -> None:
                    ssh_keys.PRIVATE_KEY_BEGIN + b"\nAAAA\n" + ssh_keys.PRIVATE_KEY_END):
         with pytest.raises(KeyFormatError, match="malformed OpenSSH private key"):
             ssh_keys.load_private_key(broken)
+
+
+def test_rsa_identity_over_16384_bits_is_refused_before_pyca_validates_it() -> None:
+    # pyca checks that p and q are prime when it loads a key: about 15 s at 12288 bits,
+    # minutes for the largest modulus a 16 KiB file holds. The header's public key (in the
+    # clear) gives the size first; the private section here is junk that is never read.
+    n = (1 << 19999) | 1
+    blob = (_ssh_string(b"ssh-rsa") + _ssh_string(b"\x01\x00\x01")
+            + _ssh_string(b"\x00" + n.to_bytes(2500, "big")))
+    raw = (b"openssh-key-v1\x00" + _ssh_string(b"none") + _ssh_string(b"none")
+           + _ssh_string(b"") + struct.pack(">I", 1) + _ssh_string(blob)
+           + _ssh_string(bytes(64)))
+    encoded = base64.b64encode(raw)
+    data = b"\n".join([ssh_keys.PRIVATE_KEY_BEGIN,
+                       *(encoded[i:i + 70] for i in range(0, len(encoded), 70)),
+                       ssh_keys.PRIVATE_KEY_END, b""])
+    with pytest.raises(KeyFormatError, match="20000-bit RSA key"):
+        ssh_keys.load_private_key(data)
 
 
 # ---- passphrase-encrypted identity files ---------------------------------------------------

@@ -78,6 +78,31 @@ def test_same_files_as_git_itself(tmp_path: Path) -> None:
     assert walked(tmp_path) == by_git
 
 
+# Corners where a glob library and git part ways; git is the oracle. Each pattern is tried
+# alone against the same tree. (Names are bytes to git: "?" is one byte, so "é" is two.)
+TRICKY_NAMES = {"x[", "[[", "a\\", "a\\ ", "a ", "é", "f", "ab/c/f", "q/r/f", "#h", "!b"}
+TRICKY_PATTERNS = [
+    "x[", "[[", "a\\", "/a\\", "a\\\\ ", "a\\ ", "a\\\\\\ ", "?", "[^a]", "[!x]", "ab\\/c",
+    "ab\\/", "ab//", "q//r", "/q/r/", "ab/c\\/", "**/", "\\#h", "\\!b", "!b", "ab/**",
+    "**/f", "**/r/f", "\\/*",
+]
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_tricky_patterns_ignore_what_git_ignores(tmp_path: Path) -> None:
+    write(tmp_path, dict.fromkeys(TRICKY_NAMES, ""))
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    wrong = []
+    for pattern in TRICKY_PATTERNS:
+        (tmp_path / ".gitignore").write_text(pattern + "\n")
+        out = subprocess.run(["git", "-C", str(tmp_path), "ls-files", "--others",
+                              "--exclude-standard", "-z"], capture_output=True, check=True)
+        by_git = set(out.stdout.decode().split("\0")) & TRICKY_NAMES
+        if walked(tmp_path) != by_git:
+            wrong.append((pattern, sorted(by_git), sorted(walked(tmp_path))))
+    assert wrong == []
+
+
 def test_work_tree_gitignores_above_the_scanned_directory_apply(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     write(repo, {".gitignore": "gen/\n/src/tmp.py\n", ".git/info/exclude": "*.secret\n",
@@ -149,6 +174,23 @@ def test_hostile_patterns_cannot_stall_the_scan(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     paths = {f["path"] for f in json.loads(out.stdout)["findings"]}
     assert paths == {f"{'a' * 80}.py", f"{deep}/x.py"}
+
+
+def test_many_class_patterns_cannot_stall_the_scan(tmp_path: Path) -> None:
+    """A .gitignore within every limit (4000 patterns, under 256 KiB) whose patterns each
+    have a long block of ``?`` to find inside a long name: hours of character-by-character
+    search for a small tree. Child process and timeout as above (a hang guard)."""
+    hostile = "*" + "?" * 61 + "b*"
+    write(tmp_path, {".gitignore": f"{hostile}\n" * 4000,
+                     **{f"{'a' * 200}{i}.py": CRYPTO for i in range(8)},
+                     f"{'a' * 70}b.py": CRYPTO})
+    probe = ("import sys; from pqml.cli.main import cli; "
+             "cli(['scan', *sys.argv[1:]], prog_name='pqml')")
+    out = subprocess.run([sys.executable, "-c", probe, str(tmp_path), "-f", "json",
+                          "--no-progress"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    paths = {f["path"] for f in json.loads(out.stdout)["findings"]}
+    assert paths == {f"{'a' * 200}{i}.py" for i in range(8)}
 
 
 def test_gitignore_over_the_limits_is_not_honoured_with_a_warning(tmp_path: Path) -> None:

@@ -9,8 +9,10 @@
 - An identity is an OpenSSH private key file (``-----BEGIN OPENSSH PRIVATE KEY-----``),
   unencrypted or encrypted with a passphrase (bcrypt-pbkdf, as ``ssh-keygen`` writes it).
 
-Hostile input is bounded before any work: a private key file over 16 KiB (age's limit) or
-asking more than :data:`MAX_KDF_ROUNDS` bcrypt-pbkdf rounds is refused. The private key
+Hostile input is bounded before any work: a private key file over 16 KiB (age's limit),
+asking more than :data:`MAX_KDF_ROUNDS` bcrypt-pbkdf rounds, or holding an RSA key over
+:data:`MAX_RSA_BITS` (pyca tests p and q for primality on loading: minutes for the largest
+a 16 KiB file holds) is refused. The private key
 header (cipher, KDF, rounds and the public key, all stored in the clear) is read here, so
 an encrypted key's public half and its need for a passphrase are known without it. pyca
 does the key parsing and decryption (:mod:`pqml.primitives.ssh`), loaded on first use.
@@ -34,6 +36,7 @@ PRIVATE_KEY_BEGIN = b"-----BEGIN OPENSSH PRIVATE KEY-----"
 PRIVATE_KEY_END = b"-----END OPENSSH PRIVATE KEY-----"
 PRIVATE_KEY_LIMIT = 16 * 1024  # age's limit for an SSH private key file
 MAX_KDF_ROUNDS = 1024  # ssh-keygen's default is 16; ~9 ms a round here, so ~10 s at most
+MAX_RSA_BITS = 16384  # OpenSSH's and OpenSSL's largest RSA modulus
 LINE_LIMIT = 8 * 1024  # age's (and sshd's) limit for one recipients-file line
 _MAGIC = b"openssh-key-v1\x00"
 _KEY_TYPE = re.compile(r"[a-z0-9][a-z0-9@.+-]{0,63}")
@@ -193,6 +196,13 @@ def load_private_key(data: bytes, passphrase: bytes | None = None) -> PrivateKey
     if info.rounds > MAX_KDF_ROUNDS:
         raise KeyFormatError(f"SSH private key asks {info.rounds} bcrypt-pbkdf rounds, over "
                              f"the limit {MAX_KDF_ROUNDS}")
+    if key_type == "ssh-rsa":
+        public = _Reader(info.public_blob)
+        public.text(), public.string()  # type, e
+        bits = int.from_bytes(public.string(), "big").bit_length()
+        if bits > MAX_RSA_BITS:
+            raise KeyFormatError(f"SSH private key is a {bits}-bit RSA key, over the limit "
+                                 f"{MAX_RSA_BITS}")
     from pqml.primitives import ssh
 
     try:

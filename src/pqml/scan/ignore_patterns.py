@@ -4,8 +4,10 @@ A scanned repository is untrusted input, and its ``.gitignore`` and ``pqml.toml`
 lists are too: a pattern like ``*a*a*a*a*a*a*a*b`` sends a backtracking regex engine
 into exponential time. Patterns are therefore parsed into path segments, and each
 segment into literal or character-class blocks between ``*``; matching finds each block
-at its leftmost place (``str.find`` for literal blocks), which is correct for globs and
-costs at most O(len(name) * len(pattern)) per segment. ``**`` is the same idea one level
+at its leftmost place (``str.find`` for literal blocks; for a block with classes a
+star-free, fixed-length regex, which cannot backtrack beyond the block, run in C so that
+thousands of such patterns cost milliseconds), which is correct for globs and costs at
+most O(len(name) * len(pattern)) per segment. ``**`` is the same idea one level
 up: blocks of segments between ``**``. Patterns are also bounded in length and number
 (:data:`MAX_PATTERN_CHARS`, :data:`MAX_PATTERNS`).
 
@@ -13,11 +15,15 @@ Semantics follow gitignore(5): ``#`` comments, ``!`` negation (the last matching
 wins), a trailing ``/`` matches directories only, a ``/`` at the start or in the middle
 anchors the pattern at its file's directory (otherwise it matches a name at any depth),
 ``**/``, ``/**`` and ``/**/`` span directories, ``*`` ``?`` ``[a-z]`` ``[!a-z]``
-``[[:digit:]]`` and ``\\`` escapes within a name.
+``[[:digit:]]`` and ``\\`` escapes within a name. As in git, names and patterns are
+bytes (UTF-8; ``?`` is one byte), an escaped ``\\/`` still separates directories, and a
+pattern git's wildmatch cannot complete (an unclosed ``[``, a trailing ``\\``, an empty
+directory name as in ``a//b``) matches nothing.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -50,7 +56,27 @@ _POSIX = {
     "punct": ((33, 47), (58, 64), (91, 96), (123, 126)), "blank": ((9, 9), (32, 32)),
 }
 
-_Block = str | tuple[str | _Class, ...]  # all-literal blocks are plain strings
+class _Seq(tuple):  # type: ignore[type-arg]
+    """A block with classes (a tuple of characters and classes) and the regex that finds it."""
+
+    regex: re.Pattern[str]
+
+
+def _seq(elements: list[str | _Class]) -> _Seq:
+    def one(el: str | _Class) -> str:
+        if isinstance(el, str):
+            return re.escape(el)
+        ranges = "".join(f"\\U{lo:08x}-\\U{hi:08x}" for lo, hi in el.ranges if lo <= hi)
+        if not ranges:
+            return "." if el.negated else "(?!)"
+        return f"[{'^' if el.negated else ''}{ranges}]"
+
+    seq = _Seq(elements)
+    seq.regex = re.compile("(?s)" + "".join(map(one, elements)))
+    return seq
+
+
+_Block = str | _Seq  # all-literal blocks are plain strings
 
 
 def _block_at(block: _Block, s: str, pos: int) -> bool:
@@ -67,10 +93,8 @@ def _find(block: _Block, s: str, start: int, end: int) -> int:
     """Leftmost ``pos`` in [start, end - len(block)] where ``block`` matches, or -1."""
     if isinstance(block, str):
         return s.find(block, start, end)
-    for pos in range(start, end - len(block) + 1):
-        if _block_at(block, s, pos):
-            return pos
-    return -1
+    found = block.regex.search(s, start, end)
+    return -1 if found is None else found.start()
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +160,9 @@ def _parse_class(seg: str, i: int) -> tuple[_Class, int] | None:
     return None
 
 
-def _glob(seg: str) -> _Glob:
+def _glob(seg: str) -> _Glob | None:
+    """The glob of one segment; None if git's wildmatch cannot complete it (an unclosed
+    ``[``, a trailing lone backslash): such a pattern matches nothing."""
     blocks: list[_Block] = []
     current: list[str | _Class] = []
     stars = False
@@ -145,7 +171,7 @@ def _glob(seg: str) -> _Glob:
         if all(isinstance(el, str) for el in current):
             blocks.append("".join(current))  # type: ignore[arg-type]
         else:
-            blocks.append(tuple(current))
+            blocks.append(_seq(current))
         current.clear()
 
     i = 0
@@ -159,11 +185,15 @@ def _glob(seg: str) -> _Glob:
             continue
         if c == "?":
             current.append(_ANY)
-        elif c == "[" and (parsed := _parse_class(seg, i)) is not None:
+        elif c == "[":
+            if (parsed := _parse_class(seg, i)) is None:
+                return None
             current.append(parsed[0])
             i = parsed[1]
             continue
-        elif c == "\\" and i + 1 < len(seg):
+        elif c == "\\":
+            if i + 1 == len(seg):
+                return None
             i += 1
             current.append(seg[i])
         else:
@@ -178,13 +208,15 @@ _Segment = _Glob | None
 
 
 def _split_unescaped(text: str) -> list[str]:
+    """Segments split at ``/``, escaped or not (git matches ``\\/`` against a separator)."""
     out, cur, i = [], [], 0
     while i < len(text):
-        if text[i] == "\\" and i + 1 < len(text):
+        if text[i] == "\\" and i + 1 < len(text) and text[i + 1] != "/":
             cur.append(text[i:i + 2])
             i += 2
             continue
-        if text[i] == "/":
+        if text[i] == "/" or (text[i] == "\\" and i + 1 < len(text)):  # "\\/" is a "/"
+            i += text[i] == "\\"
             out.append("".join(cur))
             cur = []
         else:
@@ -245,31 +277,49 @@ class Pattern:
         return _match_segments(self.segments, parts)
 
 
+def _as_bytes(text: str) -> str:
+    """``text`` with one character per UTF-8 byte, as git matches (``?`` is one byte);
+    undecodable bytes (surrogate escapes) come back as themselves."""
+    return text if text.isascii() else text.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
+def _trim_trailing_spaces(text: str) -> str:
+    """Without trailing spaces, unless the last is escaped (git counts ``\\`` pairs)."""
+    last_space = None
+    i = 0
+    while i < len(text):
+        if text[i] == " ":
+            last_space = i if last_space is None else last_space
+        elif text[i] == "\\" and i + 1 == len(text):
+            return text
+        else:
+            last_space = None
+            i += text[i] == "\\"
+        i += 1
+    return text if last_space is None else text[:last_space]
+
+
 def parse(line: str) -> Pattern | None:
     """One gitignore line; None for blanks and comments. Raises :class:`PatternError` for
     a line over :data:`MAX_PATTERN_CHARS`."""
     if len(line) > MAX_PATTERN_CHARS:
         raise PatternError(f"pattern longer than {MAX_PATTERN_CHARS} characters")
-    text = line.rstrip("\n").rstrip("\r")
-    while text.endswith(" ") and not text.endswith("\\ "):  # trailing blanks, unless escaped
-        text = text[:-1]
+    text = _trim_trailing_spaces(_as_bytes(line.rstrip("\n").rstrip("\r")))
     if not text or text.startswith("#"):
         return None
     negated = text.startswith("!")
     if negated or text.startswith(("\\!", "\\#")):  # a backslash makes ! or # literal
         text = text[1:]
-    dir_only = text.endswith("/") and not text.endswith("\\/")
-    body = text.rstrip("/") if dir_only else text
-    if not body:
+    dir_only = text.endswith("/")  # one "/", as git: "a//" leaves "a/", which matches nothing
+    body = text[:-1] if dir_only else text
+    if not body or body.startswith("\\/"):  # "\\/x" is not anchored: no path starts with "/"
         return None
     raw = _split_unescaped(body)
     anchored = len(raw) > 1
     if raw[0] == "":  # "/x": anchored at the file's directory
         raw = raw[1:]
-    if not raw or any(s == "" for s in raw):
-        raw = [s for s in raw if s]
-        if not raw:
-            return None
+    if not raw or any(s == "" for s in raw):  # "a//b" names no path
+        return None
     segments: list[_Segment] = []
     for k, s in enumerate(raw):
         if s == "**":
@@ -278,8 +328,10 @@ def parse(line: str) -> Pattern | None:
             if k == len(raw) - 1 and k > 0:  # "a/**": everything inside a, not a itself
                 segments.append(_glob("*"))
             segments.append(_STAR_STAR)
+        elif (glob := _glob(s)) is None:
+            return None
         else:
-            segments.append(_glob(s))
+            segments.append(glob)
     literal = None
     if not anchored:
         g = segments[0]
@@ -311,6 +363,7 @@ class PatternList:
 
     def verdict(self, parts: tuple[str, ...], is_dir: bool) -> bool | None:
         """True: ignored; False: re-included by a ``!`` pattern; None: no pattern matches."""
+        parts = tuple(map(_as_bytes, parts))
         for p in reversed(self.patterns):
             if p.matches(parts, is_dir):
                 return not p.negated

@@ -8,7 +8,8 @@
     tag = SHA-256(SSH wire encoding of the public key)[:4]
 
 The tag names the key (these stanzas are not anonymous), so an identity skips stanzas whose
-tag is not its own. As age, a recipient key under 2048 bits is refused. A stanza of this
+tag is not its own. As age, a recipient key under 2048 bits is refused; so is one over
+16384 bits, which OpenSSL cannot encrypt to (age would). A stanza of this
 type with the wrong number of arguments is a header error; a tag that matches but a body
 that does not decrypt (another key with the same 32-bit tag) is "not ours".
 """
@@ -27,6 +28,7 @@ STANZA_TYPE = "ssh-rsa"
 ALGORITHM = "ssh-rsa"
 LABEL = b"age-encryption.org/v1/ssh-rsa"
 MIN_BITS = 2048
+MAX_BITS = 16384  # OpenSSL's largest RSA modulus (OPENSSL_RSA_MAX_MODULUS_BITS)
 
 
 def tag(public_key: Any) -> str:
@@ -50,6 +52,9 @@ class SSHRSARecipient:
         if public_key.key_size < MIN_BITS:
             raise RecipientError(f"ssh-rsa recipient is a {public_key.key_size}-bit key; age "
                                  f"refuses RSA keys under {MIN_BITS} bits")
+        if public_key.key_size > MAX_BITS:
+            raise RecipientError(f"ssh-rsa recipient is a {public_key.key_size}-bit key; RSA "
+                                 f"keys over {MAX_BITS} bits are not supported")
         self.public_key = public_key
         self._tag = tag(public_key)
 
