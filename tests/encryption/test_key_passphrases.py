@@ -16,6 +16,7 @@ import pqml
 from pqml.encryption import encrypt as feature
 from pqml.encryption.encryption_keys import IdentityFile, Passphrase
 from pqml.errors import (
+    KeyFormatError,
     NoIdentityMatchError,
     PassphraseRequiredError,
     WrongKeyPassphraseError,
@@ -191,3 +192,31 @@ def test_file_and_key_passphrases_are_told_apart(tmp_path: Path,
                    tmp_path / "out", path, session=True)
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "out").read_bytes() == data
+
+
+def test_a_huge_key_file_is_refused_after_a_bounded_read(tmp_path: Path) -> None:
+    from pqml.encryption import encryption_keys
+
+    huge = tmp_path / "huge.key"
+    with huge.open("wb") as f:  # sparse: 1 GiB on paper, nothing on disk
+        f.truncate(2**30)
+    reads: list[int] = []
+    real_open = Path.open
+
+    def counting_open(self: Path, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        f = real_open(self, *args, **kwargs)
+        if self == huge:
+            real_read = f.read
+
+            def read(n: int = -1) -> bytes:
+                reads.append(n)
+                return real_read(n)
+
+            f.read = read  # type: ignore[method-assign]
+        return f
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Path, "open", counting_open)
+        with pytest.raises(KeyFormatError, match="larger than 16 MiB, not a key file"):
+            encryption_keys.identities_from_file(huge)
+    assert reads and all(0 < n <= encryption_keys.MAX_KEY_FILE_SIZE + 1 for n in reads)

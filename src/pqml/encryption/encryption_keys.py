@@ -86,6 +86,10 @@ def _is_age_identity(text: str) -> bool:
     return text.upper().startswith("AGE-SECRET-KEY-") and "\n" not in text
 
 
+# The largest key file read: age's limit for an (encrypted) identity file.
+MAX_KEY_FILE_SIZE = 16 * 2**20
+
+
 def _read_key_file(path: str | os.PathLike[str]) -> tuple[bytes, str | None]:
     """The bytes of a key file and, if they are UTF-8, its text."""
     p = Path(path)
@@ -93,7 +97,11 @@ def _read_key_file(path: str | os.PathLike[str]) -> tuple[bytes, str | None]:
         raise KeyFormatError(f"{path}: no such key file (and not an age recipient string)")
     if p.is_dir():
         raise KeyFormatError(f"{path}: is a directory, not a key file")
-    data = p.read_bytes()
+    with p.open("rb") as f:  # bounded: a key file given by someone else may be huge
+        data = f.read(MAX_KEY_FILE_SIZE + 1)
+    if len(data) > MAX_KEY_FILE_SIZE:
+        raise KeyFormatError(f"{path}: larger than {MAX_KEY_FILE_SIZE // 2**20} MiB, "
+                             "not a key file")
     try:
         return data, data.decode("utf-8")
     except UnicodeDecodeError:
