@@ -36,6 +36,7 @@ each class lives::
     │   └── OutputExistsError (FileExistsError) _internal.errors
     ├── RekeyError                              encryption.errors
     │   └── RekeyManyError                      encryption.errors
+    ├── UnsafeTreeEntryError                    encryption.errors
     ├── UntrustedSourceError                    encryption.errors
     ├── SafetensorsFormatError                  encryption.errors
     ├── UnsafePathError                         signing.errors
@@ -61,6 +62,7 @@ from pqml.encryption.errors import (
     RekeyError,
     RekeyManyError,
     SafetensorsFormatError,
+    UnsafeTreeEntryError,
     UntrustedSourceError,
     WrongPassphraseError,
 )
@@ -142,6 +144,7 @@ __all__ = [
     "UnavailableAlgorithmError",
     "UnknownAlgorithmError",
     "UnsafePathError",
+    "UnsafeTreeEntryError",
     "UnsignedFileError",
     "UntrustedSourceError",
     "VerificationError",

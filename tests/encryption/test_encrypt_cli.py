@@ -351,3 +351,35 @@ def test_armored_pqml_through_pipes(tmp_path: Path, k: dict) -> None:  # type: i
     (tmp_path / "e").write_bytes(enc.stdout)
     text = run("inspect", tmp_path / "e").stdout
     assert "format:      pqml/v1 (armored)" in text
+
+
+def test_tree_symlinks_need_allow_symlinks_and_never_leave_the_tree(
+        tmp_path: Path, k: dict[str, Path | str]) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    secret = tmp_path / "credentials"
+    secret.write_text("aws_secret_access_key = hunter2")
+    os.symlink(secret, model / "creds")
+    r = run("encrypt", "-r", k["alice.pub.pem"], "-o", tmp_path / "enc", model)
+    assert r.exit_code == 1
+    one_line_error(r.stderr, f"{model / 'creds'}: is a symbolic link; refusing to follow it "
+                   "(pass --allow-symlinks / allow_symlinks=True to follow links that stay "
+                   "inside the tree)")
+    r = run("encrypt", "--allow-symlinks", "-r", k["alice.pub.pem"], "-o", tmp_path / "enc",
+            model)
+    assert r.exit_code == 1
+    one_line_error(r.stderr, f"{model / 'creds'}: is a symbolic link that resolves outside "
+                   f"the tree ({model}); refusing to follow it")
+    assert not (tmp_path / "enc").exists()
+    os.replace(model / "creds", tmp_path / "gone")
+    os.symlink("config.json", model / "cfg")
+    assert run("encrypt", "--allow-symlinks", "-r", k["alice.pub.pem"], "-o",
+               tmp_path / "enc", model).exit_code == 0
+    os.symlink("config.json.pqml", tmp_path / "enc" / "again.pqml")
+    r = run("decrypt", "-i", k["alice.pem"], "-o", tmp_path / "back", tmp_path / "enc")
+    assert r.exit_code == 1 and "is a symbolic link" in r.stderr
+    assert run("decrypt", "--allow-symlinks", "-i", k["alice.pem"], "-o", tmp_path / "back",
+               tmp_path / "enc").exit_code == 0
+    assert (tmp_path / "back" / "cfg").read_text() == "{}"
+    assert (tmp_path / "back" / "again").read_text() == "{}"

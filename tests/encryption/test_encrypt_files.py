@@ -17,7 +17,13 @@ from pqml._internal import output_file
 from pqml.encryption import encrypt as feature
 from pqml.encryption import parallel
 from pqml.encryption.encryption_keys import Passphrase
-from pqml.errors import NotEncryptedError, OutputPathError, PolicyError, PqmlError
+from pqml.errors import (
+    NotEncryptedError,
+    OutputPathError,
+    PolicyError,
+    PqmlError,
+    UnsafeTreeEntryError,
+)
 from pqml.formats import age_keys, pqml_v1
 from pqml.formats.age.errors import NoIdentityMatchError, PayloadError
 from pqml.formats.age.header import parse_header
@@ -351,9 +357,9 @@ def make_tree(root: Path) -> dict[str, bytes]:
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_tree_roundtrip(tmp_path: Path, fmt: str) -> None:
     files = make_tree(tmp_path / "model")
-    os.symlink("config.json", tmp_path / "model" / "link.json")  # followed, as its content
+    os.symlink("config.json", tmp_path / "model" / "link.json")  # followed, when allowed
     results = feature.encrypt_tree(tmp_path / "model", tmp_path / "enc", [XWING.public_key()],
-                                   format=fmt)
+                                   format=fmt, allow_symlinks=True)
     suffix = ".pqml" if fmt == "pqml" else ".age"
     assert sorted(Path(r.output).relative_to(tmp_path / "enc").as_posix() for r in results) == \
         sorted(rel + suffix for rel in [*files, "link.json"])
@@ -372,6 +378,63 @@ def test_tree_output_inside_input_is_refused(tmp_path: Path) -> None:
         with pytest.raises(OutputPathError, match="inside the input tree"):
             feature.encrypt_tree(tmp_path / "model", bad, [XWING.public_key()])
     assert not (tmp_path / "model" / "enc").exists()
+
+
+def _outside_secret(tmp_path: Path) -> Path:
+    secret = tmp_path / "home" / ".aws" / "credentials"
+    secret.parent.mkdir(parents=True)
+    secret.write_bytes(b"aws_secret_access_key = hunter2\n")
+    return secret
+
+
+@pytest.mark.parametrize("allow", [False, True])
+@pytest.mark.parametrize("kind", ["file", "dir", "relative"])
+def test_tree_never_follows_a_link_out_of_the_tree(tmp_path: Path, kind: str,
+                                                   allow: bool) -> None:
+    """A link in a model directory must not pull an outside file into the ciphertext sent
+    to the recipients: refused by default, and out of the tree even when links are
+    allowed; nothing is written."""
+    make_tree(tmp_path / "model")
+    secret = _outside_secret(tmp_path)
+    link = tmp_path / "model" / "weights" / "creds"
+    target = {"file": secret, "dir": secret.parent,
+              "relative": Path("../../home/.aws/credentials")}[kind]
+    os.symlink(target, link)
+    why = "resolves outside the tree" if allow else "is a symbolic link; refusing"
+    with pytest.raises(UnsafeTreeEntryError, match=f"^{re.escape(str(link))}: .*{why}"):
+        feature.encrypt_tree(tmp_path / "model", tmp_path / "enc", [XWING.public_key()],
+                             allow_symlinks=allow)
+    assert not (tmp_path / "enc").exists()
+
+
+@pytest.mark.parametrize("allow", [False, True])
+def test_tree_decrypt_never_follows_a_link_out_of_the_tree(tmp_path: Path,
+                                                           allow: bool) -> None:
+    make_tree(tmp_path / "model")
+    feature.encrypt_tree(tmp_path / "model", tmp_path / "enc", [XWING.public_key()])
+    outside = tmp_path / "other.pqml"
+    feature.encrypt_file(tmp_path / "model" / "config.json", outside, [XWING.public_key()])
+    os.symlink(outside, tmp_path / "enc" / "other.pqml")
+    why = "resolves outside the tree" if allow else "is a symbolic link; refusing"
+    with pytest.raises(UnsafeTreeEntryError, match=why):
+        feature.decrypt_tree(tmp_path / "enc", tmp_path / "back", [XWING],
+                             allow_symlinks=allow)
+    assert not (tmp_path / "back").exists()
+
+
+def test_tree_links_inside_the_tree_only_when_allowed(tmp_path: Path) -> None:
+    files = make_tree(tmp_path / "model")
+    os.symlink("weights", tmp_path / "model" / "w")  # a directory link: not descended
+    os.symlink("../config.json", tmp_path / "model" / "weights" / "cfg.json")
+    with pytest.raises(UnsafeTreeEntryError, match="is a symbolic link"):
+        feature.encrypt_tree(tmp_path / "model", tmp_path / "enc", [XWING.public_key()])
+    feature.encrypt_tree(tmp_path / "model", tmp_path / "enc", [XWING.public_key()],
+                         allow_symlinks=True)
+    assert sorted(p.relative_to(tmp_path / "enc").as_posix()
+                  for p in (tmp_path / "enc").rglob("*") if p.is_file()) == \
+        sorted(rel + ".pqml" for rel in [*files, "weights/cfg.json"])
+    feature.decrypt_tree(tmp_path / "enc", tmp_path / "back", [XWING])
+    assert (tmp_path / "back" / "weights" / "cfg.json").read_bytes() == files["config.json"]
 
 
 def test_tree_refuses_special_files_before_writing(tmp_path: Path) -> None:

@@ -102,13 +102,20 @@ def work(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def _default_dispositions() -> None:
+    """In the child: SIGTERM and SIGHUP as a fresh process has them, even if the test
+    runner ignores them (nohup), since an ignored disposition is inherited."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 def stop_at(work: Path, point: str, count: int, *args: str | Path,
             tmpfile: bool = True) -> subprocess.Popen[bytes]:
     """Run pqml ``args`` until it stops itself at ``point`` (the ``count``-th time)."""
     proc = subprocess.Popen(
         [sys.executable, str(work / "hook.py"), point, str(count),
          "tmpfile" if tmpfile else "no-tmpfile", *map(str, args)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_default_dispositions)
     _, status = os.waitpid(proc.pid, os.WUNTRACED)
     if not os.WIFSTOPPED(status):
         assert proc.stderr is not None
@@ -121,6 +128,15 @@ def kill(proc: subprocess.Popen[bytes]) -> None:
     os.kill(proc.pid, signal.SIGKILL)  # a stopped process dies of SIGKILL at once
     proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL
+
+
+def terminate(proc: subprocess.Popen[bytes], signum: int) -> None:
+    """Deliver ``signum`` to the stopped process: it stays pending while the process is
+    stopped and acts (with pqml's disposition for it) as soon as SIGCONT resumes it."""
+    os.kill(proc.pid, signum)
+    os.kill(proc.pid, signal.SIGCONT)
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signum
 
 
 def open_outputs(pid: int, directory: Path) -> dict[str, bytes]:
@@ -380,3 +396,46 @@ def test_plain_pqml_killed_mid_write(work: Path, direction: str) -> None:
     assert files(work / "out") == []
     if direction == "decrypt":
         assert with_plaintext(work, plaintext) == []
+
+
+# ---- SIGTERM and SIGHUP (kill, logout, a closed terminal) -----------------------------------
+
+
+SIGNALS = pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP],
+                                  ids=["SIGTERM", "SIGHUP"])
+
+
+@SIGNALS
+def test_decrypt_terminated_leaves_no_plaintext(work: Path, signum: int) -> None:
+    """SIGTERM/SIGHUP mid-decrypt end pqml (no handler catches them) with its partial
+    plaintext in an unnamed file, which the kernel frees: nothing named is left."""
+    plaintext = os.urandom(SIZE)
+    enc = encrypted(work / "big.pqml", plaintext)
+    out = work / "out" / "out.bin"
+    args = ("decrypt", "-i", work / "keys/alice.pem", "-o", out, enc)
+    proc = stop_at(work, "written", 4, *args)
+    [content] = open_outputs(proc.pid, work / "out").values()
+    assert 0 < len(content) < SIZE and plaintext.startswith(content)  # plaintext is out
+    terminate(proc, signum)
+    assert files(work / "out") == [] and with_plaintext(work, plaintext) == []
+    subprocess.run([sys.executable, "-m", "pqml.cli.main", *map(str, args)], check=True)
+    assert out.read_bytes() == plaintext and files(work / "out") == ["out.bin"]
+
+
+@SIGNALS
+def test_tree_decrypt_terminated_leaves_no_plaintext(work: Path, signum: int) -> None:
+    model = work / "model"
+    content = make_tree(model)
+    feature.encrypt_tree(model, work / "enc", [ALICE.public_key()])
+    for path in model.rglob("*"):  # the plaintext is now only in this test's memory
+        if path.is_file():
+            path.unlink()
+    target = work / "out" / "dec"
+    args = ("decrypt", "-i", work / "keys/alice.pem", "-o", target, work / "enc")
+    proc = stop_at(work, "written", 8, *args)
+    assert files(work / "out") == [] and len(open_outputs(proc.pid, work / "out")) >= 2
+    terminate(proc, signum)
+    assert not target.exists() and files(work / "out") == []  # a hidden empty directory
+    assert all(with_plaintext(work, data) == [] for data in content.values())
+    subprocess.run([sys.executable, "-m", "pqml.cli.main", *map(str, args)], check=True)
+    assert tree_of(target) == content and os.listdir(work / "out") == ["dec"]

@@ -246,10 +246,10 @@ def test_a_failing_detector_costs_one_file_not_the_scan(tmp_path: Path, monkeypa
 
     real = pem.findings
 
-    def flaky(text: str, path: str, kind_hint: str = "pem"):
+    def flaky(text: str, path: str, kind_hint: str = "pem", **kw):
         if path == "bad.txt":
             raise RuntimeError("unexpected structure")
-        return real(text, path, kind_hint)
+        return real(text, path, kind_hint, **kw)
 
     monkeypatch.setattr(pem, "findings", flaky)
     (tmp_path / "bad.txt").write_text("whatever")

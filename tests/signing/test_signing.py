@@ -451,6 +451,32 @@ def test_policy_file(model: Path, tmp_path: Path, fmt: str) -> None:
     assert "no verified ML-DSA-65 signature" in str(info.value)
 
 
+@pytest.mark.parametrize("keyid", ["copied", "dropped"])
+def test_duplicated_signature_entry_counts_once(model: Path, tmp_path: Path,
+                                                keyid: str) -> None:
+    """``min_signatures`` counts distinct trusted keys, not entries: copying the one
+    signature in ``model.sig`` (with or without its key id) must not satisfy 2 (issue 18,
+    item 13)."""
+    write_keys(tmp_path)
+    signing.sign_model(model, [key("ML-DSA-65")])
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"trusted_keys": ["keys/ec.pub", "keys/ml.pub"],
+                                  "min_signatures": 2}))
+    sig_path = model / "model.sig"
+    obj = json.loads(sig_path.read_text())
+    entries = obj["dsseEnvelope"]["signatures"]
+    assert len(entries) == 1
+    copy = dict(entries[0])
+    if keyid == "dropped":
+        copy.pop("keyid", None)
+    entries.append(copy)
+    sig_path.write_text(json.dumps(obj))
+    with pytest.raises(TrustPolicyError, match="1 trusted key verified, the policy requires 2"
+                       ) as info:
+        signing.verify_model(model, policy=policy)
+    assert [c.status for c in info.value.report.signatures] == ["verified", "verified"]
+
+
 @pytest.mark.parametrize(("text", "match"), [
     ('{"trusted_keys": "keys/ec.pub"}', "list of strings"),
     ('{"trusted_key": []}', "unknown policy key 'trusted_key'"),

@@ -401,3 +401,27 @@ def test_verified_reader_edges(tmp_path: Path) -> None:
     assert tampered.read(0, 10) == data[:10]
     with pytest.raises(IntegrityError, match="bytes 8192-10240"):
         tampered.read(9000, 1)
+
+
+@pytest.mark.parametrize("method", ["shards", "files"])
+def test_same_size_plaintext_reencrypted_to_the_recipient_is_refused(
+        tmp_path: Path, marker: Path, method: str) -> None:
+    """Anyone with a recipient's *public* key can re-encrypt other content of the signed
+    size; only the digest comparison at the end of the stream can tell (issue 18, item 11).
+    """
+    root = tmp_path / "model"
+    root.mkdir()
+    signed = pickle.dumps({"ok": "x" * 200})
+    (root / "plain.pkl").write_bytes(signed)
+    signing.sign_model(root, [key()], method=method)  # type: ignore[arg-type]
+    enc = tmp_path / "enc"
+    feature.encrypt_tree(root, enc, [XWING.public_key()])
+    evil = pickle.dumps(Boom(marker))
+    evil += b"." * (len(signed) - len(evil))  # pickle stops at the first STOP
+    assert len(evil) == len(signed)
+    encrypt_bytes(evil, enc / "plain.pkl.pqml")
+    with pytest.raises(IntegrityError, match=r"plain\.pkl.*does not match the signature"):
+        pqml.load(enc / "plain.pkl.pqml", trusted=[key()], identities=[XWING])
+    encrypt_bytes(signed, enc / "plain.pkl.pqml")  # control: the same path loads when intact
+    assert pqml.load(enc / "plain.pkl.pqml", trusted=[key()], identities=[XWING]) == {
+        "ok": "x" * 200}

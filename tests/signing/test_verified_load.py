@@ -295,3 +295,43 @@ def test_dump_is_atomic(tmp_path: Path) -> None:
     with pytest.raises(TypeError):
         pqml.joblib.dump(Unpicklable(), path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.joblib"]
+
+
+def test_file_rewritten_after_hashing_is_never_loaded(tmp_path: Path, marker: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read once: the bytes handed to the deserializer are the bytes that were hashed, so
+    rewriting the file (same size) as soon as it has been hashed changes nothing (issue 18,
+    item 12). Every hashing entry point is wrapped, so a loader that checks the file on disk
+    and then reads it again is caught too."""
+    from pqml.signing import integrity, manifest
+
+    root = tmp_path / "model"
+    root.mkdir()
+    signed = pickle.dumps({"ok": "x" * 200})
+    evil = pickle.dumps(Boom(marker))
+    evil += b"." * (len(signed) - len(evil))  # pickle stops at the first STOP
+    (root / "plain.pkl").write_bytes(signed)
+    signing.sign_model(root, [key()])
+    rewritten: list[str] = []
+
+    def rewrite_after(real):  # type: ignore[no-untyped-def]
+        def hashing(*args, **kwargs):  # type: ignore[no-untyped-def]
+            result = real(*args, **kwargs)
+            if not rewritten:
+                (root / "plain.pkl").write_bytes(evil)  # in place: same inode, same size
+                rewritten.append(real.__name__)
+            return result
+        return hashing
+
+    monkeypatch.setattr(manifest, "hash_buffer", rewrite_after(manifest.hash_buffer))
+    monkeypatch.setattr(manifest, "hash_files", rewrite_after(manifest.hash_files))
+    monkeypatch.setattr(integrity, "hash_files", rewrite_after(integrity.hash_files))
+    refused = object()
+    try:
+        got = pqml.load(root / "plain.pkl", trusted=[key()])
+    except IntegrityError:
+        got = refused
+    assert rewritten, "the file was never hashed"
+    assert (root / "plain.pkl").read_bytes() == evil
+    assert not marker.exists(), "the rewritten pickle was unpickled"
+    assert got == {"ok": "x" * 200} or got is refused  # the verified bytes, or a refusal

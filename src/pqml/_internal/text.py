@@ -1,4 +1,5 @@
-"""Plurals and articles for messages, so no output reads "1 files" or "a X-Wing key".
+"""Plurals and articles for messages, so no output reads "1 files" or "a X-Wing key";
+:func:`printable` for names from untrusted input, so none can drive the terminal.
 
 Algorithm names are mostly read letter by letter (ML-KEM, RSA, SLH-DSA, X-Wing) and so
 take "an" where their first letter's name starts with a vowel sound, whatever letter that
@@ -18,6 +19,9 @@ _SPOKEN_ACRONYMS = ("SHA", "NIST", "MAC", "PEM", "DER", "JSON", "TOML", "YAML")
 _CONSONANT_SOUND = ("uni", "use", "usu", "uti", "ure", "eu", "one", "once")
 _VOWEL_SOUND = ("hour", "honest", "honor", "heir")
 _LEADING = re.compile(r"[A-Za-z]+|\d+")
+# C0 controls, DEL and C1 controls: ESC and CSI (0x9b) start terminal sequences, CR and
+# backspace overwrite what was printed, a newline forges a line of its own.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def plural(count: int, noun: str, nouns: str | None = None) -> str:
@@ -50,3 +54,10 @@ def article(word: str) -> str:
 def with_article(word: str) -> str:
     """``word`` after its article: ``an X-Wing``."""
     return f"{article(word)} {word}"
+
+
+def printable(name: str) -> str:
+    """``name`` safe to print on a terminal: C0 and C1 control characters and DEL shown
+    as ``\\xNN`` escapes, so a file named ``"\\x1b[32mVerified"`` in an untrusted model
+    cannot colour, erase or forge a line of output. Other characters are left alone."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", name)

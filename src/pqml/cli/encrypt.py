@@ -155,6 +155,10 @@ _OUTPUT = click.option("-o", "--output", metavar="OUT", type=click.Path(allow_da
                             "output. An existing output is refused unless --force.")
 _FORCE = click.option("--force", is_flag=True,
                       help="Replace an existing output file or directory tree.")
+_ALLOW_SYMLINKS = click.option(
+    "--allow-symlinks", is_flag=True,
+    help="For a directory INPUT: follow symbolic links that resolve inside it (refused by "
+         "default; a link out of the tree is always refused).")
 _JSON = click.option("--json", "as_json", is_flag=True,
                      help="Print a JSON summary (to stderr when stdout carries the data).")
 
@@ -180,6 +184,7 @@ _JSON = click.option("--json", "as_json", is_flag=True,
 @_FORCE
 @click.option("--allow-classical", is_flag=True,
               help="Accept quantum-vulnerable (X25519) recipients; they are reported.")
+@_ALLOW_SYMLINKS
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, metavar="N",
               help="Worker processes (default 1: serial measured faster on disk here; "
                    "see docs/PERFORMANCE.md).")
@@ -187,8 +192,8 @@ _JSON = click.option("--json", "as_json", is_flag=True,
 @_INPUT
 def encrypt(recipients: tuple[str, ...], recipient_files: tuple[str, ...],
             passphrase_file: str | None, ask_passphrase: bool, fmt: str, armor: bool,
-            output: str | None, force: bool, allow_classical: bool, jobs: int | None,
-            as_json: bool, input: str | None) -> None:
+            output: str | None, force: bool, allow_classical: bool, allow_symlinks: bool,
+            jobs: int | None, as_json: bool, input: str | None) -> None:
     """Encrypt a file, a directory or standard input to recipients.
 
     INPUT is a file, a directory (encrypted file by file into -o OUTDIR) or, when absent
@@ -212,7 +217,8 @@ def encrypt(recipients: tuple[str, ...], recipient_files: tuple[str, ...],
             raise PqmlError(f"{input}: is a directory: give -o OUTDIR for the encrypted tree")
         with _progress(_tree_size(Path(input)), "encrypting") as cb:  # type: ignore[arg-type]
             results = feature.encrypt_tree(input, output, recips, progress=cb,  # type: ignore[arg-type]
-                                           jobs=jobs, force=force, **kw)
+                                           jobs=jobs, force=force,
+                                           allow_symlinks=allow_symlinks, **kw)
         if results:
             _warn_classical(results[0].recipients)
         if as_json:
@@ -265,6 +271,7 @@ def encrypt(recipients: tuple[str, ...], recipient_files: tuple[str, ...],
 @_KEY_PASSPHRASE
 @_OUTPUT
 @_FORCE
+@_ALLOW_SYMLINKS
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, metavar="N",
               help="Worker processes (default 1: serial measured faster on disk here; "
                    "see docs/PERFORMANCE.md).")
@@ -272,7 +279,7 @@ def encrypt(recipients: tuple[str, ...], recipient_files: tuple[str, ...],
 @_INPUT
 def decrypt(identities: tuple[str, ...], passphrase_file: str | None, ask_passphrase: bool,
             key_passphrase_file: str | None, output: str | None, force: bool,
-            jobs: int | None, as_json: bool, input: str | None) -> None:
+            allow_symlinks: bool, jobs: int | None, as_json: bool, input: str | None) -> None:
     """Decrypt a pqml/v1 or age file, a directory or standard input.
 
     INPUT may be binary or armored. File outputs appear only after the whole input
@@ -294,7 +301,8 @@ def decrypt(identities: tuple[str, ...], passphrase_file: str | None, ask_passph
             raise PqmlError(f"{input}: is a directory: give -o OUTDIR for the decrypted tree")
         with _progress(_tree_size(Path(input)), "decrypting") as cb:  # type: ignore[arg-type]
             results, skipped = feature.decrypt_tree(input, output, ids, progress=cb,  # type: ignore[arg-type]
-                                                    jobs=jobs, force=force)
+                                                    jobs=jobs, force=force,
+                                                    allow_symlinks=allow_symlinks)
         for path in skipped:
             _warn(f"{path}: not an encrypted file, skipped")
         if as_json:

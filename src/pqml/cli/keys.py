@@ -136,23 +136,35 @@ def pubkey(keyfile: str, as_age: bool, as_json: bool, passphrase_file: str | Non
 @click.option("-o", "--output", type=click.Path(dir_okay=False), metavar="FILE",
               help="Write here (never overwritten). Default: standard output.")
 @click.option("--passphrase-file", type=click.Path(exists=True, dir_okay=False),
-              help="Passphrase of an encrypted PEM input.")
-def convert(keyfile: str, fmt: str, output: str | None, passphrase_file: str | None) -> None:
+              help="Passphrase of an encrypted PEM input; the PEM output keeps it.")
+@click.option("--no-passphrase", is_flag=True,
+              help="Write an encrypted input's private key unencrypted (needed for age).")
+def convert(keyfile: str, fmt: str, output: str | None, passphrase_file: str | None,
+            no_passphrase: bool) -> None:
     """Convert a key file between PEM and age encodings.
 
-    age encodes X-Wing and X25519 keys only. A private key stays private (0600 file); a
+    age encodes X-Wing and X25519 keys only. A private key stays private (0600 file) and
+    an encrypted one stays encrypted with the same passphrase unless --no-passphrase is
+    given (age identity files cannot be encrypted, so converting one to age needs it); a
     public key becomes a PEM SubjectPublicKeyInfo or an age recipient string.
     """
     from pqml.keys import key_files as keys
     from pqml.primitives.base import PrivateKey
 
     source: str | bytes = sys.stdin.buffer.read() if keyfile == "-" else keyfile
-    key = keys.load(source, passphrase=key_passphrase(passphrase_file))
+    passphrase = key_passphrase(passphrase_file)
+    key = keys.load(source, passphrase=passphrase)
     if isinstance(key, PrivateKey):
+        kept = keys.conversion_passphrase(source, fmt, passphrase,  # type: ignore[arg-type]
+                                          no_passphrase=no_passphrase)
+        if kept is None and passphrase is not None and no_passphrase:
+            click.echo("pqml: warning: the converted private key is not encrypted "
+                       "(--no-passphrase)", err=True)
         if output and output != "-":
-            keys.save_private(key, output, fmt)  # type: ignore[arg-type]
+            keys.save_private(key, output, fmt, passphrase=kept)  # type: ignore[arg-type]
             return
-        sys.stdout.buffer.write(keys.private_bytes(key, fmt))  # type: ignore[arg-type]
+        sys.stdout.buffer.write(keys.private_bytes(key, fmt,  # type: ignore[arg-type]
+                                                   passphrase=kept))
         return
     text = keys.public_text(key, age=fmt == "age").rstrip("\n") + "\n"
     if output and output != "-":

@@ -77,12 +77,16 @@ def _stderr_console():
               help="Also scan what .gitignore files exclude (they are honoured by default).")
 @click.option("--config", "config_path", metavar="FILE",
               help="Settings file (default: pqml.toml in the first PATH or the working dir).")
+@click.option("--no-repo-config", is_flag=True,
+              help="Ignore the scanned repository's own pqml.toml (it can never hide ML "
+                   "artifacts; this also keeps its other settings out).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), metavar="N",
               help="Worker processes (default: CPUs available).")
 @click.option("--no-progress", is_flag=True, help="No progress bar, even on a terminal.")
 def scan(paths: tuple[str, ...], fmt: str, output: str | None, plan: bool,
          fail_on: tuple[str, ...], baseline: str | None, write_baseline: str | None,
          ignore: tuple[str, ...], no_gitignore: bool, config_path: str | None,
+         no_repo_config: bool,
          jobs: int | None, no_progress: bool) -> None:
     """Find the cryptography in code, configs, keys and ML artifacts.
 
@@ -114,12 +118,16 @@ def scan(paths: tuple[str, ...], fmt: str, output: str | None, plan: bool,
     if baseline and write_baseline:
         raise ScanError("--baseline and --write-baseline cannot be used together")
     search = [p for p in paths if os.path.isdir(p)][:1]
-    cfg = scan_config.load(config_path, search)
+    cfg = scan_config.load(config_path, search, repo_config=not no_repo_config)
+    if cfg.from_repository:  # untrusted: say so, a CI log must show what shaped the result
+        click.echo(f"pqml: applied repository config {cfg.source} (it cannot hide ML "
+                   "artifacts; --no-repo-config skips it)", err=True)
     policies = _split(fail_on) or list(cfg.fail_on)
     scan_config.check_fail_on(policies, "--fail-on")
     options = ScanOptions(ignore=list(ignore), jobs=jobs,
                           baseline=baseline or (None if write_baseline else cfg.baseline),
-                          config=cfg, gitignore=not no_gitignore)
+                          config=cfg, gitignore=not no_gitignore,
+                          baseline_from_repository=cfg.from_repository and not baseline)
     show_progress = not no_progress and sys.stderr.isatty()
     update, stop = _progress_callback() if show_progress else (None, None)
     try:

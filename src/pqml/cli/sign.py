@@ -32,8 +32,22 @@ def _size(text: str | None) -> int | None:
     return int(match.group(1)) * _UNITS[match.group(2)[:1].lower()]
 
 
+def _root_digest(value: str | None) -> str | None:
+    from pqml.signing.errors import PolicyFileError
+    from pqml.signing.policy import parse_root_digest
+
+    if value is None:
+        return None
+    try:
+        return parse_root_digest(value, "--expect-digest")
+    except PolicyFileError as exc:
+        raise click.BadParameter(str(exc).split(": ", 1)[-1]) from None
+
+
 def _warn(message: str) -> None:
-    click.echo(f"pqml: warning: {message}", err=True)
+    from pqml._internal.text import printable
+
+    click.echo(f"pqml: warning: {printable(message)}", err=True)  # may name model files
 
 
 _method = click.option(
@@ -130,6 +144,8 @@ def sign(model: Path, keys: tuple[str, ...], signature: Path | None, force: bool
 
 
 def _print_report(report: Any, as_json: bool, *, failed: bool) -> None:
+    from pqml._internal.text import printable
+
     if as_json:
         click.echo(json.dumps(report.as_dict(), indent=2))
         return
@@ -144,7 +160,7 @@ def _print_report(report: Any, as_json: bool, *, failed: bool) -> None:
             counts[entry.status] = counts.get(entry.status, 0) + 1
         summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         kind = "partial: only the files asked for" if report.partial else "every file"
-        click.echo(f"Verified {report.model} ({kind}; {summary})")
+        click.echo(printable(f"Verified {report.model} ({kind}; {summary})"))
         if report.root_digest:
             click.echo(f"  root digest: {report.root_digest}")
 
@@ -163,18 +179,26 @@ def _print_report(report: Any, as_json: bool, *, failed: bool) -> None:
               help="Fail unless a post-quantum signature from a trusted key verified.")
 @click.option("--policy", "policy_file", type=click.Path(dir_okay=False), metavar="FILE",
               help="Trust policy, JSON or TOML (trusted_keys, required_algorithms, "
-                   "min_signatures, require_pq, certificate_chain).")
+                   "min_signatures, require_pq, certificate_chain, subject_name, "
+                   "root_digest).")
 @click.option("--allow-unsigned-files", is_flag=True,
               help="Accept files the signature does not cover (they are still listed).")
 @_symlinks
 @click.option("--only", "only", multiple=True, metavar="FILE",
               help="Partial verification: check the signature, then hash only this file "
                    "(relative to MODEL; repeatable).")
+@click.option("--expect-name", "expect_name", metavar="NAME",
+              help="Fail unless the bundle signs the model named NAME (its subject: the "
+                   "signed directory's name); stops another model's bundle and files.")
+@click.option("--expect-digest", "expect_digest", metavar="DIGEST",
+              callback=lambda ctx, param, value: _root_digest(value),
+              help="Fail unless the signed root digest is DIGEST (as sign, verify and "
+                   "digest print it); stops an older signed version (rollback).")
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 def verify(model: Path, public_keys: tuple[str, ...], certificate_chain: tuple[str, ...],
            signature: Path | None, require_pq: bool, policy_file: str | None,
            allow_unsigned_files: bool, allow_symlinks: bool, only: tuple[str, ...],
-           as_json: bool) -> None:
+           expect_name: str | None, expect_digest: str | None, as_json: bool) -> None:
     """Verify a model's signature bundle, then every file it covers.
 
     Checks MODEL against its OMS bundle: signatures first, then every file. Reports each
@@ -187,6 +211,7 @@ def verify(model: Path, public_keys: tuple[str, ...], certificate_chain: tuple[s
       pqml verify my-model -k ecdsa.pub -k mldsa.pub --require-pq
       pqml verify my-model --certificate-chain ca.pem
       pqml verify my-model --policy trust.toml --only model.safetensors
+      pqml verify my-model -k signer.pub.pem --expect-name my-model --expect-digest sha256:…
     """
     from pqml.signing import signing
     from pqml.signing.errors import VerificationError
@@ -196,7 +221,8 @@ def verify(model: Path, public_keys: tuple[str, ...], certificate_chain: tuple[s
             model, list(public_keys), certificate_chain=certificate_chain,
             signature=signature, policy=policy_file, require_pq=require_pq,
             allow_unsigned_files=allow_unsigned_files, allow_symlinks=allow_symlinks,
-            files=list(only) if only else None,
+            files=list(only) if only else None, expect_name=expect_name,
+            expect_digest=expect_digest,
         )
     except VerificationError as exc:
         if exc.report is not None:

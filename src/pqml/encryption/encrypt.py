@@ -42,6 +42,7 @@ from pqml.encryption.encryption_keys import (
     resolve_identities,
     resolve_recipients,
 )
+from pqml.encryption.errors import UnsafeTreeEntryError
 from pqml.formats.age._io import Readable, Source
 from pqml.formats.pqml_v1.file import Writable
 from pqml.primitives.errors import PqmlError
@@ -382,20 +383,44 @@ def decrypt_file(src: str | os.PathLike[str], dst: str | os.PathLike[str],
 # ---- directory trees ------------------------------------------------------------------------
 
 
-def _walk(root: Path) -> Iterator[Path]:
-    """Regular files under ``root`` (symlinks to files followed, symlinked directories not),
-    in a stable order; anything else is refused before any output is written."""
+def _walk(root: Path, allow_symlinks: bool = False) -> Iterator[tuple[Path, Path]]:
+    """``(name, file to read)`` for the regular files under ``root``, in a stable order;
+    anything else is refused (UnsafeTreeEntryError) before any output is written.
+
+    A symbolic link is refused unless ``allow_symlinks``: a link in a model directory
+    would otherwise pull an outside file (``~/.aws/credentials``) into what is sent to the
+    recipients. Allowed links must resolve inside ``root``; a link to a file is read
+    from its resolved target (so it is not re-resolved later), a link to a directory is
+    not descended (what it points to is inside the tree, and is walked there)."""
+    real_root = Path(os.path.realpath(root))
+
+    def inside(link: Path) -> Path:
+        if not allow_symlinks:
+            raise UnsafeTreeEntryError(f"{link}: is a symbolic link; refusing to follow it "
+                                       "(pass --allow-symlinks / allow_symlinks=True to "
+                                       "follow links that stay inside the tree)")
+        target = Path(os.path.realpath(link))
+        if target != real_root and real_root not in target.parents:
+            raise UnsafeTreeEntryError(f"{link}: is a symbolic link that resolves outside "
+                                       f"the tree ({root}); refusing to follow it")
+        return target
+
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames.sort()
+        for name in dirnames:
+            if os.path.islink(os.path.join(dirpath, name)):
+                inside(Path(dirpath) / name)  # checked, never descended
         for name in sorted(filenames):
             path = Path(dirpath) / name
+            read = inside(path) if path.is_symlink() else path
             try:
-                mode = path.stat().st_mode
+                mode = read.stat().st_mode
             except OSError:
-                raise PqmlError(f"{path}: broken symbolic link") from None
+                raise UnsafeTreeEntryError(f"{path}: broken symbolic link") from None
             if not stat.S_ISREG(mode):
-                raise PqmlError(f"{path}: not a regular file (fifo, socket or device)")
-            yield path
+                raise UnsafeTreeEntryError(f"{path}: not a regular file (fifo, socket or "
+                                           "device)")
+            yield path, read
 
 
 def _check_tree_output(src_dir: Path, dst_dir: Path) -> None:
@@ -447,7 +472,7 @@ def encrypt_tree(src_dir: str | os.PathLike[str], dst_dir: str | os.PathLike[str
                  recipients: Iterable[Any], *, format: Format = "pqml", armor: bool = False,
                  allow_classical: bool = False, progress: Progress | None = None,
                  jobs: int | None = None, copy_signatures: bool = True,
-                 force: bool = False) -> list[EncryptResult]:
+                 force: bool = False, allow_symlinks: bool = False) -> list[EncryptResult]:
     """Encrypt every file under ``src_dir`` into the mirrored tree ``dst_dir`` (each file
     gets the format's suffix). The tree appears whole or not at all (see
     :class:`~pqml._internal.output_file.AtomicTree`); the output may not be inside the
@@ -457,31 +482,34 @@ def encrypt_tree(src_dir: str | os.PathLike[str], dst_dir: str | os.PathLike[str
     Signature bundles (``model.sig``, ``x.sig``: see :func:`is_signature_bundle`) are
     copied unencrypted under their own name unless ``copy_signatures=False``, so the
     encrypted model can be verified before load; their results come last, with
-    ``format`` :data:`COPIED`. A bundle reveals file names, sizes and plaintext digests."""
+    ``format`` :data:`COPIED`. A bundle reveals file names, sizes and plaintext digests.
+
+    A symbolic link in the tree is refused unless ``allow_symlinks``, and even then one
+    resolving outside ``src_dir`` is (UnsafeTreeEntryError): see :func:`_walk`."""
     src_root, dst_root = Path(src_dir), Path(dst_dir)
     _check_tree_output(src_root, dst_root)
     resolved = resolve_recipients(recipients)
     fmts.prepare_recipients(format, resolved, allow_classical=allow_classical)  # fail early
-    files = list(_walk(src_root))
-    bundles = [p for p in files if copy_signatures and is_signature_bundle(p)]
+    files = list(_walk(src_root, allow_symlinks))
+    bundles = [(p, r) for p, r in files if copy_signatures and is_signature_bundle(r)]
     results = []
     with atomic_tree(dst_root, overwrite=force) as tree:
-        for path in files:
-            if path in bundles:
+        for path, read in files:
+            if (path, read) in bundles:
                 continue
             rel = _output_name(path.relative_to(src_root), format)
             results.append(_encrypt_one(
-                path, dst_root / rel, tree.file(rel, mode=CIPHERTEXT_MODE, source=str(path)),
+                read, dst_root / rel, tree.file(rel, mode=CIPHERTEXT_MODE, source=str(path)),
                 resolved, format=format, armor=armor, allow_classical=allow_classical,
                 progress=progress, jobs=jobs))
-        for path in bundles:
-            results.append(_copy_bundle(path, tree, path.relative_to(src_root), progress))
+        for path, read in bundles:
+            results.append(_copy_bundle(read, tree, path.relative_to(src_root), progress))
     return results
 
 
 def decrypt_tree(src_dir: str | os.PathLike[str], dst_dir: str | os.PathLike[str],
                  identities: Iterable[Any], *, progress: Progress | None = None,
-                 jobs: int | None = None, force: bool = False
+                 jobs: int | None = None, force: bool = False, allow_symlinks: bool = False
                  ) -> tuple[list[DecryptResult], list[str]]:
     """Decrypt every pqml/v1 or age file under ``src_dir`` into ``dst_dir`` (the
     ``.pqml`` / ``.age`` suffix removed). Returns the results and the files skipped
@@ -489,20 +517,21 @@ def decrypt_tree(src_dir: str | os.PathLike[str], dst_dir: str | os.PathLike[str
     clear) are copied instead, with ``format`` :data:`COPIED`. The tree appears whole or
     not at all, and no decrypted file has a name before the whole tree authenticated
     (up to ``output_file.MAX_PENDING`` files). An existing ``dst_dir`` must be empty
-    unless ``force``, which replaces the whole old tree."""
+    unless ``force``, which replaces the whole old tree. Symbolic links: as
+    :func:`encrypt_tree` (refused unless ``allow_symlinks``, never outside ``src_dir``)."""
     src_root, dst_root = Path(src_dir), Path(dst_dir)
     _check_tree_output(src_root, dst_root)
     resolved = resolve_identities(identities)
     results: list[DecryptResult] = []
     skipped: list[str] = []
     with atomic_tree(dst_root, overwrite=force) as tree:
-        for path in list(_walk(src_root)):
-            with open(path, "rb") as f:
+        for path, read in list(_walk(src_root, allow_symlinks)):
+            with open(read, "rb") as f:
                 try:
                     fmts.detect(f.read(64))
                 except PqmlError:
-                    if is_signature_bundle(path):
-                        copied = _copy_bundle(path, tree, path.relative_to(src_root),
+                    if is_signature_bundle(read):
+                        copied = _copy_bundle(read, tree, path.relative_to(src_root),
                                               progress)
                         results.append(DecryptResult(copied.input, copied.output, COPIED,
                                                      False, copied.plaintext_size))
@@ -512,6 +541,6 @@ def decrypt_tree(src_dir: str | os.PathLike[str], dst_dir: str | os.PathLike[str
             rel = path.relative_to(src_root)
             rel = rel.parent / _decrypted_name(rel.name)
             results.append(_decrypt_one(
-                path, dst_root / rel, tree.file(rel, mode=PLAINTEXT_MODE, source=str(path)),
+                read, dst_root / rel, tree.file(rel, mode=PLAINTEXT_MODE, source=str(path)),
                 resolved, progress, jobs))
     return results, skipped

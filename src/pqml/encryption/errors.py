@@ -33,6 +33,12 @@ class WrongPassphraseError(NoIdentityMatchError):
     :class:`NoIdentityMatchError`, so code catching that still catches this)."""
 
 
+class UnsafeTreeEntryError(PqmlError):
+    """A directory tree to encrypt or decrypt holds what pqml will not read as one of its
+    files: a symbolic link (unless allowed, and never one resolving outside the tree, which
+    would put an outside file into the output), a broken link or a special file."""
+
+
 class UntrustedSourceError(PqmlError):
     """Refusing to unpickle (joblib, torch): the caller did not name the trusted source."""
 

@@ -20,7 +20,10 @@ OID in an arc pqml does not own.
 Encrypted private keys are PKCS#8 EncryptedPrivateKeyInfo with PBES2 (RFC 8018):
 PBKDF2-HMAC-SHA-256 (600 000 iterations, 16-byte salt) and AES-256-CBC, the combination
 OpenSSL and pyca read and FIPS SP 800-132 approves. Reading also accepts PBES2 with scrypt
-and other AES key sizes; anything else is handed to pyca.
+and other AES key sizes, and hands the legacy PBES1 / PKCS#12 PBE schemes pyca runs to it.
+Every scheme's cost is read from the DER and bounded first (iterations, scrypt's memory and
+N * r * p), so a hostile key file cannot keep the loader busy for hours; a scheme whose
+cost cannot be read is refused.
 
 Parsing is pure (bytes in, objects out). The two ``write_*`` helpers are the only I/O.
 """
@@ -84,7 +87,22 @@ _AES_CBC = {"2.16.840.1.101.3.4.1.2": 16, "2.16.840.1.101.3.4.1.22": 24, AES256_
 
 PBKDF2_ITERATIONS = 600_000  # OWASP 2023 figure for PBKDF2-HMAC-SHA-256
 _MAX_PBKDF2_ITERATIONS = 10_000_000  # reading: bound the work a hostile file can demand
-_MAX_SCRYPT_MEMORY = 1 << 30
+_MAX_SCRYPT_MEMORY = 1 << 30  # 128 * N * r bytes
+_MAX_SCRYPT_WORK = 1 << 23  # N * r * p: one pass over 1 GiB (p multiplies the time)
+# PBES1 (RFC 8018 A.3) and PKCS#12 (RFC 7292 C) PBE: PBEParameter is (salt, iterations).
+# pyca runs the first group; the others are named only to refuse them clearly.
+_LEGACY_PBE = {"1.2.840.113549.1.5.3": "pbeWithMD5AndDES-CBC",
+               "1.2.840.113549.1.12.1.1": "pbeWithSHAAnd128BitRC4",
+               "1.2.840.113549.1.12.1.3": "pbeWithSHAAnd3-KeyTripleDES-CBC",
+               "1.2.840.113549.1.12.1.6": "pbeWithSHAAnd40BitRC2-CBC"}
+_UNRUN_PBE = {"1.2.840.113549.1.5.1": "pbeWithMD2AndDES-CBC",
+              "1.2.840.113549.1.5.4": "pbeWithMD2AndRC2-CBC",
+              "1.2.840.113549.1.5.6": "pbeWithMD5AndRC2-CBC",
+              "1.2.840.113549.1.5.10": "pbeWithSHA1AndDES-CBC",
+              "1.2.840.113549.1.5.11": "pbeWithSHA1AndRC2-CBC",
+              "1.2.840.113549.1.12.1.2": "pbeWithSHAAnd40BitRC4",
+              "1.2.840.113549.1.12.1.4": "pbeWithSHAAnd2-KeyTripleDES-CBC",
+              "1.2.840.113549.1.12.1.5": "pbeWithSHAAnd128BitRC2-CBC"}
 
 # ---- PEM -----------------------------------------------------------------------------
 
@@ -472,8 +490,7 @@ def _pbes2_key(kdf_oid: str, kdf_params: bytes | None, passphrase: bytes, size: 
             rest = rest[1:]
         if rest or prf not in _HMAC:
             raise KeyFormatError(f"unsupported PBKDF2 parameters (PRF OID {prf})")
-        if not 1 <= iterations <= _MAX_PBKDF2_ITERATIONS:
-            raise KeyFormatError(f"PBKDF2 iteration count {iterations} is out of range")
+        _check_iterations("PBKDF2", iterations)
         algorithm = getattr(hashes, _HMAC[prf])()
         return PBKDF2HMAC(algorithm, size, salt, iterations).derive(passphrase)
     if kdf_oid == SCRYPT:
@@ -482,16 +499,38 @@ def _pbes2_key(kdf_oid: str, kdf_params: bytes | None, passphrase: bytes, size: 
         n, r, p = (der.decode_integer(v, "scrypt parameter") for _, v in items[1:4])
         if len(items) == 5 and der.decode_integer(items[4][1], "scrypt keyLength") != size:
             raise der.DERError("malformed scrypt parameters: keyLength mismatch")
-        if n < 2 or n & (n - 1) or not 1 <= r <= 32 or not 1 <= p <= 16 or (
-            128 * r * n > _MAX_SCRYPT_MEMORY
+        if n < 2 or n & (n - 1) or r < 1 or p < 1 or 128 * r * n > _MAX_SCRYPT_MEMORY or (
+            n * r * p > _MAX_SCRYPT_WORK
         ):
-            raise KeyFormatError("scrypt parameters are out of the accepted range")
+            raise KeyFormatError("scrypt parameters are out of the accepted range (N * r * p "
+                                 "at most 2^23, 128 * N * r at most 1 GiB)")
         return Scrypt(salt, size, n, r, p).derive(passphrase)
     raise KeyFormatError(f"unsupported key-encryption KDF OID {kdf_oid}")
 
 
+def _check_iterations(what: str, iterations: int) -> None:
+    if not 1 <= iterations <= _MAX_PBKDF2_ITERATIONS:
+        raise KeyFormatError(f"{what} iteration count {iterations} is out of range (at most "
+                             f"{_MAX_PBKDF2_ITERATIONS})")
+
+
+def _check_legacy_pbe(scheme: str, params: bytes | None) -> None:
+    """Bound a PBES1 / PKCS#12 PBE key's iterations before pyca derives anything (it would
+    run 2^31 - 1 of them for an hour); refuse every scheme whose cost we cannot read."""
+    name = _LEGACY_PBE.get(scheme)
+    if name is None:
+        known = f" ({_UNRUN_PBE[scheme]})" if scheme in _UNRUN_PBE else ""
+        raise KeyFormatError(f"unsupported key-encryption scheme OID {scheme}{known}")
+    items = der.parse_children(der.parse_one(params or b"", der.SEQUENCE,
+                                             f"{name} PBE parameters"))
+    if [t for t, _ in items] != [der.OCTET_STRING, der.INTEGER]:
+        raise der.DERError(f"malformed {name} PBE parameters")
+    _check_iterations(name, der.decode_integer(items[1][1], f"{name} iterations"))
+
+
 def _decrypt_pkcs8(data: bytes, passphrase: bytes) -> bytes | None:
-    """Plain PKCS#8 DER, or None when the scheme is not PBES2 (left to pyca)."""
+    """Plain PKCS#8 DER, or None for a legacy PBE scheme whose cost was checked (left to
+    pyca)."""
     from cryptography.hazmat.primitives import padding
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -500,6 +539,7 @@ def _decrypt_pkcs8(data: bytes, passphrase: bytes) -> bytes | None:
         raise der.DERError("malformed encrypted private key: wrong structure")
     scheme, params = der.parse_algorithm_identifier(items[0][1])
     if scheme != PBES2:
+        _check_legacy_pbe(scheme, params)
         return None
     if params is None:
         raise der.DERError("malformed PBES2 parameters")

@@ -27,9 +27,10 @@ opt-in, whatever the other stanzas). pqml's encryption layer applies 5 to both f
 A recipient object without a true ``post_quantum`` attribute counts as quantum-vulnerable.
 
 A header, before any identity: the format picks its recipient stanzas (pqml/v1 leaves
-out its layout stanza), the passphrase stanza is alone (HeaderError, as the format's spec
-words it), stanzas of the types the format validates header-wide are well formed, and
-stanzas of other types are ignored (a newer writer may add types; they never match).
+out its layout stanza), there is at least one, the passphrase stanza is alone
+(HeaderError, as the format's spec words it), stanzas of the types the format validates
+header-wide are well formed, and stanzas of other types are ignored (a newer writer may
+add types; they never match).
 
 Pure: objects in, objects out; errors from their home modules.
 """
@@ -41,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from pqml.formats import age_keys
-from pqml.formats.age.errors import RecipientError
+from pqml.formats.age.errors import HeaderError, RecipientError
 from pqml.formats.age.header import Stanza
 from pqml.primitives.base import PrivateKey, PublicKey
 from pqml.primitives.errors import PolicyError, WrongKeyTypeError
@@ -166,8 +167,12 @@ class RecipientRules:
 
     def check_stanzas(self, stanzas: Sequence[Stanza]) -> tuple[Stanza, ...]:
         """The header's recipient stanzas, after the header-wide rules (checked before any
-        identity runs): layout, passphrase stanza alone, known types well formed."""
+        identity runs): layout, at least one stanza (a header without any is malformed,
+        not one that no identity matched), passphrase stanza alone, known types well
+        formed."""
         recipients = tuple(self.recipient_stanzas(stanzas))
+        if not recipients:
+            raise HeaderError("header has no recipient stanzas")
         self.check_passphrase_alone(recipients)
         for stanza in recipients:
             check = self.stanza_checks.get(stanza.type)

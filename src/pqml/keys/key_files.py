@@ -111,6 +111,22 @@ def private_bytes(key: PrivateKey, fmt: KeyFormat = "pem", *,
     return keyfile.private_key_to_pem(key, passphrase=passphrase)
 
 
+def conversion_passphrase(source: str | Path | bytes, fmt: KeyFormat,
+                          passphrase: bytes | None, *, no_passphrase: bool = False) -> bytes | None:
+    """The passphrase a converted private key is written with: the input's own, so a
+    conversion never silently strips protection. ``no_passphrase`` writes it unencrypted
+    (the caller says so); age identity files have no passphrase form, so an encrypted input
+    becomes one only with ``no_passphrase``."""
+    from pqml.formats import keyfile
+
+    if no_passphrase or passphrase is None or not keyfile.is_encrypted(_read(source)):
+        return None
+    if fmt == "age":
+        raise PolicyError("age identity files cannot be passphrase-protected; pass "
+                          "--no-passphrase to write this encrypted key unencrypted")
+    return passphrase
+
+
 def save_private(key: PrivateKey, path: str | Path, fmt: KeyFormat = "pem", *,
                  passphrase: bytes | None = None) -> Path:
     """Write a new 0600 key file; never overwrites an existing one."""

@@ -20,6 +20,12 @@ shelf_life_years = { model = 10, dataset = 15 }   # x, per asset class
 
 Unknown keys and wrong types are errors (exit code 2): a typo in a policy file must not
 silently relax the policy.
+
+A ``pqml.toml`` found by looking in the scanned tree (or the working directory) is the
+repository's own and so untrusted (``from_repository``): its ``ignore`` patterns and
+baseline never hide ML artifact findings (a repository could otherwise hide its own
+malicious pickle), the report says it was applied, and ``--no-repo-config`` skips it.
+An explicit ``--config`` file is the user's and is applied as is.
 """
 
 from __future__ import annotations
@@ -65,6 +71,7 @@ class ScanConfig:
     gitignore: bool = True
     risk: RiskConfig = field(default_factory=RiskConfig)
     source: str | None = None
+    from_repository: bool = False  # found in the scanned tree, not named by --config
 
 
 def _fail(source: str, message: str) -> ScanError:
@@ -169,18 +176,22 @@ def check_fail_on(values: list[str], where: str) -> None:
             raise ScanError(f"{where}: unknown value {v!r} (choose from {', '.join(FAIL_ON)})")
 
 
-def load(path: str | None, search_dirs: list[str]) -> ScanConfig:
-    """The explicit ``--config`` file, else ``pqml.toml`` in the first scanned directory or
-    the working directory, else defaults."""
+def load(path: str | None, search_dirs: list[str], repo_config: bool = True) -> ScanConfig:
+    """The explicit ``--config`` file, else (unless ``repo_config`` is False) ``pqml.toml``
+    in the first scanned directory or the working directory, else defaults."""
     if path is not None:
         p = Path(path)
         if not p.is_file():
             raise ScanError(f"{path}: config file not found")
         return parse(_read(p), path)
+    if not repo_config:
+        return ScanConfig()
     for d in [*search_dirs, "."]:
         candidate = Path(d) / "pqml.toml"
         if candidate.is_file():
-            return parse(_read(candidate), str(candidate))
+            cfg = parse(_read(candidate), str(candidate))
+            cfg.from_repository = True
+            return cfg
     return ScanConfig()
 
 

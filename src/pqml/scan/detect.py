@@ -4,10 +4,21 @@ This runs in worker processes, so it takes plain paths and returns plain data. D
 are chosen by name first (cheap) and content second: binary files are only looked at as
 ML artifacts or DER certificates; text files get PEM / SSH-key detection everywhere and
 the language- or config-specific detector their name calls for.
+
+Each text file has a time budget (:data:`FILE_BUDGET`). It is checked between detector
+steps and, inside the PEM, config and shell detectors, before each block or line: a
+check is a clock read, so nothing is killed mid-way (no threads, and no signals, which
+only work in the main thread of a library caller). The per-step cost is bounded apart
+from this (linear patterns, bounded line length), so a check comes round often. Running
+out of budget is a warning (the interrupted detector's findings are dropped, those of
+finished ones kept); if the key detectors had not finished, also a finding that says
+the file was not fully analysed. ML artifacts are one step (their readers bound their
+own reads), so the budget does not cut them.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +32,28 @@ _CONF_TEXT = (".conf", ".cnf", ".cfg", ".ini", ".env", ".yaml", ".yml", ".toml",
 _SHELL = (".sh", ".bash", ".zsh", ".mk", ".ps1", ".yml", ".yaml")
 _SHELL_NAMES = ("dockerfile", "makefile", "containerfile", "justfile", "procfile")
 _DER_EXTS = (".der", ".cer", ".crt", ".cert")
+#: Seconds of analysis one text file may take before its remaining detectors are skipped.
+FILE_BUDGET = 20.0
+
+
+class _OverBudget(Exception):
+    """Raised by :meth:`_Budget.tick` when the file's time is spent."""
+
+
+@dataclass(slots=True)
+class _Budget:
+    started: float
+    seconds: float
+    step: str = "start"
+    keys_done: bool = False  # PEM, SSH and JWK key detection have finished
+
+    def enter(self, step: str) -> None:
+        self.step = step
+        self.tick()
+
+    def tick(self) -> None:
+        if time.monotonic() - self.started >= self.seconds:
+            raise _OverBudget(self.step)
 
 
 @dataclass(slots=True)
@@ -71,8 +104,27 @@ def _scan_file(path: str, rel: str, size: int) -> FileResult:
         result.warnings.append(f"cannot read: {exc.strerror or exc}")
         return result
     text = data.decode("utf-8", errors="replace")
-    _text(text, rel, name, low, result)
+    budget = _Budget(time.monotonic(), FILE_BUDGET)
+    try:
+        _text(text, rel, name, low, result, budget)
+    except _OverBudget:
+        _over_budget(result, budget)
     return result
+
+
+def _over_budget(result: FileResult, budget: _Budget) -> None:
+    """The file's time ran out: keep what was found, say so, and if keys may be missed,
+    report the file itself so that an unread key cannot pass as "no findings"."""
+    result.warnings.append(
+        f"not fully analysed: over the {FILE_BUDGET:g} s per-file time budget in the "
+        f"{budget.step} step; later detectors skipped, findings of finished ones kept")
+    if budget.keys_done:
+        return
+    result.findings.append(Finding(
+        path=result.rel, line=1, kind="pem", algorithm="unknown", primitive="unknown",
+        usage="storage", evidence=f"not fully analysed: time budget ran out in the "
+                                  f"{budget.step} step, before key detection finished",
+        confidence="low", details={"not_fully_analysed": True, "step": budget.step}))
 
 
 def _artifact(path: Path, name: str, head: bytes, size: int, result: FileResult) -> None:
@@ -84,9 +136,9 @@ def _artifact(path: Path, name: str, head: bytes, size: int, result: FileResult)
             info = artifacts.encrypted_info(head, name)
         else:
             info = artifacts.identify(path, name, head, size)
-    except (OSError, EOFError, ValueError, RuntimeError) as exc:  # corrupt archives, streams
+    except Exception as exc:  # corrupt archives, streams, MemoryError: fail closed
         result.warnings.append(f"artifact not inspected: {str(exc)[:120] or type(exc).__name__}")
-        return
+        info = artifacts.unanalysed_info(name, exc)
     if info is None:
         return
     info["size_bytes"] = size
@@ -105,13 +157,16 @@ def _der_certificate(data: bytes, result: FileResult) -> None:
                                                        f"DER certificate {info['subject']}"))
 
 
-def _text(text: str, rel: str, name: str, low: str, result: FileResult) -> None:
+def _text(text: str, rel: str, name: str, low: str, result: FileResult,
+          budget: _Budget) -> None:
     from pqml.scan.code import notebooks, shell_commands
     from pqml.scan.code.python_ast import scan_python
     from pqml.scan.files import configs, dependencies, jwk, oms_bundles, pem, ssh_keys
 
     out = result.findings
+    warnings, tick = result.warnings, budget.tick
     if low.endswith(_PY):
+        budget.enter("python")
         result.is_python = True
         result.python_lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
         found, warning = scan_python(text, rel)
@@ -119,14 +174,19 @@ def _text(text: str, rel: str, name: str, low: str, result: FileResult) -> None:
         if warning:
             result.warnings.append(warning)
     elif low.endswith(".ipynb"):
-        found, warnings = notebooks.findings(text, rel)
+        budget.enter("notebook")
+        found, nb_warnings = notebooks.findings(text, rel)
         out += found
-        result.warnings += warnings
-    out += pem.findings(text, rel)
+        result.warnings += nb_warnings
+    budget.enter("pem")
+    out += pem.findings(text, rel, tick=tick)
+    budget.enter("ssh-key")
     role = low if low in ("authorized_keys", "known_hosts", "authorized_keys2") else None
     out += ssh_keys.findings(text, rel, role)
+    budget.keys_done = not low.endswith((".json", ".jwk", ".jwks"))
     if low.endswith(_PY) or low.endswith(".ipynb"):
         return
+    budget.enter("oms-bundle")
     if oms_bundles.is_bundle_name(low):
         try:
             result.bundle = oms_bundles.parse(text.encode("utf-8"), rel)
@@ -137,30 +197,35 @@ def _text(text: str, rel: str, name: str, low: str, result: FileResult) -> None:
             return
     jwk_file = False
     if low.endswith((".json", ".jwk", ".jwks")):
+        budget.enter("jwk")
         found_keys = jwk.findings(text, rel)
         jwk_file = bool(found_keys)
         out += found_keys
+        budget.keys_done = True
     if dependencies.is_dependency_file(name):
+        budget.enter("dependencies")
         out += dependencies.findings(name, text, rel)
+    budget.enter("config")
     parts = rel.lower().split("/")
     if low in ("sshd_config", "ssh_config") or (len(parts) > 1 and parts[-2] in (
             "sshd_config.d", "ssh_config.d")):
-        out += configs.sshd(text, rel)
+        out += configs.sshd(text, rel, warnings, tick)
         return
     if low.endswith((".cnf",)) or low in ("openssl.conf", "openssl.cfg"):
-        out += configs.openssl_cnf(text, rel)
+        out += configs.openssl_cnf(text, rel, warnings, tick)
         return
     if low.endswith((".conf", ".nginx", ".vhost", ".htaccess")) or "nginx" in parts or any(
             p in ("sites-available", "sites-enabled", "conf.d") for p in parts):
-        out += configs.nginx(text, rel)
-        out += configs.apache(text, rel)
+        out += configs.nginx(text, rel, warnings, tick)
+        out += configs.apache(text, rel, warnings, tick)
     if "haproxy" in low and low.endswith((".cfg", ".conf")):
-        out += configs.haproxy(text, rel)
+        out += configs.haproxy(text, rel, warnings, tick)
     if (low.endswith(_CONF_TEXT) or low.startswith(".env") or low.endswith(".env")) and (
             not jwk_file):
-        out += configs.jose_settings(text, rel)
+        out += configs.jose_settings(text, rel, warnings, tick)
     if low.endswith(_SHELL) or low.startswith(_SHELL_NAMES) or low.endswith(".dockerfile"):
-        out += shell_commands.findings(text, rel)
+        budget.enter("shell")
+        out += shell_commands.findings(text, rel, warnings, tick)
 
 
 def bundle_findings(record: object) -> list[Finding]:

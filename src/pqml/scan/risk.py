@@ -233,7 +233,15 @@ def assess(f: Finding, cfg: RiskConfig) -> Risk:
         reasons.append("protocol versions older than TLS 1.2 enabled")
         if category == "inventory":
             category = "broken-algorithm"
+    unverified = False
     if art is not None:
+        if protection and "signed" in protection and (
+                art.get("code_execution_risk") or art.get("dangerous_imports")):
+            # the scan never verifies a bundle, and anyone can sign a pickle with a key of
+            # their own: an unverified signature must not lower a code-execution risk
+            protection = "+".join(p for p in protection.split("+") if p != "signed") or "none"
+            reasons.append("signature not verified by the scan: it does not lower the risk")
+            unverified = True
         if art.get("dangerous_imports"):
             score = max(score, 95)
             category = "malicious-pickle"
@@ -248,7 +256,8 @@ def assess(f: Finding, cfg: RiskConfig) -> Risk:
             score += 25
             if category == "inventory":
                 category = "unprotected-model"
-            reasons.append("neither signed nor encrypted")
+            reasons.append("not encrypted, signature unverified" if unverified
+                           else "neither signed nor encrypted")
     if f.kind == "certificate" and f.details.get("expired"):
         reasons.append("certificate has expired")
         score += 5

@@ -38,6 +38,8 @@ class ScanOptions:
     baseline: str | None = None
     config: ScanConfig = field(default_factory=ScanConfig)
     gitignore: bool = True  # False: --no-gitignore (pqml.toml can turn it off too)
+    #: the baseline was named by a repository's own pqml.toml: it cannot hide artifacts
+    baseline_from_repository: bool = False
 
 
 @dataclass
@@ -95,6 +97,7 @@ class ScanResult:
             "artifacts": len(arts),
             "unprotected_artifacts": sum(
                 1 for f in arts if f.details.get("protection", {}).get("status") == "none"),
+            "repository_config": self.config.source if self.config.from_repository else None,
         }
 
 
@@ -157,7 +160,10 @@ def run(roots: Sequence[str], options: ScanOptions | None = None,
     options = options or ScanOptions()
     cfg = options.config
     started = time.perf_counter()
-    ignore = IgnoreRules([*cfg.ignore, *options.ignore])
+    # a repository's own ignore patterns may skip its code, never its ML artifacts: its
+    # files are walked anyway and only their artifact findings kept (see _repo_ignored)
+    repo_rules = IgnoreRules(cfg.ignore) if cfg.from_repository else None
+    ignore = IgnoreRules([*options.ignore] if repo_rules else [*cfg.ignore, *options.ignore])
     walk_warnings: list[ScanWarning] = []
     root_dirs = [r if os.path.isdir(r) else os.path.dirname(r) for r in roots]
     entries = collect(roots, ignore, cfg.default_excludes, options.gitignore and cfg.gitignore,
@@ -189,10 +195,28 @@ def run(roots: Sequence[str], options: ScanOptions | None = None,
             done += len(part)
             if progress:
                 progress(done, total)
+    if repo_rules is not None:
+        for _, r in results:
+            if _repo_ignored(repo_rules, r.rel):
+                r.findings = [f for f in r.findings if f.kind == "artifact"]
+                r.warnings, r.bundle, r.is_python = [], None, False
     results.sort(key=lambda r: (r[0], r[1].rel))
     result = _finish(list(roots), results, cfg, jobs, accepted, started, walk_warnings)
     result.root_dirs = root_dirs
+    if options.baseline_from_repository:
+        for f in result.findings:
+            if f.baselined and f.kind == "artifact":
+                f.baselined = False
+                result.baselined -= 1
     return result
+
+
+def _repo_ignored(rules: IgnoreRules, rel: str) -> bool:
+    """Whether a repository's own ``ignore`` patterns cover ``rel`` (the file or a folder
+    it is in)."""
+    parts = tuple(rel.split("/"))
+    return any(rules.verdict(parts[:i], True) is True for i in range(1, len(parts))) or (
+        rules.verdict(parts, False) is True)
 
 
 def _finish(roots: list[str], results: list[tuple[int, FileResult]], cfg: ScanConfig, jobs: int,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from pqml._internal.text import printable
 from pqml.primitives.errors import PqmlError
 from pqml.signing import model_tree
 from pqml.signing.manifest import FileEntry, Manifest, hash_files, sort_key
@@ -34,13 +35,14 @@ class FileStatus:
     detail: str = ""
 
     def describe(self, root: str | os.PathLike[str] | None = None) -> str:
-        """One report line; with the model ``root``, a single file is shown by its name."""
+        """One report line; with the model ``root``, a single file is shown by its name.
+        Control characters are escaped (the detail may quote an untrusted name too)."""
         name = model_tree.display(self.name, root)
         if self.status == "renamed":
             return f"renamed   {model_tree.display(self.renamed_from or '')} -> {name}"
         text = f"{self.status:<9} {name}"
         notes = [n for n in (self.detail, "may hold a pickle" if self.pickle else "") if n]
-        return text + (f"  ({'; '.join(notes)})" if notes else "")
+        return printable(text + (f"  ({'; '.join(notes)})" if notes else ""))
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": model_tree.display(self.name), "status": self.status}

@@ -12,6 +12,9 @@ Why this module is strict:
   parent directory's descriptor, so a directory renamed or replaced by a link between listing
   and opening cannot redirect the read outside the root (the hole model_signing's PR #647
   closed in name handling; this closes it in file access too).
+* **Special files** are never read: every open is non-blocking (a FIFO would otherwise
+  block until a writer appears) and ``fstat`` must show a regular file before a byte is
+  read (``/dev/zero`` never ends).
 * **Names** come only from this listing or from a statement already validated by
   :mod:`pqml.formats.oms` (no ``..``, absolute paths or backslashes).
 """
@@ -25,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from pqml._internal.text import printable
 from pqml.primitives.errors import PqmlError
 from pqml.signing.errors import UnsafePathError
 
@@ -40,6 +44,7 @@ PICKLE_SUFFIXES = frozenset({
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # opening a FIFO must not wait for a writer
 _BENEATH = bool(_O_NOFOLLOW and _O_DIRECTORY) and os.open in os.supports_dir_fd
 
 
@@ -54,11 +59,12 @@ class Listing:
 
 
 def display(name: str, root: str | os.PathLike[str] | None = None) -> str:
-    """A printable form of a file name (undecodable bytes shown as escapes). Given the
-    model ``root``, a single-file model's ``"."`` is shown as that file's name."""
+    """A printable form of a file name (undecodable bytes and control characters shown as
+    escapes: a name from an untrusted model must not drive the terminal). Given the model
+    ``root``, a single-file model's ``"."`` is shown as that file's name."""
     if name == SINGLE_FILE and root is not None:
         name = Path(root).name or os.path.basename(os.path.realpath(root))
-    return name.encode("utf-8", "backslashreplace").decode("utf-8")
+    return printable(name.encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
 def is_covered(name: str, paths: Iterable[str]) -> bool:
@@ -198,7 +204,7 @@ def open_file(root: Path, name: str, *, allow_symlinks: bool = False) -> int:
     a regular file inside the root) or the object is not a regular file.
     """
     if name == SINGLE_FILE:
-        fd = os.open(root, os.O_RDONLY | _O_CLOEXEC)
+        fd = os.open(root, os.O_RDONLY | _O_NONBLOCK | _O_CLOEXEC)
         return _regular(fd, root, name)
     check_name(name, str(root))
     parts = name.split("/")
@@ -220,7 +226,8 @@ def open_file(root: Path, name: str, *, allow_symlinks: bool = False) -> int:
             os.close(dir_fd)
             dir_fd = next_fd
         try:
-            fd = os.open(parts[-1], os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC, dir_fd=dir_fd)
+            fd = os.open(parts[-1], os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK | _O_CLOEXEC,
+                         dir_fd=dir_fd)
         except OSError as exc:
             if exc.errno != errno.ELOOP:
                 raise
@@ -244,7 +251,7 @@ def _open_by_path(root: Path, name: str, allow_symlinks: bool) -> int:
         raise UnsafePathError(f"{root}: {display(name)} resolves outside the model")
     if not allow_symlinks and target != os.path.join(real_root, *name.split("/")):
         raise UnsafePathError(f"{root}: {display(name)} goes through a symbolic link")
-    fd = os.open(target, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC)
+    fd = os.open(target, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK | _O_CLOEXEC)
     return _regular(fd, root, name)
 
 
@@ -253,6 +260,28 @@ def _regular(fd: int, root: Path, name: str) -> int:
         os.close(fd)
         raise UnsafePathError(f"{root}: {display(name, root)} is not a regular file")
     return fd
+
+
+def read_regular(path: Path, limit: int, what: str) -> bytes:
+    """At most ``limit + 1`` bytes of the regular file at ``path`` (links followed: the
+    caller named it), opened non-blocking; UnsafePathError for a FIFO, device or directory.
+    A result longer than ``limit`` tells the caller the file is too large, whatever size
+    ``stat`` reported (``/proc`` files report 0)."""
+    fd = os.open(path, os.O_RDONLY | _O_NONBLOCK | _O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UnsafePathError(f"{path}: {what} is not a regular file")
+        chunks: list[bytes] = []
+        remaining = limit + 1
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def read_head(root: Path, name: str, size: int = 8, *, allow_symlinks: bool = False) -> bytes:

@@ -7,7 +7,10 @@ in a file (``--policy``, JSON or TOML, same keys) or both; the two are merged. T
   trusted key means the bundle was tampered with, even if another signature is fine);
 * at least ``min_signatures`` distinct trusted keys (default 1) must have verified;
 * with ``require_pq`` at least one of them must be post-quantum (ML-DSA, SLH-DSA, Falcon,
-  composite); ``required_algorithms`` must each be among the verified algorithms.
+  composite); ``required_algorithms`` must each be among the verified algorithms;
+* ``subject_name`` and ``root_digest``, when set, pin which model and which version the
+  bundle must sign: a bundle is content-addressed, so without them model A's bundle and
+  files copied into model B, or an older signed version, verify too.
 
 Policy file keys (unknown keys are an error, so a typo never weakens a policy)::
 
@@ -17,12 +20,15 @@ Policy file keys (unknown keys are an error, so a typo never weakens a policy)::
     require_pq = true
     required_algorithms = ["ML-DSA-65"]
     min_signatures = 2
+    subject_name = "llama-7b"            # the bundle's subject (the signed directory's name)
+    root_digest = "sha256:9f2c…"         # as pqml sign / verify / digest print it
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -97,6 +103,8 @@ class TrustPolicy:
     required_algorithms: tuple[str, ...] = ()
     min_signatures: int = 1
     source: str | None = None
+    subject_name: str | None = None  # pins the model (the bundle's subject)
+    root_digest: str | None = None  # pins the version (``<hash>:<hex>``, lower case)
 
     @property
     def has_trust(self) -> bool:
@@ -129,13 +137,45 @@ class TrustPolicy:
             "require_pq": self.require_pq,
             "required_algorithms": list(self.required_algorithms),
             "min_signatures": self.min_signatures,
+            "subject_name": self.subject_name,
+            "root_digest": self.root_digest,
         }
+
+    def pinned(self, *, subject_name: str | None = None, root_digest: str | None = None
+               ) -> TrustPolicy:
+        """This policy with a pinned model name / root digest (e.g. from the command line);
+        PolicyError if it already pins a different one."""
+        from pqml.primitives.errors import PolicyError
+
+        values = {}
+        for field_name, value in (("subject_name", subject_name), ("root_digest", root_digest)):
+            if value is None:
+                continue
+            if field_name == "root_digest":
+                value = parse_root_digest(value, "expected root digest")
+            current = getattr(self, field_name)
+            if current is not None and current != value:
+                raise PolicyError(f"{field_name} {value!r} conflicts with the policy's "
+                                  f"{current!r}")
+            values[field_name] = value
+        return replace(self, **values) if values else self
 
 
 _POLICY_KEYS = {
     "version", "trusted_keys", "certificate_chain", "require_pq", "required_algorithms",
-    "min_signatures",
+    "min_signatures", "subject_name", "root_digest",
 }
+_ROOT_DIGEST = re.compile(r"[a-z0-9_-]+:[0-9a-f]{32,128}")
+
+
+def parse_root_digest(text: str, where: str) -> str:
+    """``<hash>:<hex>`` as the root digest is printed (case-insensitive); PolicyFileError
+    otherwise, so a mistyped pin never silently pins nothing."""
+    value = text.strip().lower()
+    if not _ROOT_DIGEST.fullmatch(value):
+        raise PolicyFileError(f"{where}: {text!r} is not a root digest (<hash>:<hex>, as "
+                              "pqml digest prints it)")
+    return value
 
 
 def load_policy(path: str | os.PathLike[str]) -> TrustPolicy:
@@ -161,7 +201,17 @@ def load_policy(path: str | os.PathLike[str]) -> TrustPolicy:
     if type(minimum) is not int or minimum < 1:
         raise PolicyFileError(f"{p}: min_signatures must be a positive integer")
     algorithms = tuple(_algorithm(p, a) for a in _strings(p, obj, "required_algorithms"))
-    return TrustPolicy(keys, chain, require_pq, algorithms, minimum, str(p))
+    pins: dict[str, str | None] = {}
+    for name in ("subject_name", "root_digest"):
+        value = obj.get(name)
+        if value is not None and (not isinstance(value, str) or not value):
+            raise PolicyFileError(f"{p}: {name} must be a non-empty string")
+        pins[name] = value
+    digest = pins["root_digest"]
+    return TrustPolicy(keys, chain, require_pq, algorithms, minimum, str(p),
+                       subject_name=pins["subject_name"],
+                       root_digest=parse_root_digest(digest, f"{p}: root_digest")
+                       if digest is not None else None)
 
 
 def _parse(path: Path, data: bytes) -> Any:

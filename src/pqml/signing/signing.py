@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from pqml._internal.text import printable
 from pqml.formats import oms
 from pqml.primitives.base import PrivateKey, SigningKey
 from pqml.primitives.errors import PolicyError, PqmlError, WrongKeyTypeError
@@ -278,7 +279,7 @@ class SignatureCheck:
         flag = "  quantum-vulnerable" if self.quantum_vulnerable else ""
         detail = f"  ({self.detail})" if self.detail else ""
         head = f"signature {self.index + 1}: {self.status:<10} {alg:<24}"
-        return f"{head} {key}{source}{flag}{detail}"
+        return printable(f"{head} {key}{source}{flag}{detail}")  # key id: from the bundle
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -406,12 +407,16 @@ def build_trust(
     certificate_chain: Iterable[str | os.PathLike[str]] = (),
     policy_: TrustPolicy | str | os.PathLike[str] | None = None,
     require_pq: bool = False,
+    *,
+    expect_name: str | None = None,
+    expect_digest: str | None = None,
 ) -> TrustPolicy:
     base = policy_ if isinstance(policy_, TrustPolicy) else (
         trust_policy.load_policy(policy_) if policy_ is not None else TrustPolicy()
     )
     trust = base.merged(keys=trusted_keys, certificate_chain=certificate_chain,
-                        require_pq=require_pq)
+                        require_pq=require_pq).pinned(subject_name=expect_name,
+                                                      root_digest=expect_digest)
     if not trust.has_trust:
         raise PolicyError(
             "no trusted key: give a public key (-p), a certificate chain or a policy file"
@@ -421,17 +426,20 @@ def build_trust(
 
 def read_bundle(path: Path, *, given: bool = True) -> oms.Bundle:
     """The bundle at ``path``, parsed and size-bounded but not verified. ``given``: the
-    user named ``path`` (a missing file is then their mistake, not a hint to give one)."""
+    user named ``path`` (a missing file is then their mistake, not a hint to give one).
+    Only a regular file is read, and never more than the limit (a link to ``/dev/zero``
+    or a FIFO is refused, not read until memory runs out or forever)."""
     try:
-        size = path.stat().st_size
+        data = model_tree.read_regular(path, MAX_BUNDLE_SIZE, "signature bundle")
     except FileNotFoundError:
         if given:
             raise PqmlError(f"{path}: signature file does not exist") from None
         raise PqmlError(f"{path}: no signature bundle there (pass --signature PATH)") from None
-    if size > MAX_BUNDLE_SIZE:
-        raise oms.BundleFormatError(f"{path}: {size} bytes is too large for a signature bundle")
+    if len(data) > MAX_BUNDLE_SIZE:
+        raise oms.BundleFormatError(f"{path}: more than {MAX_BUNDLE_SIZE} bytes is too large "
+                                    "for a signature bundle")
     try:
-        return oms.parse_bundle(path.read_bytes())
+        return oms.parse_bundle(data)
     except oms.BundleFormatError as exc:
         raise oms.BundleFormatError(f"{path}: {exc}") from None
 
@@ -471,7 +479,29 @@ def authenticate(
     except oms.BundleFormatError as exc:
         raise oms.BundleFormatError(f"{sig_path}: {exc}") from None
     manifest.registry_name(found.hash_type)
+    pins = _pin_failures(trust, statement, found)
+    if pins:
+        message = f"{sig_path}: {'; '.join(pins)}"
+        raise TrustPolicyError(message, report=VerificationResult(
+            False, root, sig_path, tuple(checks), warnings=warnings, error=message))
     return Authenticated(root, sig_path, bundle, statement, found, tuple(checks), warnings)
+
+
+def _pin_failures(trust: TrustPolicy, statement: oms.Statement, found: manifest.Manifest
+                  ) -> list[str]:
+    """What the pinned model name and root digest say about an authenticated bundle (a
+    bundle is content-addressed: only a pin stops mix-and-match and rollback). The root
+    digest of a bundle without file sizes (model_signing's) is its OMS subject digest."""
+    out = []
+    if trust.subject_name is not None and statement.subject_name != trust.subject_name:
+        out.append(f"the bundle signs model {statement.subject_name!r}, expected "
+                   f"{trust.subject_name!r}")
+    if trust.root_digest is not None:
+        signed = found.root_digest() if found.complete else \
+            f"sha256:{statement.subject_digest}"
+        if signed.lower() != trust.root_digest.strip().lower():
+            out.append(f"signed root digest {signed}, expected {trust.root_digest}")
+    return out
 
 
 # ---- digest as recorded --------------------------------------------------------------------
@@ -594,14 +624,20 @@ def verify_model(
     allow_symlinks: bool = False,
     files: Iterable[str | os.PathLike[str]] | None = None,
     workers: int | None = None,
+    expect_name: str | None = None,
+    expect_digest: str | None = None,
 ) -> VerificationResult:
     """Verify ``model`` against its OMS bundle; raise a VerificationError on any failure.
+
+    ``expect_name`` / ``expect_digest`` pin the bundle's subject name and the model's root
+    digest (TrustPolicyError before any file is read if the bundle signs something else).
 
     With ``files`` only those (model-relative) files are hashed after the signature check
     (partial verification; extra files are then not looked for). The result lists every
     signature and file; classical-only signatures always add a quantum-vulnerable warning.
     """
-    trust = build_trust(trusted_keys, certificate_chain, policy, require_pq)
+    trust = build_trust(trusted_keys, certificate_chain, policy, require_pq,
+                        expect_name=expect_name, expect_digest=expect_digest)
     auth = authenticate(model, trust, signature=signature)
     root, signed = auth.root, auth.manifest
     if files is not None:

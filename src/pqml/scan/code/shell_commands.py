@@ -3,6 +3,7 @@
 ML repositories mint their TLS and signing keys in shell scripts, Dockerfiles, Makefiles
 and CI workflows (``openssl req -newkey rsa:2048``, ``ssh-keygen -t ed25519``). These are
 key generations as real as ``rsa.generate_private_key``, so they are inventoried too.
+Lines over the config detectors' length bound are skipped with a warning, like theirs.
 """
 
 from __future__ import annotations
@@ -11,9 +12,13 @@ import re
 
 from pqml.scan.algorithm_names import curve_name, hash_name
 from pqml.scan.facts import lookup
+from pqml.scan.files.configs import MAX_LINE, Tick, Warnings, skipped_lines_warning
 from pqml.scan.model import Finding
 
-_GENRSA = re.compile(r"\bopenssl\s+genrsa\b[^\n;&|]*?(?:\s(\d{3,5}))?(?=\s*(?:$|[;&|\n]))")
+# The whole command (possessive: it ends where the command does); its last word is the key
+# size. A lazy gap followed by a ``(?=\s*...)`` lookahead was quadratic in a run of spaces.
+_GENRSA = re.compile(r"\bopenssl\s+genrsa\b([^\n;&|]*+)")
+_GENRSA_BITS = re.compile(r"\s(\d{3,5})\s*+$")
 _NEWKEY = re.compile(r"\bopenssl\s+req\b[^\n;&|]*?-newkey\s+(rsa|ec|ed25519|ed448|dsa)"
                      r"(?::(\d{3,5}))?")
 _PARAMGEN_CURVE = re.compile(r"ec_paramgen_curve:(\S+)")
@@ -47,19 +52,29 @@ def _f(path: str, line: int, raw: str, algorithm: str, usage: str, param: str | 
                    status=facts.status, details={"command": command})
 
 
-def findings(text: str, path: str) -> list[Finding]:
+def findings(text: str, path: str, warnings: Warnings = None,
+             tick: Tick = None) -> list[Finding]:
     if "openssl" not in text and "ssh-keygen" not in text:
         return []
     out: list[Finding] = []
     key_files: dict[str, tuple[str, str | None]] = {}  # key file -> algorithm made into it
+    long_lines = first_long = 0
     for i, raw in enumerate(text.splitlines(), 1):
         if "openssl" not in raw and "ssh-keygen" not in raw:
+            continue
+        if tick is not None:
+            tick()
+        if len(raw) > MAX_LINE:  # many commands in one line: each pattern is O(commands*len)
+            long_lines += 1
+            first_long = first_long or i
             continue
         if raw.lstrip().startswith("#"):
             continue
         made = len(out)
         for m in _GENRSA.finditer(raw):
-            out.append(_f(path, i, raw, "RSA", "keygen", m.group(1) or "2048", "openssl genrsa"))
+            b = _GENRSA_BITS.search(m.group(1))
+            out.append(_f(path, i, raw, "RSA", "keygen", b.group(1) if b else "2048",
+                          "openssl genrsa"))
         for m in _NEWKEY.finditer(raw):
             kind, bits = m.group(1), m.group(2)
             if kind == "rsa":
@@ -120,4 +135,8 @@ def findings(text: str, path: str) -> list[Finding]:
                 bits, mode = name.split("-")[1:]
                 algorithm = f"AES-{bits}-{mode.upper()}"
             out.append(_f(path, i, raw, algorithm, "encrypt", None, "openssl enc"))
+    if long_lines and warnings is not None:
+        msg = skipped_lines_warning(long_lines, first_long)
+        if msg not in warnings:
+            warnings.append(msg)
     return out

@@ -6,8 +6,11 @@ Formats: pickle (.pkl, .pickle, .joblib incl. zlib/gzip/bz2/xz-compressed joblib
 safetensors, ONNX, GGUF, Keras/HDF5 (.h5, .keras v3 zip), TF SavedModel, TFLite, NumPy
 (.npy / .npz, object arrays are pickles), and dataset shards (Parquet, Arrow/Feather,
 TFRecord). Pickle-based formats are code-execution risks by construction; their opcodes
-are walked (:mod:`pickle_opcodes`) to list imports such as ``os.system``. Keras ``Lambda``
-layers also carry code. Encrypted files (``pqml/v1``, age) are recognised by header first.
+are walked (:mod:`pickle_opcodes`) to list imports such as ``os.system``. The walk fails
+closed: a pickle-suffixed file is walked whatever its first byte (loaders do not care), one
+that does not parse, or whose walk stops early, is still a code-execution finding, and a
+file of any name whose bytes parse as a pickle is one too. Keras ``Lambda`` layers also
+carry code. Encrypted files (``pqml/v1``, age) are recognised by header first.
 
 Protection (encrypted / signed / neither) is finished in the runner, which knows every
 OMS bundle in the tree.
@@ -19,6 +22,7 @@ import bz2
 import gzip
 import io
 import lzma
+import pickletools
 import struct
 import zipfile
 import zlib
@@ -37,6 +41,10 @@ ENCRYPTED_EXTS = {".age", ".pqml", ".enc", ".encrypted"}
 ARTIFACT_EXTS = MODEL_EXTS | DATASET_EXTS | ENCRYPTED_EXTS
 _PICKLE_EXTS = {".pkl", ".pickle", ".joblib", ".sav", ".dill", ".pck", ".pt", ".pth", ".bin",
                 ".ckpt", ".model", ".p"}
+#: pickle-named: loaded with pickle / torch / joblib and nothing else, so one that does not
+#: parse is still a code-execution risk (``.bin`` / ``.model`` also name raw weights, protobuf)
+_PICKLE_NAMED = _PICKLE_EXTS - {".bin", ".model"}
+_SNIFF_MIN_OPS = 16  # a head cut short inside a pickle this long is taken for one
 HEAD_SIZE = 1 << 16
 _MAX_PICKLE_BYTES = 256 << 20
 _MAX_MEMBER = 512 << 20
@@ -59,7 +67,33 @@ def strong_magic(head: bytes) -> bool:
 
 
 def is_candidate(name: str, head: bytes) -> bool:
-    return suffix_of(name) in ARTIFACT_EXTS or strong_magic(head) or name == "saved_model.pb"
+    return (suffix_of(name) in ARTIFACT_EXTS or suffix_of(name) in _PICKLE_EXTS
+            or strong_magic(head) or name == "saved_model.pb" or sniff_pickle(head))
+
+
+def sniff_pickle(head: bytes) -> bool:
+    """Whether ``head`` (the file's first bytes) is a pickle whatever the file's name: its
+    walk reaches STOP cleanly and imports something (without a global a pickle runs no
+    code, and ``N.`` in a text file is not worth a finding), or, for a binary file, runs to
+    the end of ``head`` without an opcode error (a text file padded with opcodes must not
+    dodge the text detectors)."""
+    if not head or head[:1].decode("latin-1") not in _OPCODE_CHARS:
+        return False
+    stream = io.BytesIO(head)
+    report = pickle_opcodes.scan(stream)
+    if report.complete and report.stopped:
+        return _resolved_import(report)
+    return len(head) >= HEAD_SIZE and b"\x00" in head and report.ops >= _SNIFF_MIN_OPS and (
+        stream.tell() >= len(head)) and "opcode" not in (report.error or "")
+
+
+_OPCODE_CHARS = frozenset(op.code for op in pickletools.opcodes)
+
+
+def _resolved_import(report: pickle_opcodes.PickleReport) -> bool:
+    """A global named by strings: random bytes fall into an unresolved ``STACK_GLOBAL``
+    now and then, and nothing can be called without a first named global anyway."""
+    return any(not i.startswith(("<unresolved>", "copyreg.extension")) for i in report.imports)
 
 
 def _category(ext: str, fmt: str) -> str:
@@ -111,8 +145,9 @@ class _ZlibReader(io.RawIOBase):
         super().close()
 
 
-def _scan_pickle_stream(stream: IO[bytes]) -> pickle_opcodes.PickleReport:
-    limited = _Limited(stream, _MAX_PICKLE_BYTES)
+def _scan_pickle_stream(stream: IO[bytes], limit: int = _MAX_PICKLE_BYTES
+                        ) -> pickle_opcodes.PickleReport:
+    limited = _Limited(stream, min(limit, _MAX_PICKLE_BYTES))
     return pickle_opcodes.scan(limited)
 
 
@@ -130,6 +165,21 @@ class _Limited(io.RawIOBase):
 
     def tell(self) -> int:
         return self._pos
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Read in chunks, so memory follows what the file holds, never a length field
+        (a BINBYTES8 claiming 2**62 bytes returns the little that remains)."""
+        want = self._left if size is None or size < 0 else min(size, self._left)
+        parts: list[bytes] = []
+        while want > 0:
+            data = self._inner.read(min(want, 1 << 20))
+            if not data:
+                break
+            parts.append(data)
+            want -= len(data)
+            self._left -= len(data)
+            self._pos += len(data)
+        return b"".join(parts)
 
     def readinto(self, b: Any) -> int:
         if self._left <= 0:
@@ -176,7 +226,11 @@ def _zip_info(path: Path, ext: str) -> dict[str, Any]:
                 zi = zf.getinfo(main)
                 if zi.file_size <= _MAX_MEMBER:
                     with zf.open(main) as member:
-                        info["pickle"] = _scan_pickle_stream(member).as_dict()
+                        report = _scan_pickle_stream(member, zi.file_size)
+                    info["pickle"] = report.as_dict()
+                    if not (report.complete and report.stopped):
+                        info["analysis"] = ("could not be analysed: treat as code execution "
+                                            f"({report.error or 'opcode limit reached'})")
                 info["pickle_member"] = main
                 return info
             info["format"] = "zip"
@@ -204,6 +258,8 @@ def identify(path: Path, name: str, head: bytes, size: int) -> dict[str, Any] | 
     info: dict[str, Any] = {"size_bytes": size}
     if head.startswith(b"PK\x03\x04"):
         info.update(_zip_info(path, ext))
+        if info.get("error") and ext in _PICKLE_NAMED:
+            info["analysis"] = f"could not be analysed: treat as code execution ({info['error']})"
         if info.get("format") == "zip" and ext not in MODEL_EXTS:
             return None
     elif head.startswith(b"GGUF"):
@@ -233,19 +289,22 @@ def identify(path: Path, name: str, head: bytes, size: int) -> dict[str, Any] | 
             return None
         info.update(format="tensorflow-savedmodel" if name == "saved_model.pb" else "protobuf",
                     pickle_based=False)
-    elif ext in _PICKLE_EXTS or pickle_opcodes.looks_like_pickle(head):
+    elif ext in _PICKLE_EXTS or sniff_pickle(head):
         compressed = _open_decompressed(path, head)
         if compressed is not None:
             with compressed as stream:
                 report = _scan_pickle_stream(stream)
             info["compression"] = True
-        elif pickle_opcodes.looks_like_pickle(head):
-            with path.open("rb") as f:
-                report = _scan_pickle_stream(f)
         else:
-            return None
-        if report.ops < 2 or (report.error and report.ops < 4):
+            with path.open("rb") as f:
+                report = _scan_pickle_stream(f, size)
+        parsed = report.complete and report.stopped
+        if ext not in _PICKLE_NAMED and not _resolved_import(report) and (
+                report.ops < 2 or (report.error and report.ops < 4)):
             return None  # not a pickle after all (a .bin of raw floats, say)
+        if not parsed:  # fail closed: whatever the walk missed, loading may run it
+            info["analysis"] = ("could not be analysed: treat as code execution ("
+                                f"{report.error or 'opcode limit reached'})")
         legacy_torch = head[:2] == b"\x80\x02" and head[2:3] == b"\x8a" and ext in (
             ".pt", ".pth", ".bin", ".ckpt")
         fmt = "torch-legacy" if legacy_torch else ("joblib" if ext == ".joblib" else "pickle")
@@ -256,7 +315,8 @@ def identify(path: Path, name: str, head: bytes, size: int) -> dict[str, Any] | 
         return None
     pickle_info = info.get("pickle") or {}
     info["dangerous_imports"] = list(pickle_info.get("dangerous_imports", []))
-    info["code_execution_risk"] = bool(info.get("pickle_based") or info.get("lambda_layers"))
+    info["code_execution_risk"] = bool(info.get("pickle_based") or info.get("lambda_layers")
+                                       or info.get("analysis"))
     info["category"] = _category(ext, info["format"])
     return info
 
@@ -277,6 +337,15 @@ def encrypted_info(head: bytes, name: str) -> dict[str, Any] | None:
             "category": category, "encryption": enc.as_dict(),
             "pickle_based": inner_ext in _PICKLE_EXTS, "code_execution_risk": False,
             "dangerous_imports": []}
+
+
+def unanalysed_info(name: str, error: BaseException) -> dict[str, Any]:
+    """Facts for a candidate whose analysis failed: fail closed, it may run code."""
+    return {"format": "unknown", "category": _category(suffix_of(name), "unknown"),
+            "pickle_based": suffix_of(name) in _PICKLE_EXTS, "code_execution_risk": True,
+            "dangerous_imports": [],
+            "analysis": "could not be analysed: treat as code execution ("
+                        f"{type(error).__name__}: {str(error)[:120]})"}
 
 
 def finding(path: str, info: dict[str, Any]) -> Finding:

@@ -10,12 +10,16 @@ and ``*alg*`` keys holding a JOSE algorithm in ``.env``, YAML, INI, TOML and JSO
 
 Each detector only runs on the file type it belongs to, so the word "Ciphers" in a README
 is never read as an sshd directive. Comments (``#``) are skipped.
+
+Hostile input is bounded: every pattern here runs in linear time per line (possessive
+quantifiers where two unbounded ones meet), and a line longer than :data:`MAX_LINE` is
+skipped with a warning in the ``warnings`` list the caller passes, never silently.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from pqml.scan.algorithm_names import JOSE_ALGS, JWS_NAMES, hash_name
 from pqml.scan.facts import lookup
@@ -30,19 +34,48 @@ from pqml.scan.files.cipher_suites import (
 )
 from pqml.scan.model import Finding
 
+#: Longest line a config detector reads: far above any real directive or cipher list.
+MAX_LINE = 16384
 
-def _lines(text: str) -> Iterator[tuple[int, str, str]]:
-    """(line number, raw line, line without comment) for non-empty lines."""
+#: Where a detector reports skipped lines: the scan passes its file's warning list.
+Warnings = list[str] | None
+#: Called before each line; the scan's per-file time budget raises from it when spent.
+Tick = Callable[[], None] | None
+
+
+def skipped_lines_warning(count: int, first: int) -> str:
+    """One warning per file for its over-long lines (several detectors say the same)."""
+    return (f"{count} line(s) over {MAX_LINE} characters not analysed by the config "
+            f"detectors (first: line {first})")
+
+
+def _lines(text: str, warnings: Warnings = None,
+           tick: Tick = None) -> Iterator[tuple[int, str, str]]:
+    """(line number, raw line, line without comment) for non-empty lines; lines over
+    :data:`MAX_LINE` are skipped and counted into one warning."""
+    long_lines = 0
+    first_long = 0
     for i, raw in enumerate(text.splitlines(), 1):
+        if tick is not None:
+            tick()
+        if len(raw) > MAX_LINE:
+            long_lines += 1
+            first_long = first_long or i
+            continue
         stripped = raw.strip()
         if not stripped or stripped.startswith(("#", ";")):
             continue
         yield i, raw, stripped.split(" #", 1)[0].strip()
+    if long_lines and warnings is not None:
+        msg = skipped_lines_warning(long_lines, first_long)
+        if msg not in warnings:
+            warnings.append(msg)
 
 
-def _matching(text: str, directive: re.Pattern[str]) -> Iterator[tuple[int, str, re.Match[str]]]:
+def _matching(text: str, directive: re.Pattern[str], warnings: Warnings = None,
+              tick: Tick = None) -> Iterator[tuple[int, str, re.Match[str]]]:
     """(line number, raw line, match) for the lines that start with ``directive``."""
-    for i, raw, stripped in _lines(text):
+    for i, raw, stripped in _lines(text, warnings, tick):
         m = directive.match(stripped)
         if m:
             yield i, raw, m
@@ -93,11 +126,12 @@ _NGINX = re.compile(r"^((?:proxy_|grpc_|uwsgi_|zone_sync_)?ssl_(?:protocols|ciph
                     r"|conf_command))\s+(.+?);?$")
 
 
-def nginx(text: str, path: str) -> list[Finding]:
+def nginx(text: str, path: str, warnings: Warnings = None, tick: Tick = None
+          ) -> list[Finding]:
     if "ssl_" not in text:
         return []
     out: list[Finding] = []
-    for line, raw, m in _matching(text, _NGINX):
+    for line, raw, m in _matching(text, _NGINX, warnings, tick):
         directive, value = m.group(1), m.group(2).strip().rstrip(";").strip("'\"")
         if directive.endswith("ssl_protocols"):
             out += _tls(path, line, raw, parse_tls_versions(value), directive)
@@ -120,11 +154,12 @@ _APACHE = re.compile(r"^(SSL(?:Proxy)?Protocol|SSL(?:Proxy)?CipherSuite|SSLOpenS
                      r"(.+)$", re.I)
 
 
-def apache(text: str, path: str) -> list[Finding]:
+def apache(text: str, path: str, warnings: Warnings = None, tick: Tick = None
+          ) -> list[Finding]:
     if "SSL" not in text:
         return []
     out: list[Finding] = []
-    for line, raw, m in _matching(text, _APACHE):
+    for line, raw, m in _matching(text, _APACHE, warnings, tick):
         directive, value = m.group(1), m.group(2).strip().strip("'\"")
         low = directive.lower()
         if low.endswith("protocol"):
@@ -148,11 +183,12 @@ _HAPROXY_MINVER = re.compile(r"\bssl-(min|max)-ver\s+(\S+)")
 _HAPROXY_CURVES = re.compile(r"\b(?:curves|ssl-default-bind-curves)\s+(\S+)")
 
 
-def haproxy(text: str, path: str) -> list[Finding]:
+def haproxy(text: str, path: str, warnings: Warnings = None, tick: Tick = None
+          ) -> list[Finding]:
     if "ssl" not in text:
         return []
     out: list[Finding] = []
-    for line, raw, stripped in _lines(text):
+    for line, raw, stripped in _lines(text, warnings, tick):
         m = _HAPROXY_CIPHERS.match(stripped)
         if m:
             out += _cipher_string(path, line, raw, m.group(1), stripped.split()[0])
@@ -171,10 +207,11 @@ def haproxy(text: str, path: str) -> list[Finding]:
 _CNF = re.compile(r"^([A-Za-z_]+)\s*=\s*(.+)$")
 
 
-def openssl_cnf(text: str, path: str) -> list[Finding]:
+def openssl_cnf(text: str, path: str, warnings: Warnings = None, tick: Tick = None
+          ) -> list[Finding]:
     out: list[Finding] = []
     section = ""
-    for line, raw, stripped in _lines(text):
+    for line, raw, stripped in _lines(text, warnings, tick):
         if stripped.startswith("["):
             section = stripped.strip("[] ").lower()
             continue
@@ -209,9 +246,10 @@ _SSH_LISTS = {"kexalgorithms", "hostkeyalgorithms", "pubkeyacceptedalgorithms",
 _HOSTKEY_FILE = re.compile(r"ssh_host_(rsa|dsa|ecdsa|ed25519)_key")
 
 
-def sshd(text: str, path: str) -> list[Finding]:
+def sshd(text: str, path: str, warnings: Warnings = None, tick: Tick = None
+          ) -> list[Finding]:
     out: list[Finding] = []
-    for line, raw, stripped in _lines(text):
+    for line, raw, stripped in _lines(text, warnings, tick):
         parts = stripped.split(None, 1)
         if len(parts) != 2:
             continue
@@ -231,17 +269,34 @@ def sshd(text: str, path: str) -> list[Finding]:
 
 # ---- algorithm and TLS settings in application config --------------------------------------
 
+# Possessive (``*+``, ``++``): each run is followed by something it cannot contain, so giving
+# characters back never helps, and without it ``\s*,?\s*$`` is quadratic in a run of spaces.
 _SETTING = re.compile(
-    r"""^\s*(?:export\s+)?["']?([\w.\-]+)["']?\s*[:=]\s*["']?([A-Za-z0-9_.+\-]+)["']?\s*,?\s*$""")
-_SETTING_LIST = re.compile(r"""^\s*["']?([\w.\-]*?alg[\w.\-]*)["']?\s*[:=]\s*\[(.+)\]\s*,?$""",
-                           re.I)
-_TLS_KEY = re.compile(r"(?:tls|ssl).*(?:version|protocol)|(?:min|max).*(?:tls|ssl)", re.I)
+    r"""^\s*+(?:export\s++)?["']?([\w.\-]++)["']?\s*+[:=]\s*+["']?([A-Za-z0-9_.+\-]++)["']?"""
+    r"""\s*+,?\s*+$""")
+# The key must contain "alg" (checked in code): ``[\w.\-]*?alg[\w.\-]*`` tried every split of a
+# long key, quadratic on "algalgalg...".
+_SETTING_LIST = re.compile(r"""^\s*+["']?([\w.\-]++)["']?\s*+[:=]\s*+\[(.+)\]\s*+,?$""")
+# ``(?:tls|ssl).*(?:version|protocol)`` searched from every "tls" in a long key (quadratic);
+# the first occurrence of the left word decides, so two linear searches say the same.
+_TLS_WORD = re.compile(r"tls|ssl", re.I)
+_VERSION_WORD = re.compile(r"version|protocol", re.I)
+_MINMAX_WORD = re.compile(r"min|max", re.I)
+
+
+def _tls_key(key: str) -> bool:
+    """``key`` names a TLS version: tls/ssl then version/protocol, or min/max then tls/ssl."""
+    for left, right in ((_TLS_WORD, _VERSION_WORD), (_MINMAX_WORD, _TLS_WORD)):
+        m = left.search(key)
+        if m and right.search(key, m.end()):
+            return True
+    return False
 _TLS_VALUE = re.compile(r"(?:TLS|SSL)v?1[._]?([0-3])|1\.([0-3])|(?:TLS|SSL)v?([23])", re.I)
 
 
 def _tls_setting(key: str, value: str, table: str) -> str | None:
     """``min_version = "TLSv1.2"`` under a TLS-ish key (or table) -> "TLSv1.2"."""
-    if not (_TLS_KEY.search(key) or (re.search(r"tls|ssl", table, re.I) and re.search(
+    if not (_tls_key(key) or (re.search(r"tls|ssl", table, re.I) and re.search(
             r"version|protocol", key, re.I))):
         return None
     v = tls_version(value)
@@ -253,7 +308,8 @@ def _tls_setting(key: str, value: str, table: str) -> str | None:
     return None
 
 
-def jose_settings(text: str, path: str) -> list[Finding]:
+def jose_settings(text: str, path: str, warnings: Warnings = None, tick: Tick = None
+                  ) -> list[Finding]:
     """Algorithm settings in app config: ``JWT_ALGORITHM=RS256`` (.env), ``algorithm:
     ES256`` (YAML), ``"alg": "PS256"``, KMS identifiers (``RSAES_OAEP_SHA_256``), and TLS
     protocol versions under TLS-named keys (``min_tls_version = "1.2"``)."""
@@ -265,7 +321,7 @@ def jose_settings(text: str, path: str) -> list[Finding]:
     out: list[Finding] = []
     table = ""
     parents: list[tuple[int, str]] = []  # YAML: (indent, key) of the enclosing mappings
-    for line, raw, stripped in _lines(text):
+    for line, raw, stripped in _lines(text, warnings, tick):
         if stripped.startswith("[") and stripped.endswith("]"):
             table = stripped.strip("[] ")
             continue
@@ -292,7 +348,7 @@ def jose_settings(text: str, path: str) -> list[Finding]:
                 out += [f for f in _tls(path, line, raw, [version], key)]
             continue
         listed = _SETTING_LIST.match(stripped)
-        if listed:
+        if listed and "alg" in listed.group(1).lower():
             for value in (v.strip().strip("'\"") for v in listed.group(2).split(",")):
                 if value in JWS_NAMES:
                     algorithm, param, usage = JOSE_ALGS[value]

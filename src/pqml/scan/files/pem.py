@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from pqml.scan.facts import lookup
@@ -21,9 +22,13 @@ from pqml.scan.files.key_material import describe_pkcs8, describe_spki, describe
 from pqml.scan.model import Finding
 
 _BEGIN = re.compile(r"-----BEGIN ([A-Z0-9 .]+)-----")
+_END = re.compile(r"(?=-----END ([A-Z0-9 .]+)-----)")  # zero-width: markers may share dashes
 _ESCAPES = re.compile(r"\\[nrt]")
-# the seam between two string pieces: quote, optional ")" "+" "\\" "(", prefix, quote
-_CONCAT = re.compile(r"[\"']\s*\)?\s*\+?\s*\\?\s*\(?\s*[bBrRuU]{0,2}[\"']")
+# the seam between two string pieces: quote, optional ")" "+" "\\" "(", prefix, quote. The
+# separators are atomic: five adjacent unbounded ``\s*`` that may backtrack into each other
+# cost O(n^5) on a quote followed by spaces (175 bytes took 12 s). Giving back a space or
+# separator can never let the closing ``[prefix]quote`` match, so this matches the same seams.
+_CONCAT = re.compile(r"[\"'](?>\s*\)?\s*\+?\s*\\?\s*\(?\s*)[bBrRuU]{0,2}[\"']")
 _NOT_B64 = re.compile(r"[^A-Za-z0-9+/=]")
 _MAX_BLOCK = 1 << 20
 
@@ -49,7 +54,13 @@ def _clean(body: str) -> tuple[str, bool]:
 
 
 def blocks(text: str) -> Iterator[Block]:
-    """Every decodable PEM block in ``text`` with the line of its BEGIN marker."""
+    """Every decodable PEM block in ``text`` with the line of its BEGIN marker.
+
+    END markers are indexed once: searching up to a megabyte ahead from every BEGIN that
+    has no END made a file of bare BEGIN lines quadratic (1.3 MB: 50 s)."""
+    ends: dict[str, list[int]] = {}
+    for e in _END.finditer(text):
+        ends.setdefault(e.group(1), []).append(e.start())
     pos = 0
     line = 1
     last = 0
@@ -59,10 +70,12 @@ def blocks(text: str) -> Iterator[Block]:
             return
         label = m.group(1)
         end_marker = f"-----END {label}-----"
-        end = text.find(end_marker, m.end(), m.end() + _MAX_BLOCK)
+        positions = ends.get(label, [])
+        k = bisect.bisect_left(positions, m.end())
+        end = positions[k] if k < len(positions) else -1
         line += text.count("\n", last, m.start())
         last = m.start()
-        if end < 0:
+        if end < 0 or end > m.end() + _MAX_BLOCK:
             pos = m.end()
             continue
         pos = end + len(end_marker)
@@ -78,8 +91,10 @@ def blocks(text: str) -> Iterator[Block]:
             yield Block(label, der, line, False)
 
 
-def findings(text: str, path: str, kind_hint: str = "pem") -> list[Finding]:
-    """Findings for every key, certificate or parameter block in ``text``."""
+def findings(text: str, path: str, kind_hint: str = "pem",
+             tick: Callable[[], None] | None = None) -> list[Finding]:
+    """Findings for every key, certificate or parameter block in ``text``; ``tick`` is
+    called before each block (the scan's time budget raises from it)."""
     if "-----BEGIN " not in text:
         return []
     from pqml.scan.files.ssh_keys import describe_openssh_private
@@ -88,6 +103,8 @@ def findings(text: str, path: str, kind_hint: str = "pem") -> list[Finding]:
     out: list[Finding] = []
     lines = None
     for block in blocks(text):
+        if tick is not None:
+            tick()
         if lines is None:
             lines = text.splitlines()
         evidence = lines[block.line - 1].strip()[:240] if block.line <= len(lines) else ""

@@ -6,13 +6,19 @@ anything, so the scanner can list every global a pickle (or a torch / joblib fil
 ``data.pkl``) references and flag the ones no model needs: ``os.system``,
 ``subprocess.*``, ``builtins.eval`` and friends. ``pickle.load`` is never called.
 
-``STACK_GLOBAL`` takes module and name from the stack; they are recovered from the most
-recent string pushes, following the memo (``BINPUT`` / ``BINGET``) as the loader would.
+``STACK_GLOBAL`` takes module and name from the stack, so the walk emulates the loader's
+stack (strings kept, everything else an opaque value; ``MARK`` / ``POP`` / ``POP_MARK``,
+the memo and ``DUP`` as the loader does them): a decoy string pushed and popped cannot
+rename the import. An operand that is not a known string (built by a call, say) cannot be
+resolved and is reported as dangerous, as are extension-registry globals (``EXT1/2/4``).
+Any failure (including ``MemoryError``) ends the walk with ``complete = False`` and keeps
+what was found so far; the caller treats an incomplete walk as code execution.
 """
 
 from __future__ import annotations
 
 import pickletools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -40,13 +46,14 @@ class PickleReport:
     dangerous: list[str] = field(default_factory=list)
     ops: int = 0
     complete: bool = True
+    stopped: bool = False
     protocol: int | None = None
     error: str | None = None
 
     def as_dict(self) -> dict:
         return {"imports": self.imports[:50], "dangerous_imports": self.dangerous,
-                "opcodes": self.ops, "complete": self.complete, "protocol": self.protocol,
-                "error": self.error}
+                "opcodes": self.ops, "complete": self.complete and self.stopped,
+                "protocol": self.protocol, "error": self.error}
 
 
 def is_dangerous(global_name: str) -> bool:
@@ -61,12 +68,35 @@ def is_dangerous(global_name: str) -> bool:
     return top in _DANGEROUS_MODULES
 
 
+class _Mark:
+    """The loader's mark on the emulated stack."""
+
+
+class _Opaque:
+    """A value the walk does not track (a number, a list, a call's result...)."""
+
+
+_MARK = _Mark()
+_OPAQUE = _Opaque()
+UNRESOLVED = "<unresolved> <unresolved>"
+
+
 def scan(stream: IO[bytes], max_ops: int = MAX_OPS) -> PickleReport:
     """Walk one pickle's opcodes (up to STOP) and collect its globals."""
     report = PickleReport()
     seen: set[str] = set()
-    strings: list[str | None] = []
-    memo: dict[int, str | None] = {}
+    stack: list[object] = []
+    memo: dict[int, object] = {}
+
+    def pop() -> object:
+        if not stack:
+            raise ValueError("stack underflow")
+        return stack.pop()
+
+    def pop_to_mark() -> None:
+        while pop() is not _MARK:
+            pass
+
     try:
         for opcode, arg, _pos in pickletools.genops(stream):
             report.ops += 1
@@ -74,28 +104,63 @@ def scan(stream: IO[bytes], max_ops: int = MAX_OPS) -> PickleReport:
             if name == "PROTO":
                 report.protocol = int(arg)  # type: ignore[arg-type]
             elif name in _STRING_OPS:
-                value = arg.decode("latin-1") if isinstance(arg, bytes) else str(arg)
-                strings.append(value)
+                stack.append(arg.decode("latin-1") if isinstance(arg, bytes) else str(arg))
             elif name == "MEMOIZE":
-                memo[len(memo)] = strings[-1] if strings else None
+                if not stack:
+                    raise ValueError("MEMOIZE on an empty stack")
+                memo[len(memo)] = stack[-1]
             elif name in ("BINPUT", "LONG_BINPUT", "PUT"):
-                memo[int(arg)] = strings[-1] if strings else None  # type: ignore[arg-type]
+                if not stack:
+                    raise ValueError(f"{name} on an empty stack")
+                memo[int(arg)] = stack[-1]  # type: ignore[arg-type]
             elif name in ("BINGET", "LONG_BINGET", "GET"):
-                strings.append(memo.get(int(arg)))  # type: ignore[arg-type]
+                if int(arg) not in memo:  # type: ignore[arg-type]
+                    raise ValueError(f"{name} of a memo entry never stored")
+                stack.append(memo[int(arg)])  # type: ignore[arg-type]
+            elif name == "DUP":
+                value = pop()
+                stack += [value, value]
             elif name in ("GLOBAL", "INST"):
-                module_name = str(arg)
-                _record(report, seen, module_name)
+                if name == "INST":
+                    pop_to_mark()
+                _record(report, seen, str(arg))
+                stack.append(_OPAQUE)
             elif name == "STACK_GLOBAL":
-                module = strings[-2] if len(strings) >= 2 else None
-                attr = strings[-1] if strings else None
-                _record(report, seen, f"{module or '?'} {attr or '?'}")
+                attr, module = pop(), pop()
+                if isinstance(module, str) and isinstance(attr, str):
+                    _record(report, seen, f"{module} {attr}")
+                else:
+                    _record(report, seen, UNRESOLVED)
+                stack.append(_OPAQUE)
+            elif name in ("EXT1", "EXT2", "EXT4"):
+                _record(report, seen, f"copyreg.extension {int(arg)}")  # type: ignore[arg-type]
+                stack.append(_OPAQUE)
+            else:
+                _generic(opcode, stack, pop, pop_to_mark)
+            if name == "STOP":
+                report.stopped = True
             if report.ops >= max_ops:
                 report.complete = False
                 break
-    except (ValueError, EOFError, UnicodeDecodeError, KeyError, IndexError) as exc:
+    except Exception as exc:  # MemoryError too: keep what was found so far
         report.complete = False
         report.error = str(exc)[:200] or type(exc).__name__
     return report
+
+
+def _generic(opcode: pickletools.OpcodeInfo, stack: list[object], pop: Callable[[], object],
+             pop_to_mark: Callable[[], None]) -> None:
+    """Apply an opcode's documented stack effect with opaque values."""
+    before = [s.name for s in opcode.stack_before]
+    if "stackslice" in before:
+        pop_to_mark()
+        for _ in range(before.index("mark")):
+            pop()
+    else:
+        for _ in before:
+            pop()
+    for s in opcode.stack_after:
+        stack.append(_MARK if s.name == "mark" else _OPAQUE)
 
 
 def _record(report: PickleReport, seen: set[str], global_name: str) -> None:
@@ -103,7 +168,8 @@ def _record(report: PickleReport, seen: set[str], global_name: str) -> None:
         return
     seen.add(global_name)
     report.imports.append(global_name.replace(" ", "."))
-    if is_dangerous(global_name):
+    if global_name == UNRESOLVED or global_name.startswith("copyreg.extension ") or \
+            is_dangerous(global_name):
         report.dangerous.append(global_name.replace(" ", "."))
 
 

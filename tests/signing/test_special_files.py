@@ -1,0 +1,132 @@
+"""Special files where a signed file or a bundle should be: refused, never read.
+
+A FIFO opened for reading blocks until a writer appears, and a character device such as
+``/dev/zero`` never ends, so verification must open non-blocking and check that it holds a
+regular file before it reads a byte. The CLI runs in a child process with a memory limit
+and a generous time guard, so the code as it was (a hang, or reading until memory runs
+out) fails these tests instead of stalling the suite.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import pqml
+from pqml.cli.main import cli
+from pqml.signing import signing
+from pqml.signing.verify_options import VerifyOptions
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+GUARD_SECONDS = 30  # only stops a hang; a pass takes a second or two
+MEMORY_LIMIT = 2 << 30
+
+
+def run(*args: object):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def _limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+
+
+def child(*argv: object) -> subprocess.CompletedProcess[str]:
+    """Python in a child process, bounded in memory; a hang fails the test."""
+    try:
+        return subprocess.run([sys.executable, *map(str, argv)], capture_output=True,
+                              text=True, timeout=GUARD_SECONDS, preexec_fn=_limit_memory,
+                              stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{' '.join(map(str, argv))} hung on a special file")
+
+
+def run_child(*args: object) -> subprocess.CompletedProcess[str]:
+    """The real CLI in a child process."""
+    return child("-m", "pqml.cli.main", *args)
+
+
+def one_line_error(proc: subprocess.CompletedProcess[str], match: str) -> None:
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("pqml: error: "), proc.stderr
+    assert match in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    d = tmp_path_factory.mktemp("keys")
+    res = run("keygen", "--alg", "ML-DSA-65", "-o", d / "k.pem")
+    assert res.exit_code == 0, res.output
+    (d / "k.pub").write_text(res.stdout)
+    return d / "k.pem", d / "k.pub"
+
+
+@pytest.fixture
+def signed(tmp_path: Path, key: tuple[Path, Path]) -> Path:
+    root = tmp_path / "model"
+    root.mkdir()
+    (root / "config.json").write_text('{"hidden": 8}')
+    (root / "w.pkl").write_bytes(b"\x80\x04K\x01.")
+    assert run("sign", root, "-k", key[0]).exit_code == 0
+    return root
+
+
+def test_fifo_in_place_of_signed_file_is_refused_by_verify_only(
+        signed: Path, key: tuple[Path, Path]) -> None:
+    (signed / "w.pkl").unlink()
+    os.mkfifo(signed / "w.pkl")
+    proc = run_child("verify", signed, "-k", key[1], "--only", "w.pkl")
+    assert "is not a regular file" in proc.stdout + proc.stderr, (proc.stdout, proc.stderr)
+    assert proc.returncode == 1
+
+
+def test_fifo_in_place_of_signed_file_is_refused_by_load(
+        signed: Path, key: tuple[Path, Path]) -> None:
+    (signed / "w.pkl").unlink()
+    os.mkfifo(signed / "w.pkl")
+    code = ("import sys, pqml\n"
+            "try:\n"
+            "    pqml.load(sys.argv[1], trusted=[sys.argv[2]])\n"
+            "except pqml.errors.UnsafePathError as exc:\n"
+            "    print('refused:', exc)\n")
+    proc = child("-c", code, signed / "w.pkl", key[1])
+    assert proc.stdout.startswith("refused:") and "is not a regular file" in proc.stdout, \
+        (proc.stdout, proc.stderr)
+
+
+def test_bundle_linked_to_dev_zero_is_refused(signed: Path, key: tuple[Path, Path]) -> None:
+    if not os.path.exists("/dev/zero"):
+        pytest.skip("no /dev/zero")
+    (signed / "model.sig").unlink()
+    (signed / "model.sig").symlink_to("/dev/zero")
+    proc = run_child("verify", signed, "-k", key[1])
+    one_line_error(proc, "not a regular file")
+
+
+def test_bundle_fifo_is_refused(signed: Path, key: tuple[Path, Path]) -> None:
+    (signed / "model.sig").unlink()
+    os.mkfifo(signed / "model.sig")
+    proc = run_child("verify", signed, "-k", key[1], "--only", "config.json")
+    one_line_error(proc, "not a regular file")
+
+
+def test_bundle_read_is_capped_whatever_its_size_says(
+        signed: Path, key: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A regular file whose reported size is not what it holds (/proc files say 0 bytes)
+    is still read only up to the limit."""
+    source = Path("/proc/self/maps")
+    if not source.exists() or source.stat().st_size != 0:
+        pytest.skip("needs a /proc file that reports size 0")
+    (signed / "model.sig").unlink()
+    (signed / "model.sig").symlink_to(source)
+    monkeypatch.setattr(signing, "MAX_BUNDLE_SIZE", 64)
+    with pytest.raises(pqml.errors.PqmlError, match="too large for a signature bundle"):
+        pqml.load(signed / "config.json", trusted=[key[1]],
+                  verify=VerifyOptions(signature=signed / "model.sig"))
+
