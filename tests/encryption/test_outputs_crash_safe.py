@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -102,20 +103,23 @@ def work(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _default_dispositions() -> None:
-    """In the child: SIGTERM and SIGHUP as a fresh process has them, even if the test
-    runner ignores them (nohup), since an ignored disposition is inherited."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+def _dispositions(ignore: tuple[int, ...]) -> Callable[[], None]:
+    """For the child: SIGTERM and SIGHUP as a fresh process has them, even if the test
+    runner ignores them (nohup), since an ignored disposition is inherited; ``ignore``
+    ones ignored, as under nohup."""
+    def set_them() -> None:
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN if signum in ignore else signal.SIG_DFL)
+    return set_them
 
 
 def stop_at(work: Path, point: str, count: int, *args: str | Path,
-            tmpfile: bool = True) -> subprocess.Popen[bytes]:
+            tmpfile: bool = True, ignore: tuple[int, ...] = ()) -> subprocess.Popen[bytes]:
     """Run pqml ``args`` until it stops itself at ``point`` (the ``count``-th time)."""
     proc = subprocess.Popen(
         [sys.executable, str(work / "hook.py"), point, str(count),
          "tmpfile" if tmpfile else "no-tmpfile", *map(str, args)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_default_dispositions)
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_dispositions(ignore))
     _, status = os.waitpid(proc.pid, os.WUNTRACED)
     if not os.WIFSTOPPED(status):
         assert proc.stderr is not None
@@ -132,11 +136,13 @@ def kill(proc: subprocess.Popen[bytes]) -> None:
 
 def terminate(proc: subprocess.Popen[bytes], signum: int) -> None:
     """Deliver ``signum`` to the stopped process: it stays pending while the process is
-    stopped and acts (with pqml's disposition for it) as soon as SIGCONT resumes it."""
+    stopped and acts (with pqml's handler for it) as soon as SIGCONT resumes it. pqml
+    cleans up, says so on one line and exits with 128 + the signal number, as shells do."""
     os.kill(proc.pid, signum)
     os.kill(proc.pid, signal.SIGCONT)
-    proc.communicate(timeout=60)
-    assert proc.returncode == -signum
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signum, err
+    assert err.decode().splitlines() == ["pqml: error: terminated"], err
 
 
 def open_outputs(pid: int, directory: Path) -> dict[str, bytes]:
@@ -407,8 +413,8 @@ SIGNALS = pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP],
 
 @SIGNALS
 def test_decrypt_terminated_leaves_no_plaintext(work: Path, signum: int) -> None:
-    """SIGTERM/SIGHUP mid-decrypt end pqml (no handler catches them) with its partial
-    plaintext in an unnamed file, which the kernel frees: nothing named is left."""
+    """SIGTERM/SIGHUP mid-decrypt end pqml with its partial plaintext in an unnamed
+    file, which the kernel frees: nothing named is left."""
     plaintext = os.urandom(SIZE)
     enc = encrypted(work / "big.pqml", plaintext)
     out = work / "out" / "out.bin"
@@ -420,6 +426,38 @@ def test_decrypt_terminated_leaves_no_plaintext(work: Path, signum: int) -> None
     assert files(work / "out") == [] and with_plaintext(work, plaintext) == []
     subprocess.run([sys.executable, "-m", "pqml.cli.main", *map(str, args)], check=True)
     assert out.read_bytes() == plaintext and files(work / "out") == ["out.bin"]
+
+
+@SIGNALS
+def test_fallback_named_temporary_is_removed_when_terminated(work: Path, signum: int) -> None:
+    """Without O_TMPFILE the partial plaintext has a (hidden, 0600) name: SIGTERM/SIGHUP
+    unwind pqml through its cleanup, which deletes it, instead of leaving it for the next
+    run into the same output."""
+    plaintext = os.urandom(SIZE)
+    enc = encrypted(work / "big.pqml", plaintext)
+    out = work / "out" / "out.bin"
+    args = ("decrypt", "-i", work / "keys/alice.pem", "-o", out, enc)
+    proc = stop_at(work, "written", 4, *args, tmpfile=False)
+    [left] = files(work / "out")
+    assert left.startswith(".out.bin.") and left.endswith(TEMP_SUFFIX)
+    terminate(proc, signum)
+    assert files(work / "out") == [] and with_plaintext(work, plaintext) == []
+
+
+def test_an_ignored_sigterm_stays_ignored(work: Path) -> None:
+    """Under nohup (SIGTERM/SIGHUP inherited as ignored) pqml installs no handler: the
+    signal is still ignored and the run completes."""
+    plaintext = os.urandom(SIZE)
+    enc = encrypted(work / "big.pqml", plaintext)
+    out = work / "out" / "out.bin"
+    proc = stop_at(work, "written", 4, "decrypt", "-i", work / "keys/alice.pem", "-o", out,
+                   enc, ignore=(signal.SIGTERM, signal.SIGHUP))
+    os.kill(proc.pid, signal.SIGTERM)
+    os.kill(proc.pid, signal.SIGHUP)
+    os.kill(proc.pid, signal.SIGCONT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert out.read_bytes() == plaintext
 
 
 @SIGNALS

@@ -213,6 +213,33 @@ def test_atomic_path_suffix_mode_and_failure(tmp_path: Path) -> None:
     assert (tmp_path / "model.pt").read_bytes() == b"again"
 
 
+@pytest.mark.parametrize(("call", "overwrite"), [
+    ("fsync", True), ("fsync", False), ("chmod", True), ("chmod", False),
+    ("replace", True), ("link", False)])
+def test_atomic_path_commit_failure_is_a_typed_error_naming_the_target(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, call: str, overwrite: bool) -> None:
+    """A full disk at fsync, chmod or the final rename/link is an OutputPathError that
+    names the target (the OSError chained as its cause), and no partial file is left."""
+    target = tmp_path / "model.pt"
+    if overwrite:
+        target.write_bytes(b"old")
+    full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise full
+
+    with (pytest.raises(OutputPathError, match=r"model\.pt: cannot write: ") as info,
+          atomic_path(target, overwrite=overwrite) as tmp):
+        tmp.write_bytes(b"new weights")
+        monkeypatch.setattr(os, call, fail)
+    monkeypatch.undo()
+    assert not isinstance(info.value, OutputExistsError)
+    assert info.value.__cause__ is full
+    assert names(tmp_path) == (["model.pt"] if overwrite else [])
+    if overwrite:
+        assert target.read_bytes() == b"old"
+
+
 # ---- trees ----------------------------------------------------------------------------------
 
 

@@ -130,3 +130,67 @@ def test_bundle_read_is_capped_whatever_its_size_says(
         pqml.load(signed / "config.json", trusted=[key[1]],
                   verify=VerifyOptions(signature=signed / "model.sig"))
 
+
+
+# Trust files the verifier names (a policy file, certificate-chain anchors) are read the
+# same way: a FIFO or device is refused and a regular file is read only up to a cap.
+
+_LOAD_TRUST_FILE = (
+    "import sys\n"
+    "from pqml.primitives.errors import PqmlError\n"
+    "from pqml.signing import certificates, policy\n"
+    "try:\n"
+    "    if sys.argv[1] == 'policy':\n"
+    "        policy.load_policy(sys.argv[2])\n"
+    "    else:\n"
+    "        certificates.load_anchors([sys.argv[2]])\n"
+    "except PqmlError as exc:\n"
+    "    print('refused:', exc)\n"
+)
+
+
+def _special(tmp_path: Path, kind: str) -> Path:
+    path = tmp_path / "trust-file"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        if not os.path.exists("/dev/zero"):
+            pytest.skip("no /dev/zero")
+        path.symlink_to("/dev/zero")
+    return path
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
+@pytest.mark.parametrize("loader", ["policy", "anchors"])
+def test_trust_file_that_is_not_regular_is_refused(
+        tmp_path: Path, loader: str, kind: str) -> None:
+    proc = child("-c", _LOAD_TRUST_FILE, loader, _special(tmp_path, kind))
+    assert proc.stdout.startswith("refused:") and "is not a regular file" in proc.stdout, \
+        (proc.stdout, proc.stderr)
+
+
+def test_policy_fifo_is_refused_by_verify_cli(signed: Path, key: tuple[Path, Path]) -> None:
+    os.mkfifo(signed.parent / "trust.toml")
+    proc = run_child("verify", signed, "-k", key[1], "--policy", signed.parent / "trust.toml")
+    one_line_error(proc, "not a regular file")
+
+
+def test_policy_file_read_is_capped(tmp_path: Path) -> None:
+    from pqml.signing import policy
+
+    big = tmp_path / "trust.toml"
+    big.write_bytes(b"require_pq = true\n" + b"#" * policy.MAX_POLICY_SIZE)
+    with pytest.raises(pqml.errors.PolicyFileError, match="too large for a policy file"):
+        policy.load_policy(big)
+
+
+def test_certificate_chain_read_is_capped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pqml.primitives.errors import KeyFormatError
+    from pqml.signing import certificates
+
+    monkeypatch.setattr(certificates, "MAX_CERTIFICATE_CHAIN_SIZE", 64)
+    big = tmp_path / "ca.pem"
+    big.write_bytes(b"-" * 65)
+    with pytest.raises(KeyFormatError, match="too large for a certificate chain"):
+        certificates.load_anchors([big])

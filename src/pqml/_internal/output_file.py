@@ -400,7 +400,8 @@ def atomic_path(target: str | os.PathLike[str], *, mode: int = 0o644,
 
     The limit: a library opens the path itself, so the file must have a name while it
     is written. It is 0600 from birth and deleted on any exception; a SIGKILL can leave
-    it, and the next write of ``target`` removes it (its lock is gone)."""
+    it, and the next write of ``target`` removes it (its lock is gone). A failed fsync,
+    chmod or rename (disk full) is an OutputPathError naming ``target``."""
     path = Path(target)
     parent = path.parent
     if not overwrite:
@@ -413,16 +414,21 @@ def atomic_path(target: str | os.PathLike[str], *, mode: int = 0o644,
                               f"{exc.strerror or exc}") from None
     try:
         yield tmp
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            try:
-                _link_named(tmp, path)
-            except FileExistsError:
-                raise OutputExistsError(exists_message(path)) from None
+        try:
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.chmod(tmp, mode)
+            if overwrite:
+                os.replace(tmp, path)
+            else:
+                try:
+                    _link_named(tmp, path)
+                except FileExistsError:
+                    raise OutputExistsError(exists_message(path)) from None
+        except OutputExistsError:
+            raise
+        except OSError as exc:
+            raise _write_error(path, exc) from exc
     finally:
         os.close(fd)
         with contextlib.suppress(FileNotFoundError):

@@ -282,7 +282,8 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
              epilog="Run 'pqml COMMAND --help' for a command's options and examples.\n\n"
                     "Exit codes: 0 ok, 1 the operation failed (scan: findings matched "
                     "--fail-on), 2 usage error (scan: any failure), 130 interrupted, "
-                    "141 output closed early (e.g. piped into head).")
+                    "129/143 terminated by SIGHUP/SIGTERM, 141 output closed early "
+                    "(e.g. piped into head).")
 @click.version_option(__version__, "-V", "--version", prog_name="pqml")
 def cli() -> None:
     """Post-quantum protection for machine-learning assets.
@@ -294,8 +295,39 @@ def cli() -> None:
     """
 
 
+class _Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived. Raised from the handler so the stack unwinds like on
+    Ctrl-C: the output cleanups run (a named fallback temporary is deleted, not left for
+    the next run). A BaseException, so no ``except Exception`` swallows it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_terminate(signum: int, frame: object) -> None:
+    raise _Terminated(signum)
+
+
 def main() -> None:
-    cli(prog_name="pqml")
+    """The ``pqml`` program: the CLI with SIGTERM and SIGHUP turned into a clean exit
+    (``pqml: error: terminated``, code 128 + the signal). Only signals still at their
+    default are taken over: one ignored under ``nohup`` stays ignored."""
+    import signal
+
+    taken = [s for s in (signal.SIGTERM, signal.SIGHUP)
+             if signal.getsignal(s) == signal.SIG_DFL]
+    for signum in taken:
+        signal.signal(signum, _on_terminate)
+    try:
+        cli(prog_name="pqml")
+    except _Terminated as stop:
+        for signum in taken:  # a second signal while reporting ends pqml the default way
+            signal.signal(signum, signal.SIG_DFL)
+        _fail("terminated", 128 + stop.signum)
+    finally:
+        for signum in taken:
+            signal.signal(signum, signal.SIG_DFL)
 
 
 if __name__ == "__main__":

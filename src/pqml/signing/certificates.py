@@ -18,16 +18,24 @@ from typing import Any
 
 from pqml.primitives.base import VerifyingKey
 from pqml.primitives.errors import KeyFormatError
+from pqml.signing import model_tree
 from pqml.signing.errors import SignatureVerificationError
+
+MAX_CERTIFICATE_CHAIN_SIZE = 16 << 20  # far above any real CA bundle; bounds a hostile path
 
 
 def load_anchors(paths: Sequence[str | Path]) -> list[Any]:
-    """Every PEM certificate in the given files (a file may hold several)."""
+    """Every PEM certificate in the given files (a file may hold several). Only regular
+    files are read, each up to MAX_CERTIFICATE_CHAIN_SIZE (a FIFO or device is refused)."""
     from cryptography import x509
 
     anchors: list[Any] = []
     for path in paths:
-        data = Path(path).read_bytes()
+        data = model_tree.read_regular(Path(path), MAX_CERTIFICATE_CHAIN_SIZE,
+                                       "certificate chain")
+        if len(data) > MAX_CERTIFICATE_CHAIN_SIZE:
+            raise KeyFormatError(f"{path}: more than {MAX_CERTIFICATE_CHAIN_SIZE} bytes is too "
+                                 "large for a certificate chain")
         try:
             anchors.extend(x509.load_pem_x509_certificates(data))
         except ValueError as exc:

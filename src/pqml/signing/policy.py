@@ -37,12 +37,14 @@ from typing import TYPE_CHECKING, Any
 from pqml._internal.text import plural
 from pqml.primitives.base import PrivateKey, PublicKey, VerifyingKey
 from pqml.primitives.errors import WrongKeyTypeError
+from pqml.signing import model_tree
 from pqml.signing.errors import PolicyFileError
 
 if TYPE_CHECKING:
     from pqml.signing.signing import SignatureCheck
 
 KeySource = PublicKey | PrivateKey | str | os.PathLike[str] | bytes
+MAX_POLICY_SIZE = 1 << 20  # a policy is a few lines; the cap bounds a hostile path's read
 
 
 @dataclass(frozen=True)
@@ -179,9 +181,14 @@ def parse_root_digest(text: str, where: str) -> str:
 
 
 def load_policy(path: str | os.PathLike[str]) -> TrustPolicy:
-    """Read a JSON or TOML policy file; key and certificate paths are relative to it."""
+    """Read a JSON or TOML policy file; key and certificate paths are relative to it.
+    Only a regular file is read, and never more than MAX_POLICY_SIZE (a FIFO would block
+    forever, ``/dev/zero`` would fill memory)."""
     p = Path(path)
-    data = p.read_bytes()
+    data = model_tree.read_regular(p, MAX_POLICY_SIZE, "policy file")
+    if len(data) > MAX_POLICY_SIZE:
+        raise PolicyFileError(f"{p}: more than {MAX_POLICY_SIZE} bytes is too large for a "
+                              "policy file")
     obj = _parse(p, data)
     if not isinstance(obj, dict):
         raise PolicyFileError(f"{p}: a policy must be a JSON object or TOML table")
