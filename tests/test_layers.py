@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("cli", ("pqml.cli",)),
     ("interfaces", ("pqml", "pqml.errors", "pqml.joblib", "pqml.torch", "pqml.safetensors")),
     ("capabilities", ("pqml.encryption", "pqml.signing", "pqml.keys", "pqml.scan",
-                      "pqml.bench")),
+                      "pqml.bench", "pqml.log")),
     ("internal", ("pqml._internal",)),
     ("formats", ("pqml.formats",)),
     ("primitives", ("pqml.primitives",)),

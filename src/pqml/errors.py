@@ -32,6 +32,8 @@ each class lives::
     │   └── NotEncryptedError                   encryption.errors
     ├── RecipientError (ValueError)             formats.age.errors
     ├── BundleFormatError (ValueError)          formats.errors
+    ├── NoteFormatError (ValueError)            formats.errors
+    ├── MerkleProofError (ValueError)           log.errors
     ├── OutputPathError                         _internal.errors
     │   └── OutputExistsError (FileExistsError) _internal.errors
     ├── RekeyError                              encryption.errors
@@ -79,9 +81,11 @@ from pqml.formats.errors import (
     Bech32Error,
     BundleFormatError,
     DERError,
+    NoteFormatError,
     PassphraseRequiredError,
     WrongKeyPassphraseError,
 )
+from pqml.log.errors import MerkleProofError
 from pqml.primitives.errors import (
     ChunkedFormatError,
     DecryptionError,
@@ -124,9 +128,11 @@ __all__ = [
     "InvalidSignatureError",
     "KeyFileExistsError",
     "KeyFormatError",
+    "MerkleProofError",
     "MessageLimitReachedError",
     "NoIdentityMatchError",
     "NotEncryptedError",
+    "NoteFormatError",
     "OutputExistsError",
     "OutputPathError",
     "PassphraseRequiredError",

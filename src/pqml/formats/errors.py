@@ -29,3 +29,8 @@ class BundleFormatError(PqmlError, ValueError):
 
 class Bech32Error(KeyFormatError):
     """A string is not valid Bech32; the message says why (never echoes the payload)."""
+
+
+class NoteFormatError(PqmlError, ValueError):
+    """A C2SP signed note, verifier key, checkpoint or tlog-proof breaks its grammar or a
+    size bound; the message names the line or field and the rule broken."""
