@@ -82,6 +82,25 @@ def vector(*parts: str) -> Path:
     return path
 
 
+def cli_run(*args: object, input: bytes | None = None):  # type: ignore[no-untyped-def]
+    """``pqml ARGS`` in process (click's runner; exceptions propagate, so a traceback fails
+    the test instead of hiding in the output)."""
+    from click.testing import CliRunner
+
+    from pqml.cli.main import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args], input=input,
+                              catch_exceptions=False)
+
+
+def signing_key_files(directory: Path, alg: str = "ML-DSA-65") -> tuple[Path, Path]:
+    """A key pair made by ``pqml keygen``: (private PEM, public PEM)."""
+    res = cli_run("keygen", "--alg", alg, "-o", directory / "k.pem")
+    assert res.exit_code == 0, res.output
+    (directory / "k.pub").write_text(res.stdout)
+    return directory / "k.pem", directory / "k.pub"
+
+
 def load_json(path: Path):
     with path.open() as f:
         return json.load(f)

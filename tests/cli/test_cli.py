@@ -10,16 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from pqml import __version__
-from pqml.cli.main import cli
 
 from conftest import REPO
-
-
-def run(*args: str, input: bytes | None = None):
-    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+from conftest import cli_run as run
 
 
 def pqml_subprocess(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from click.testing import CliRunner
-
-from pqml.cli.main import cli
 from pqml.errors import PassphraseRequiredError
 from pqml.formats import keyfile
 
-
-def run(*args: str):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+from conftest import cli_run as run
 
 
 def _encrypted_key(tmp_path: Path) -> tuple[Path, Path, bytes]:

@@ -13,14 +13,11 @@ from pathlib import Path
 
 import click
 import pytest
-from click.testing import CliRunner
 
 from pqml.cli.main import cli
 
-
-def run(*args: object, input: bytes | None = None):
-    return CliRunner().invoke(cli, [str(a) for a in args], input=input,
-                              catch_exceptions=False)
+from conftest import cli_run as run
+from conftest import signing_key_files
 
 
 def commands() -> Iterator[tuple[str, click.Command]]:
@@ -67,11 +64,7 @@ def test_leaving_paths_out_is_spelled_ignore_in_every_command() -> None:
 
 @pytest.fixture(scope="module")
 def signer(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    d = tmp_path_factory.mktemp("signer")
-    res = run("keygen", "--alg", "ML-DSA-44", "-o", d / "k.pem")
-    assert res.exit_code == 0, res.output
-    (d / "k.pub").write_text(res.stdout)
-    return d / "k.pem", d / "k.pub"
+    return signing_key_files(tmp_path_factory.mktemp("signer"), "ML-DSA-44")
 
 
 def make_model(root: Path) -> Path:

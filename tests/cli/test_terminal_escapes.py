@@ -13,17 +13,14 @@ import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from pqml._internal.text import printable
-from pqml.cli.main import cli
+
+from conftest import cli_run as run
+from conftest import signing_key_files
 
 FAKE = "\x1b[2K\r\x1b[32mVerified\x1b[0m"
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline
-
-
-def run(*args: object):
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
 def assert_clean(text: str) -> None:
@@ -32,11 +29,7 @@ def assert_clean(text: str) -> None:
 
 @pytest.fixture(scope="module")
 def key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    d = tmp_path_factory.mktemp("keys")
-    res = run("keygen", "--alg", "ML-DSA-65", "-o", d / "k.pem")
-    assert res.exit_code == 0, res.output
-    (d / "k.pub").write_text(res.stdout)
-    return d / "k.pem", d / "k.pub"
+    return signing_key_files(tmp_path_factory.mktemp("keys"), "ML-DSA-65")
 
 
 @pytest.fixture

@@ -10,15 +10,10 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from pqml._internal.text import article, plural, with_article
-from pqml.cli.main import cli
 
-
-def run(*args: object, input: bytes | None = None):
-    return CliRunner().invoke(cli, [str(a) for a in args], input=input,
-                              catch_exceptions=False)
+from conftest import cli_run as run
 
 
 def error_line(result) -> str:

@@ -11,21 +11,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from pqml.cli.main import cli
 from pqml.formats import age_keys
 from pqml.formats.keyfile import private_key_to_pem, public_key_to_pem
 from pqml.primitives import registry
 
 from conftest import REPO
+from conftest import cli_run as run
 
 AGE = shutil.which("age")
-
-
-def run(*args: str | Path, input: bytes | None = None):  # type: ignore[no-untyped-def]
-    return CliRunner().invoke(cli, [str(a) for a in args], input=input,
-                              catch_exceptions=False)
 
 
 def pqml(*args: str | Path, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:

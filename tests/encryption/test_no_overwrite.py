@@ -18,13 +18,11 @@ from pqml.formats.keyfile import private_key_to_pem
 from pqml.primitives import registry
 from pqml.signing import signing
 
+from conftest import cli_run as run
+
 ALICE = registry.scheme("X-Wing").generate()
 BOB = registry.scheme("X-Wing").generate()
 SIGNER = registry.scheme("ML-DSA-44").generate()
-
-
-def run(*args: str | Path):  # type: ignore[no-untyped-def]
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
 def refused(res, output: Path | str) -> None:  # type: ignore[no-untyped-def]

@@ -10,14 +10,10 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from pqml.cli.main import cli
 from pqml.signing import manifest, signing
 
-
-def run(*args: object):
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+from conftest import cli_run as run
 
 
 def one_line_error(result, match: str) -> str:

@@ -13,13 +13,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 import pqml
-from pqml.cli.main import cli
 from pqml.errors import PolicyFileError, TrustPolicyError
 from pqml.signing import signing
 from pqml.signing.policy import TrustPolicy, trusted_key
+
+from conftest import cli_run as run
 
 _KEY: list[object] = []
 
@@ -28,10 +28,6 @@ def key():  # type: ignore[no-untyped-def]
     if not _KEY:
         _KEY.append(pqml.generate_key("ML-DSA-65"))
     return _KEY[0]
-
-
-def run(*args: object):
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
 @pytest.fixture

@@ -8,15 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from pqml.cli.main import cli
-
+from conftest import cli_run as run
 from conftest import vector
-
-
-def run(*args: str):
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
 def assert_one_line_error(result, match: str = "", code: int = 1) -> None:

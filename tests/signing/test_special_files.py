@@ -16,20 +16,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 import pqml
-from pqml.cli.main import cli
 from pqml.signing import signing
 from pqml.signing.verify_options import VerifyOptions
+
+from conftest import cli_run as run
+from conftest import signing_key_files
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 GUARD_SECONDS = 30  # only stops a hang; a pass takes a second or two
 MEMORY_LIMIT = 2 << 30
-
-
-def run(*args: object):
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
 def _limit_memory() -> None:
@@ -60,11 +57,7 @@ def one_line_error(proc: subprocess.CompletedProcess[str], match: str) -> None:
 
 @pytest.fixture(scope="module")
 def key(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    d = tmp_path_factory.mktemp("keys")
-    res = run("keygen", "--alg", "ML-DSA-65", "-o", d / "k.pem")
-    assert res.exit_code == 0, res.output
-    (d / "k.pub").write_text(res.stdout)
-    return d / "k.pem", d / "k.pub"
+    return signing_key_files(tmp_path_factory.mktemp("keys"), "ML-DSA-65")
 
 
 @pytest.fixture
