@@ -161,3 +161,14 @@ def run_on_terminal(argv: list[str], answers: list[tuple[bytes, bytes]],
         os.close(fd)
         _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status), transcript, [p for p, _ in pending]
+
+
+@pytest.fixture(autouse=True)
+def _own_pqml_home(tmp_path_factory: pytest.TempPathFactory,
+                   monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own, not yet created ``$PQML_HOME`` (keyring, transparency log),
+    so no test reads or writes the developer's real one, and none sees another's keys.
+    Subprocesses inherit it through the environment."""
+    home = tmp_path_factory.getbasetemp() / "pqml-home" / os.urandom(6).hex()
+    monkeypatch.setenv("PQML_HOME", str(home))
+    return home

@@ -19,6 +19,7 @@ SRC = REPO / "src"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("cli", ("pqml.cli",)),
     ("interfaces", ("pqml", "pqml.errors", "pqml.joblib", "pqml.torch", "pqml.safetensors")),
+    ("services", ("pqml.gateway", "pqml.fl")),
     ("capabilities", ("pqml.encryption", "pqml.signing", "pqml.keys", "pqml.scan",
                       "pqml.bench", "pqml.log")),
     ("internal", ("pqml._internal",)),

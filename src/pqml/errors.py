@@ -34,6 +34,18 @@ each class lives::
     ├── BundleFormatError (ValueError)          formats.errors
     ├── NoteFormatError (ValueError)            formats.errors
     ├── MerkleProofError (ValueError)           log.errors
+    ├── LogEntryError (ValueError)              log.errors
+    ├── LogError                                log.errors
+    │   └── LogTamperedError                    log.errors
+    ├── MonitorConfigError (ValueError)         log.errors
+    ├── ComplianceError                         log.errors
+    ├── KeyringError                            keys.errors
+    │   ├── UnknownKeyError (LookupError)       keys.errors
+    │   ├── KeyStateError                       keys.errors
+    │   ├── KeyringLockedError                  keys.errors
+    │   ├── KeyringCorruptError                 keys.errors
+    │   └── RotationError                       keys.errors
+    ├── MigrationError                          keys.errors
     ├── OutputPathError                         _internal.errors
     │   └── OutputExistsError (FileExistsError) _internal.errors
     ├── RekeyError                              encryption.errors
@@ -85,7 +97,23 @@ from pqml.formats.errors import (
     PassphraseRequiredError,
     WrongKeyPassphraseError,
 )
-from pqml.log.errors import MerkleProofError
+from pqml.keys.errors import (
+    KeyringCorruptError,
+    KeyringError,
+    KeyringLockedError,
+    KeyStateError,
+    MigrationError,
+    RotationError,
+    UnknownKeyError,
+)
+from pqml.log.errors import (
+    ComplianceError,
+    LogEntryError,
+    LogError,
+    LogTamperedError,
+    MerkleProofError,
+    MonitorConfigError,
+)
 from pqml.primitives.errors import (
     ChunkedFormatError,
     DecryptionError,
@@ -118,6 +146,7 @@ __all__ = [
     "Bech32Error",
     "BundleFormatError",
     "ChunkedFormatError",
+    "ComplianceError",
     "DERError",
     "DecryptionError",
     "FileChangedError",
@@ -128,8 +157,17 @@ __all__ = [
     "InvalidSignatureError",
     "KeyFileExistsError",
     "KeyFormatError",
+    "KeyStateError",
+    "KeyringCorruptError",
+    "KeyringError",
+    "KeyringLockedError",
+    "LogEntryError",
+    "LogError",
+    "LogTamperedError",
     "MerkleProofError",
     "MessageLimitReachedError",
+    "MigrationError",
+    "MonitorConfigError",
     "NoIdentityMatchError",
     "NotEncryptedError",
     "NoteFormatError",
@@ -143,12 +181,14 @@ __all__ = [
     "RecipientError",
     "RekeyError",
     "RekeyManyError",
+    "RotationError",
     "SafetensorsFormatError",
     "ScanError",
     "SignatureVerificationError",
     "TrustPolicyError",
     "UnavailableAlgorithmError",
     "UnknownAlgorithmError",
+    "UnknownKeyError",
     "UnsafePathError",
     "UnsafeTreeEntryError",
     "UnsignedFileError",

@@ -1,0 +1,39 @@
+"""Errors of key management (re-exported by :mod:`pqml.errors`).
+
+Every message names the key (id, prefix or label as the user gave it) or the file, and
+never carries key material or a passphrase.
+"""
+
+from __future__ import annotations
+
+from pqml.primitives.errors import PqmlError
+
+
+class KeyringError(PqmlError):
+    """The keyring cannot do what was asked; subclasses say why."""
+
+
+class UnknownKeyError(KeyringError, LookupError):
+    """A key reference (id, id prefix or label) matches no key, or more than one."""
+
+
+class KeyStateError(KeyringError):
+    """The key's state forbids the operation or the transition (e.g. encrypting to a
+    retired key, promoting a destroyed one)."""
+
+
+class KeyringLockedError(KeyringError):
+    """Another process holds the keyring's write lock longer than the wait allows."""
+
+
+class KeyringCorruptError(KeyringError):
+    """The keyring's index or a key file is unreadable, of an unknown schema version, or
+    disagrees with itself; nothing is changed."""
+
+
+class RotationError(KeyringError):
+    """A rotation or its journal cannot proceed (the journal names the asset)."""
+
+
+class MigrationError(PqmlError):
+    """An artifact cannot be migrated to post-quantum protection (names the file and why)."""
