@@ -50,6 +50,7 @@ KEYS = "Keys (post-quantum and classical; PEM and age encodings)"
 ENCRYPTION = "Encryption (pqml/v1 and age: files, directory trees, standard input)"
 SIGNING = "Signing (OpenSSF model-signing bundles; verify before load)"
 INVENTORY = "Inventory (CBOM, SARIF, migration plan)"
+AUDIT = "Audit (transparency log, monitoring, compliance)"
 ALGORITHMS = "Algorithms and benchmarks"
 
 # Subcommands in the order and sections of `pqml --help`.
@@ -77,6 +78,8 @@ COMMANDS: dict[str, Command] = {
     "scan": Command("pqml.cli.scan:scan", INVENTORY,
                     "Find the cryptography in code, configs, keys and ML artifacts.",
                     failed=EXIT_USAGE),
+    "compliance": Command("pqml.cli.compliance:compliance", AUDIT,
+                          "Report progress against post-quantum deadlines and policy."),
     "algorithms": Command("pqml.cli.algorithms:algorithms", ALGORITHMS,
                           "List the algorithms pqml knows, with sizes and quantum status."),
     "bench": Command("pqml.cli.bench:bench", ALGORITHMS,

@@ -30,6 +30,16 @@ class LogTamperedError(LogError):
 class MonitorConfigError(PqmlError, ValueError):
     """A monitor rule in pqml.toml is malformed (names the rule and the setting)."""
 
+    exit_code = 2  # a malformed settings file is a usage error, as for every command
+
+
+class AlertDeliveryError(PqmlError):
+    """A monitor alert could not be delivered to its webhook (names the URL and why):
+    an alert nobody receives must not pass silently."""
+
 
 class ComplianceError(PqmlError):
-    """A compliance report cannot be made from the inputs given (names which)."""
+    """A compliance report cannot be made from the inputs given: a malformed [compliance]
+    table or history file (names the file and the setting)."""
+
+    exit_code = 2  # exit 1 is kept for "a required control failed"
