@@ -345,6 +345,7 @@ def decrypt_payload(file_key: bytes, nonce: bytes, source: Source, dst: Writable
     next_buffer, hand_over = output_buffers(dst, BLOCK_CHUNKS * CHUNK_SIZE)
     total = 0
     for part in iter_blocks(PayloadCipher.for_file(file_key, nonce), source, next_buffer):
-        hand_over(part)
+        # The length first: a write-behind sink may release ``part`` once it has it.
         total += len(part)
+        hand_over(part)
     return total

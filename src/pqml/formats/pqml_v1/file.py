@@ -230,8 +230,9 @@ def decrypt_payload(file_key: bytes, src: Readable, dst: Writable, *,
     total = 0
     for part in iter_payload(file_key, src, block_size=block_size, progress=progress,
                              out_buffer=next_buffer):
-        hand_over(part)
+        # The length first: a write-behind sink may release ``part`` once it has it.
         total += len(part)
+        hand_over(part)
     return total
 
 
