@@ -13,6 +13,8 @@ with every detector on (all files, not only .py).
     python bench/scan.py                 # print results
     python bench/scan.py --write-docs    # also update docs/PERFORMANCE.md
     python bench/scan.py --verbose       # list misses and false positives
+    python bench/scan.py --eval          # real packages (bench/scan_eval, fetched on demand)
+    python bench/scan.py --eval --split heldout --verbose
 """
 
 from __future__ import annotations
@@ -231,6 +233,23 @@ def write_docs(section: str) -> None:
     doc.write_text(text)
 
 
+def real_packages(split: str | None, verbose: bool) -> None:
+    """Recall and precision on the pinned real packages (bench/scan_eval/LABELLING.md)."""
+    sys.path.insert(0, str(HERE / "scan_eval"))
+    import eval as scan_eval  # bench/scan_eval/eval.py
+
+    packages, labels = scan_eval.load()
+    roots = scan_eval.fetch(packages)
+    print(f"Command: python bench/scan.py --eval -- {dt.date.today().isoformat()}, "
+          f"{machine()}")
+    for name in ((split,) if split else ("build", "heldout")):
+        r = scan_eval.evaluate(packages, labels, roots, name, verbose)
+        print(f"{name}: recall {r['recall']:.1%} ({r['found']}/{r['labels']}), precision "
+              f"{r['precision']:.1%} ({r['correct']}/{r['findings']})")
+        for title, table in (("kind", r["by_kind"]), ("family", r["by_family"])):
+            print(f"  by {title}: " + ", ".join(f"{k} {f}/{n}" for k, (f, n) in table.items()))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--verbose", action="store_true")
@@ -238,7 +257,14 @@ def main() -> None:
     ap.add_argument("--rebuild", action="store_true", help="regenerate the binary corpus")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--eval", action="store_true",
+                    help="fetch the pinned packages of bench/scan_eval (pip, sha256-checked, "
+                         "cached outside the repository) and report recall and precision")
+    ap.add_argument("--split", choices=("build", "heldout"), default=None)
     args = ap.parse_args()
+    if args.eval:
+        real_packages(args.split, args.verbose)
+        return
     ensure_corpus(args.rebuild)
     acc = accuracy(args.verbose)
     splits = {name: accuracy(False, name) for name in ("development", "holdout", "holdout2")}

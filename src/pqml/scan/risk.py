@@ -281,6 +281,11 @@ def assess(f: Finding, cfg: RiskConfig) -> Risk:
     if f.confidence == "low":
         score -= 10
     score = max(0, min(100, score))
+    if f.details.get("usedforsecurity") is False:
+        # still an inventory item (it must move off MD5/SHA-1 one day), but a checksum or
+        # cache key protects nothing: low risk, whatever the algorithm
+        score = min(max(score, 15), 34)
+        reasons.append("flagged not for security (usedforsecurity=False)")
     level = ("critical" if score >= 80 else "high" if score >= 60 else "medium" if score >= 35
              else "low" if score >= 15 else "info")
     from pqml.scan.plan import replacement_for

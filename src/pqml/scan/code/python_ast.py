@@ -14,12 +14,25 @@ is followed to ``3072``. So the analyzer
    arguments (``padding.PSS(...)``, ``ec.ECDSA(...)``) or by the type of their receiver,
    inferred from the call that created it (``key = ec.generate_private_key(...)``) or from
    a parameter annotation (``key: rsa.RSAPrivateKey``),
-4. reports what is left unconsumed: hash constructors passed as values
-   (``digestmod=hashlib.sha1``), TLS version constants, and JOSE algorithm names in
-   settings (``{"ALGORITHM": "RS256"}``) that no recognised call consumed.
+4. reports what is left unconsumed: hash constructors, pyca hash classes, RSA paddings and
+   curves passed or stored as values (``digestmod=hashlib.sha1``, ``SHA256 =
+   hashes.SHA256``, a class attribute even when a call also uses it), TLS version
+   constants, and JOSE algorithm names in settings (``{"ALGORITHM": "RS256"}``);
+5. classifies constants in the positions that bind or pass a setting -- assignments, dict
+   keys and values, defaults, call arguments, returns, ``for`` tables and ``in [...]``
+   allow-lists -- against the JOSE, SSH, COSE, TLS and hash-name registries
+   (:mod:`pqml.scan.code.identifiers`), and integers shaped like MODP / FFDHE primes;
+6. adds facts from context: ``cast(RSAPublicKey, load_...())`` and ``isinstance`` tests
+   after a generic loader, ``pow(g, x, p)`` with a group prime, and a module's own helper
+   or class called with a hash (``_sign_hmac("SHA-1", ...)``, ``HMACAlgorithm(256)``),
+   which stands for the algorithm the helper's body uses. Relative imports resolve within
+   the scanned package (``from ..constants import ALGORITHMS``).
 
 Comments never reach the AST, docstrings are plain constants nobody consumes, and names
 that merely *contain* "rsa" or "hashlib" resolve to nothing -- the decoys a grep reports.
+Registry names count only as exact strings in those positions (never in messages, log or
+exception calls, or ``==`` tests), and not at all in test modules (``tests/``,
+``test_*.py``), where "RS256" is a fixture; calls in tests are still reported.
 The scanner never imports or executes the code it reads.
 """
 
@@ -29,10 +42,11 @@ import ast
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 from pqml.scan.algorithm_names import JOSE_ALGS, JWS_NAMES, curve_name, hash_name
+from pqml.scan.code import identifiers
 from pqml.scan.facts import lookup
 from pqml.scan.model import Finding
 
@@ -46,6 +60,18 @@ HINT = re.compile(
     r"|['\"](?:RSAES_OAEP|RSASSA_|ECDSA_SHA_|EC_SIGN_|RSA_SIGN_|RSA_DECRYPT_|SYMMETRIC_DEF)",
     re.M,
 )
+# Modules without crypto imports that still name algorithms: SSH negotiation tables and
+# MODP / FFDHE group primes. Plain substring tests (a regex alternative would double the
+# cost of the filter every module pays).
+# (The primes are hinted by their published leading digits -- pi for MODP, e for FFDHE --
+# so 64-bit masks, common in ordinary code, do not get a file parsed.)
+_EXTRA_HINTS = ("ssh-rsa", "ssh-ed25519", "ssh-dss", "ecdsa-sha2-", "diffie-hellman-",
+                "curve25519-sha", "FFFFFFFFFFFFFFFFC90FDAA2", "ffffffffffffffffc90fdaa2",
+                "FFFFFFFFFFFFFFFFADF85458", "ffffffffffffffffadf85458")
+
+
+def _hinted(text: str) -> bool:
+    return HINT.search(text) is not None or any(h in text for h in _EXTRA_HINTS)
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _SCOPE_TYPES = frozenset(_SCOPES)
@@ -113,7 +139,7 @@ class _Scope:
         self.annotations: dict[str, ast.expr] = {}
 
 
-@cache
+@lru_cache(maxsize=16384)
 def _normalize(qual: str) -> str:
     if qual.startswith("Cryptodome."):
         return "Crypto." + qual[len("Cryptodome."):]
@@ -127,7 +153,36 @@ def _normalize(qual: str) -> str:
         return "ecdsa." + qual.split(".", 2)[2]
     if qual.startswith("jwt.api_jwt."):
         return "jwt." + qual[len("jwt.api_jwt."):]
+    if qual.startswith(("rsa.key.", "rsa.pkcs1.")):  # python-rsa re-exports both
+        return "rsa." + qual.split(".", 2)[2]
     return qual
+
+
+# Attribute names that may be algorithm identifiers by themselves (``ALGORITHMS.RS256``).
+_IDENT_ATTRS = frozenset(identifiers.JOSE_NAMES) | frozenset(
+    q.rsplit(".", 1)[1] for q in identifiers.LIBRARY_CONSTANTS)
+# Calls whose string arguments are messages, not settings.
+_MESSAGE_SINKS = frozenset({"warn", "debug", "info", "warning", "error", "exception",
+                            "critical", "log", "print", "format", "join", "startswith",
+                            "endswith", "split", "replace", "encode", "decode"})
+_TEST_DIRS = frozenset({"tests", "test", "testing", "testdata", "fixtures"})
+
+
+def is_test_module(path: str) -> bool:
+    """Test code: algorithm names there are fixtures, not settings (calls still count)."""
+    parts = path.replace("\\", "/").split("/")
+    name = parts[-1]
+    return (name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+            or any(p in _TEST_DIRS for p in parts[:-1]))
+
+
+def package_of(path: str) -> list[str]:
+    """Dotted package of a module from its path (``src/`` and ``lib/`` roots dropped), for
+    relative imports: ``jose/backends/x.py`` is in ``jose.backends``."""
+    parts = [p for p in path.replace("\\", "/").split("/")[:-1] if p not in (".", "")]
+    while parts and parts[0] in ("src", "lib"):
+        parts = parts[1:]
+    return parts if all(p.isidentifier() for p in parts) else []
 
 
 class Analyzer:
@@ -156,14 +211,28 @@ class Analyzer:
         # (hashfunc=hashlib.sha256, a TLS constant) are parameters of those calls
         self.hit_spans: list[tuple[int, int, int, int]] = []
         self.findings: list[Finding] = []
+        # algorithm names in code positions: (node, scope, role, may be a COSE integer)
+        self.identifiers: list[tuple[ast.expr, _Scope, str, bool]] = []
+        self.big_ints: list[ast.Constant] = []
+        self.call_of_func: dict[int, ast.Call] = {}
+        self.class_values: set[int] = set()   # values assigned in a class body
+        self.module_ecdh = False
+        self.type_tests: list[tuple[ast.Call, _Scope]] = []   # isinstance(name, KeyClass)
+        self.local_defs: dict[str, ast.AST] = {}   # module-level functions and classes
+        self.is_test = is_test_module(path)
+        self.package = package_of(path)
         self.ec_findings: dict[int, Finding] = {}
         self.ecdh_origins: set[int] = set()
+        self.ecdh_peer_origins: set[int] = set()
         self._scope: _Scope = _Scope(None, is_module=True)
 
     # ---- pass 1: imports, assignments, interesting nodes ---------------------------------
 
     def collect(self) -> None:
         module_scope = self._scope
+        for stmt in self.tree.body:
+            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                self.local_defs[stmt.name] = stmt
         pending: list[tuple[ast.AST, _Scope]] = [(self.tree, module_scope)]
         while pending:
             node, scope = pending.pop()
@@ -183,6 +252,7 @@ class Analyzer:
             defaults += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)
                          if d is not None]
             for a, d in defaults:
+                self._candidates(d, scope, f"default {a.arg}=", "alg" in a.arg.lower())
                 if isinstance(d, ast.Constant | ast.Name | ast.Attribute) and not (
                         isinstance(d, ast.Constant) and d.value is None):
                     scope.assigns.setdefault(a.arg, []).append((root.lineno, d))
@@ -199,6 +269,8 @@ class Analyzer:
                     refs.append((node, scope))  # type: ignore[arg-type]
                 continue
             if t is ast.Constant:
+                if type(node.value) is int and node.value > identifiers.BIG_INT:  # type: ignore[attr-defined]
+                    self.big_ints.append(node)  # type: ignore[arg-type]
                 continue
             if t is ast.Attribute:
                 if node.attr in rules_ref_attrs and type(node.ctx) is ast.Load:  # type: ignore[attr-defined]
@@ -206,6 +278,8 @@ class Analyzer:
             elif t is ast.Call:
                 calls.append((node, scope))  # type: ignore[arg-type]
                 func = node.func  # type: ignore[attr-defined]
+                self.call_of_func[id(func)] = node  # type: ignore[assignment]
+                self._call_candidates(node, scope)  # type: ignore[arg-type]
                 if type(func) is ast.Attribute and type(func.value) is ast.Call:
                     # Cipher(...).decryptor(), PKCS1_OAEP.new(k).decrypt(...): the chained
                     # method says what the object created on the left is used for
@@ -225,10 +299,12 @@ class Analyzer:
             elif t is ast.Assign:
                 for target in node.targets:  # type: ignore[attr-defined]
                     self._record_assign(target, node.value, scope, node.lineno)  # type: ignore[attr-defined]
+                self._assign_candidates(node.targets, node.value, scope)  # type: ignore[attr-defined]
             elif t is ast.AnnAssign:
                 if node.value is not None:  # type: ignore[attr-defined]
                     self._record_assign(node.target, node.value, scope,  # type: ignore[attr-defined]
                                         node.lineno)  # type: ignore[attr-defined]
+                    self._assign_candidates([node.target], node.value, scope)  # type: ignore[attr-defined]
                 elif type(node.target) is ast.Name:  # type: ignore[attr-defined]
                     scope.annotations[node.target.id] = node.annotation  # type: ignore[attr-defined]
             elif t is ast.Import:
@@ -240,16 +316,25 @@ class Analyzer:
                         imports[top] = top
                 continue
             elif t is ast.ImportFrom:
-                if node.module and not node.level:  # type: ignore[attr-defined]
+                module = self._absolute_module(node)  # type: ignore[arg-type]
+                if module:
                     for alias in node.names:  # type: ignore[attr-defined]
                         if alias.name != "*":
-                            imports[alias.asname or alias.name] = (
-                                f"{node.module}.{alias.name}")  # type: ignore[attr-defined]
+                            imports[alias.asname or alias.name] = f"{module}.{alias.name}"
                 continue
             elif t is ast.Compare:
                 # hashlib.sha1 == fn, fn is hashlib.md5: identity tests, not uses
                 self.identity_refs.add(id(node.left))  # type: ignore[attr-defined]
                 self.identity_refs.update(id(c) for c in node.comparators)  # type: ignore[attr-defined]
+                for op, c in zip(node.ops, node.comparators, strict=True):  # type: ignore[attr-defined]
+                    if type(op) in (ast.In, ast.NotIn) and type(c) in (ast.List, ast.Tuple,
+                                                                      ast.Set):
+                        self._candidates(c, scope, "allow-list")  # crv in ["Ed25519", ...]
+            elif t is ast.Return:
+                if node.value is not None:  # type: ignore[attr-defined]
+                    self._candidates(node.value, scope, "return")  # type: ignore[attr-defined]
+            elif t is ast.For:
+                self._candidates(node.iter, scope, "table")  # type: ignore[attr-defined]
             elif t is ast.Subscript:
                 self.identity_refs.add(id(node.slice))  # type: ignore[attr-defined]
             elif t is ast.Dict:
@@ -259,7 +344,81 @@ class Analyzer:
                     if (type(k) is ast.Constant and isinstance(k.value, str)
                             and "alg" in k.value.lower()):
                         self._config_value(v, f"{k.value!r}:")
+                    if k is not None:
+                        self._candidates(k, scope, "table key")
+                    self._candidates(v, scope, "table value")
             _push_children(node, stack)
+
+    # ---- identifier candidates: values in the positions that bind or pass a setting ---------
+
+    def _candidates(self, expr: ast.expr, scope: _Scope, role: str, cose: bool = False,
+                    depth: int = 0) -> None:
+        """Remember constants (and constant attributes) in ``expr`` that may name an
+        algorithm; :meth:`run` classifies them. Lists and tuples are followed 3 deep."""
+        t = type(expr)
+        if t is ast.Constant:
+            v = expr.value  # type: ignore[attr-defined]
+            tv = type(v)
+            if (tv is str or tv is bytes) and 2 < len(v) <= 80 and (
+                    (" " not in v) if tv is str else (b" " not in v)):
+                self.identifiers.append((expr, scope, role, False))
+        elif t is ast.UnaryOp:
+            if cose and type(expr.op) is ast.USub and type(expr.operand) is ast.Constant:  # type: ignore[attr-defined]
+                self.identifiers.append((expr, scope, role, True))
+        elif t is ast.Attribute:
+            if expr.attr in _IDENT_ATTRS:  # type: ignore[attr-defined]
+                self.identifiers.append((expr, scope, role, False))
+        elif t is ast.Name:
+            if expr.id in _IDENT_ATTRS:  # type: ignore[attr-defined]
+                self.identifiers.append((expr, scope, role, False))
+        elif (t is ast.List or t is ast.Tuple or t is ast.Set) and depth < 3:
+            for e in expr.elts:  # type: ignore[attr-defined]
+                self._candidates(e, scope, role, cose, depth + 1)
+        elif t is ast.BinOp:  # "ecdsa-sha2-" + curve_id: a registry prefix completed later
+            left = expr.left  # type: ignore[attr-defined]
+            if type(expr.op) is ast.Add and type(left) is ast.Constant and isinstance(  # type: ignore[attr-defined]
+                    left.value, str | bytes) and left.value[-1:] in ("-", b"-"):
+                self.identifiers.append((left, scope, f"{role} prefix", False))
+
+    def _assign_candidates(self, targets: list[ast.expr], value: ast.expr,
+                           scope: _Scope) -> None:
+        if type(value) not in _CANDIDATE_TYPES:
+            return
+        names = [t.id if isinstance(t, ast.Name) else t.attr if isinstance(t, ast.Attribute)
+                 else "" for t in targets]
+        cose = any("alg" in n.lower() for n in names)
+        self._candidates(value, scope, f"{names[0] or 'value'} =", cose)
+
+    def _call_candidates(self, call: ast.Call, scope: _Scope) -> None:
+        func = call.func
+        name = func.attr if isinstance(func, ast.Attribute) else (
+            func.id if isinstance(func, ast.Name) else "")
+        if name in ("isinstance", "issubclass") and len(call.args) == 2:
+            types = call.args[1]  # isinstance(key, (hashes.SHA256, ...)): a test, not a use
+            self.identity_refs.add(id(types))
+            if name == "isinstance" and isinstance(call.args[0], ast.Name):
+                self.type_tests.append((call, scope))
+            if isinstance(types, ast.Tuple):
+                self.identity_refs.update(id(e) for e in types.elts)
+            return
+        if name in _MESSAGE_SINKS or name.endswith(("Error", "Exception", "Warning")):
+            return
+        for a in call.args:
+            if type(a) in _CANDIDATE_TYPES:
+                self._candidates(a, scope, "argument")
+        for kw in call.keywords:
+            if type(kw.value) in _CANDIDATE_TYPES:
+                self._candidates(kw.value, scope, f"{kw.arg}=",
+                                 bool(kw.arg and "alg" in kw.arg.lower()))
+
+    def _absolute_module(self, node: ast.ImportFrom) -> str | None:
+        """``from ..constants import X`` inside ``jose/backends/``: ``jose.constants``."""
+        if not node.level:
+            return node.module
+        if not self.package or node.level > len(self.package):
+            return None
+        base = self.package[:len(self.package) - node.level + 1]
+        return ".".join([*base, node.module] if node.module else base) or None
 
     def _record_assign(self, target: ast.expr, value: ast.expr, scope: _Scope,
                        line: int) -> None:
@@ -267,11 +426,13 @@ class Analyzer:
             scope.assigns.setdefault(target.id, []).append((line, value))
             if isinstance(scope, _ClassScope):
                 self.attr_assigns.setdefault(target.id, []).append((line, value))
+                self.class_values.add(id(value))
             if "alg" in target.id.lower():
                 self._config_value(value, f"{target.id} =")
         elif isinstance(target, ast.Attribute):
             self.attr_assigns.setdefault(target.attr, []).append((line, value))
             self.attr_stores.append((target, value, scope))
+            self.class_values.add(id(value))  # self.padding = padding.PKCS1v15(): a setting
             if "alg" in target.attr.lower():
                 self._config_value(value, f"{target.attr} =")
         elif isinstance(target, ast.Tuple | ast.List):
@@ -342,7 +503,7 @@ class Analyzer:
         if isinstance(expr, ast.Attribute):
             base = self.qual(expr.value, depth + 1)
             if base is not None:
-                return f"{base}.{expr.attr}"
+                return _normalize(f"{base}.{expr.attr}")
             if isinstance(expr.value, ast.Name) and expr.value.id in ("self", "cls"):
                 target = self._attr_lookup(expr.attr, expr.lineno)
                 if isinstance(target, ast.Name | ast.Attribute):
@@ -447,6 +608,9 @@ class Analyzer:
                 return None
         if isinstance(target, ast.Subscript):  # keys[0] of a (pub, priv) pair
             return self.key_type(target.value, depth + 1)
+        if isinstance(target, ast.IfExp):  # key.public_key() if private else key
+            return (self.key_type(target.body, depth + 1)
+                    or self.key_type(target.orelse, depth + 1))
         return None
 
     def _annotation(self, name: str) -> ast.expr | None:
@@ -483,8 +647,10 @@ class Analyzer:
                     f = self._emit(hit, line, call)
                     if hit.ec_generic:
                         self.ec_findings[id(call)] = f
-        for origin in self.ecdh_origins:
+        for origin in (*self.ecdh_origins, *self.ecdh_peer_origins):
             f = self.ec_findings.get(origin)
+            if origin not in self.ecdh_origins and (f is None or f.usage != "key-load"):
+                continue
             if f is not None and f.algorithm == "ECDSA":
                 f.algorithm = "ECDH"
                 facts = lookup("ECDH", f.parameter, f.usage)
@@ -495,14 +661,31 @@ class Analyzer:
             for hit in self.rules.analyze_attr_store(self, target, value):
                 self.consumed |= self.touched
                 self._emit(hit, value.lineno, value)
+        self._report_type_tests()
+        self._report_local_calls()
+        self.module_ecdh = any(f.algorithm == "ECDH" for f in self.findings)
         for node, scope in self.refs:
-            if id(node) in self.consumed or id(node) in self.identity_refs or (
-                    self._in_hit_args(node)):
+            # a value assigned in a class body is a setting even when a call consumed it
+            # (hash_algo = sha1 ... self.hash_algo(data)): both places are uses
+            if (id(node) in self.consumed and id(node) not in self.class_values) or (
+                    id(node) in self.identity_refs or self._in_hit_args(node)):
+                continue
+            call = self.call_of_func.get(id(node))
+            if call is not None and (
+                    (id(call) in self.consumed and id(call) not in self.class_values)
+                    or self._in_hit_args(call)):
+                # what a consumed object was built from are its parameters
+                self.hit_spans.extend(_span(x) for x in (*call.args,
+                                                         *(k.value for k in call.keywords)))
                 continue
             self._scope = scope
             hit = self.rules.analyze_ref(self, node)
             if hit is not None:
                 self.consumed.add(id(node))
+                if call is not None:  # padding.PSS(mgf=padding.MGF1(hashes.SHA256())) as a
+                    self.consumed.add(id(call))  # value: what it contains are parameters
+                    for arg_node in (*call.args, *(k.value for k in call.keywords)):
+                        self.hit_spans.append(_span(arg_node))
                 self._emit(hit, node.end_lineno or node.lineno, node)
         for d, scope in self.dicts:
             if id(d) in self.consumed or self._in_hit_args(d):
@@ -529,7 +712,162 @@ class Analyzer:
                 details = {"kms_algorithm": const.value, "context": context.strip()}
                 library = "kms"
             self._emit(Hit(algorithm, usage, parameter, "medium", library, details), line, const)
+        self._report_identifiers()
+        self._report_group_primes()
         return self.findings
+
+    def _report_type_tests(self) -> None:
+        """``key = load_pem_public_key(data)`` ... ``isinstance(key, Ed25519PublicKey)``: the
+        generic loader's result is declared to be of one family; report the load as that."""
+        for call, scope in self.type_tests:
+            self._scope = scope
+            name = call.args[0]
+            assert isinstance(name, ast.Name)
+            types = call.args[1]
+            first = types.elts[0] if isinstance(types, ast.Tuple) and types.elts else types
+            t = self.rules.type_from_annotation(self, first)
+            if t is None or t.algorithm == "TLS":
+                continue
+            s: _Scope | None = scope
+            while s is not None and name.id not in s.assigns:
+                s = s.parent
+            for _line, value in (s.assigns.get(name.id, []) if s is not None else []):
+                if not isinstance(value, ast.Call) or id(value) in self.consumed:
+                    continue
+                q = self.qual(value.func) or ""
+                if q.rsplit(".", 1)[-1] in _GENERIC_LOADERS and q.startswith("cryptography."):
+                    self.consumed.add(id(value))
+                    self._emit(Hit(t.algorithm, "key-load", None, "medium", t.library,
+                                   {"isinstance": True}), _op_line(value), value)
+
+    def _report_local_calls(self) -> None:
+        """A module's own helper or class called with a hash or algorithm argument
+        (``_sign_hmac("SHA-1", ...)``, ``HMACAlgorithm(256)``): the call selects the
+        algorithm the helper's body uses, with that hash."""
+        if not self.local_defs:
+            return
+        wanted = []
+        for call, scope in self.calls:
+            func = call.func
+            if (type(func) is ast.Name and func.id in self.local_defs
+                    and id(call) not in self.consumed):
+                h = self._hash_argument(call)
+                if h is not None:
+                    wanted.append((call, scope, h))
+        if not wanted:
+            return
+        families = self._local_families()
+        for call, scope, (node, digest) in wanted:
+            func = call.func
+            assert isinstance(func, ast.Name)
+            fams = families.get(func.id)
+            if not fams or self._lookup(func.id, scope, func.lineno) is not None:
+                continue
+            keyed = sorted(f for f in fams if f[0] not in _HASH_FAMILIES)
+            if len({k[0] for k in keyed}) != 1:
+                continue
+            algorithm, usage = keyed[0]
+            if algorithm == "HMAC":
+                algorithm = f"HMAC-{digest}"
+            self.consumed.add(id(call))
+            self.consumed.add(id(node))
+            self._emit(Hit(algorithm, usage, None, "medium", None,
+                           {"via": func.id, "hash": digest}), _op_line(call), call)
+
+    def _hash_argument(self, call: ast.Call) -> tuple[ast.expr, str] | None:
+        for a in (*call.args, *(k.value for k in call.keywords)):
+            if not isinstance(a, ast.Constant):
+                continue
+            v = a.value
+            if isinstance(v, str):
+                named = identifiers.name_of(v)
+                if named is not None and named.registry == "hash":
+                    return a, named.algorithm
+            elif type(v) is int and v in (1, 224, 256, 384, 512):
+                return a, "SHA-1" if v == 1 else f"SHA-{v}"
+        return None
+
+    def _local_families(self) -> dict[str, set[tuple[str, str]]]:
+        """(algorithm family, usage) of the findings inside each module-level function or
+        class, following calls to other local helpers two levels deep."""
+        spans = {name: (d.lineno, d.end_lineno or d.lineno)  # type: ignore[attr-defined]
+                 for name, d in self.local_defs.items()}
+        direct: dict[str, set[tuple[str, str]]] = {name: set() for name in spans}
+        for f in self.findings:
+            for name, (lo, hi) in spans.items():
+                if lo <= f.line <= hi:
+                    direct[name].add((_family(f.algorithm), f.usage))
+        calls_in: dict[str, set[str]] = {name: set() for name in spans}
+        for call, _scope in self.calls:
+            if isinstance(call.func, ast.Name) and call.func.id in spans:
+                for name, (lo, hi) in spans.items():
+                    if lo <= call.lineno <= hi and name != call.func.id:
+                        calls_in[name].add(call.func.id)
+        out = {name: set(v) for name, v in direct.items()}
+        for _ in range(2):
+            for name, callees in calls_in.items():
+                for c in callees:
+                    out[name] |= direct[c]
+            direct = {name: set(v) for name, v in out.items()}
+        return out
+
+    def _report_identifiers(self) -> None:
+        """Registry names in tables, attributes, defaults, arguments and allow-lists that no
+        recognised call consumed. Test modules are skipped: names there are fixtures."""
+        if self.is_test or not self.identifiers:
+            return
+        seen = {(f.line, f.algorithm) for f in self.findings}
+        for node, scope, role, cose in self.identifiers:
+            if id(node) in self.consumed or self._in_hit_args(node):
+                continue
+            if role.endswith(" prefix"):
+                raw = node.value  # type: ignore[attr-defined]
+                text = raw.decode("ascii", "replace") if isinstance(raw, bytes) else raw
+                named = identifiers.prefix_of(text)
+            else:
+                named, raw = self._identifier(node, scope, cose)
+            if named is None:
+                continue
+            line = node.lineno
+            if (line, named.algorithm) in seen:
+                continue
+            seen.add((line, named.algorithm))
+            self.consumed.add(id(node))
+            details = {"identifier": raw, "registry": named.registry, "context": role}
+            self._emit(Hit(named.algorithm, named.usage, named.parameter, "medium",
+                           named.registry, details), line, node)
+
+    def _identifier(self, node: ast.expr, scope: _Scope,
+                    cose: bool) -> tuple[identifiers.Named | None, Any]:
+        if isinstance(node, ast.Constant):
+            v = node.value
+            if isinstance(v, bytes):
+                try:
+                    v = v.decode("ascii")
+                except UnicodeDecodeError:
+                    return None, None
+            return (identifiers.name_of(v) if isinstance(v, str) else None), v
+        if isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant):
+            v = node.operand.value
+            if cose and type(v) is int:
+                return identifiers.cose_of(-v), -v
+            return None, None
+        self._scope = scope
+        q = self.qual(node) or ""
+        if q in identifiers.LIBRARY_CONSTANTS:
+            return identifiers.Named(*identifiers.LIBRARY_CONSTANTS[q], "library"), q
+        last = node.attr if isinstance(node, ast.Attribute) else ""
+        if last in identifiers.JOSE_NAMES:  # ALGORITHMS.RS256, Algorithms.ES256
+            return identifiers.Named(*identifiers.JOSE_NAMES[last], "jose"), last
+        return None, None
+
+    def _report_group_primes(self) -> None:
+        """Integer literals with the shape of a MODP / FFDHE group prime: finite-field DH."""
+        for const in self.big_ints:  # a prime that pow() also used is defined here too
+            bits = identifiers.dh_group_bits(const.value)
+            if bits is not None:
+                self._emit(Hit("DH", "key-exchange", str(bits), "high", None,
+                               {"group_prime": True}), const.lineno, const)
 
     def _in_hit_args(self, node: ast.AST) -> bool:
         if not self.hit_spans:
@@ -552,14 +890,37 @@ class Analyzer:
         self.findings.append(f)
         return f
 
-    def mark_ecdh(self, receiver: ast.expr) -> None:
+    def mark_ecdh(self, receiver: ast.expr, peer: bool = False) -> None:
+        """The key in ``receiver`` does ECDH. A peer's key counts only if it was loaded
+        (decoded from the wire or a file), not generated here for signing as well."""
         t = self.key_type(receiver)
         if t is not None and t.origin is not None:
-            self.ecdh_origins.add(t.origin)
+            (self.ecdh_peer_origins if peer else self.ecdh_origins).add(t.origin)
 
 
 class _ClassScope(_Scope):
     __slots__ = ()
+
+
+_CANDIDATE_TYPES = frozenset({ast.Constant, ast.UnaryOp, ast.Attribute, ast.Name, ast.List,
+                              ast.Tuple, ast.Set, ast.BinOp})
+
+# pyca loaders whose key family only the data decides
+_GENERIC_LOADERS = frozenset({
+    "load_pem_private_key", "load_pem_public_key", "load_der_private_key",
+    "load_der_public_key", "load_ssh_public_key", "load_ssh_private_key"})
+_HASH_FAMILIES = frozenset({"SHA-1", "SHA-2", "SHA-3", "MD5", "BLAKE2", "digest"})
+
+
+def _family(algorithm: str) -> str:
+    """The family a helper's finding stands for: HMAC-SHA-256 -> HMAC, SHA-384 -> SHA-2."""
+    if algorithm.startswith("HMAC"):
+        return "HMAC"
+    if algorithm == "SHA-1":
+        return "SHA-1"
+    if algorithm.startswith(("SHA-", "SHA3", "SHAKE", "MD5", "BLAKE")):
+        return "SHA-2" if algorithm.startswith("SHA-") else "digest"
+    return algorithm
 
 
 def _span(node: ast.AST) -> tuple[int, int, int, int]:
@@ -604,7 +965,7 @@ def _string_elements(value: ast.expr) -> Iterator[ast.Constant]:
 
 def scan_python(text: str, path: str) -> tuple[list[Finding], str | None]:
     """Findings in one Python module, and a warning if it could not be parsed."""
-    if HINT.search(text) is None:
+    if not _hinted(text):
         return [], None
     try:
         tree = ast.parse(text)

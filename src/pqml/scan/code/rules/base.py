@@ -36,8 +36,21 @@ TLS_CONSTANTS = {
     "SSLv3_METHOD": "SSLv3", "SSLv23_METHOD": None, "TLS_METHOD": None,
     "TLS_CLIENT_METHOD": None, "TLS_SERVER_METHOD": None,
 }
+#: pyca hash classes, RSA paddings and curve classes: used as values (``SHA256 =
+#: hashes.SHA256``, ``RSA1_5 = padding.PKCS1v15()``, ``curve = ec.SECP384R1()``) they name
+#: the algorithm of whatever consumes them later.
+PYCA_HASHES = frozenset({"MD5", "SHA1", "SHA224", "SHA256", "SHA384", "SHA512", "SHA512_224",
+                         "SHA512_256", "SHA3_224", "SHA3_256", "SHA3_384", "SHA3_512",
+                         "SHAKE128", "SHAKE256", "BLAKE2b", "BLAKE2s", "SM3"})
+RSA_PADDINGS = {"PKCS1v15": ("RSA", "sign"), "PSS": ("RSA-PSS", "sign"),
+                "OAEP": ("RSA-OAEP", "encrypt")}
+EC_CURVES = frozenset({"SECP192R1", "SECP224R1", "SECP256R1", "SECP384R1", "SECP521R1",
+                       "SECP256K1", "BrainpoolP256R1", "BrainpoolP384R1", "BrainpoolP512R1",
+                       "SECT163K1", "SECT233R1", "SECT283K1", "SECT283R1", "SECT409K1",
+                       "SECT409R1", "SECT571K1", "SECT571R1"})
 #: Attribute names the analyzer keeps as possible value references.
-REF_ATTRS = frozenset(HASH_CTORS) | frozenset(TLS_CONSTANTS)
+REF_ATTRS = (frozenset(HASH_CTORS) | frozenset(TLS_CONSTANTS) | PYCA_HASHES
+             | frozenset(RSA_PADDINGS) | EC_CURVES)
 #: Methods returning an object of the same key family (``key.public_key()``).
 SAME_TYPE_METHODS = frozenset({"public_key", "private_key", "get_verifying_key", "publickey",
                                "get_public_key", "public_numbers", "private_numbers",
@@ -163,7 +176,9 @@ def add(names: str | tuple[str, ...], rule: Rule) -> None:
 def prefixed(prefix: str, usage: str, pos: int | None, kw: str | None, lib: str,
               default: str | None = None) -> Rule:
     def rule(a: Analyzer, call: ast.Call) -> list[Hit]:
-        h = a.hash_of(arg(call, pos, kw)) or default
+        expr = arg(call, pos, kw)
+        # the library default applies only when no hash is passed (an unresolved one is not it)
+        h = a.hash_of(expr) if expr is not None else default
         return [Hit(f"{prefix}-{h}" if h else prefix, usage, library=lib)]
     return rule
 

@@ -92,3 +92,14 @@ for _cls, _kty in (("RSAKey", "RSA"), ("ECKey", "EC"), ("OKPKey", "OKP")):
     add(f"authlib.jose.{_cls}.generate_key",
          lambda a, call, _kty=_kty: kty_hits(_kty, a.const(arg(call, 0, "crv_or_size")),
                                               "keygen", "authlib"))
+
+
+# PyJWT's algorithm objects, used directly by other libraries (oauthlib's RSA-SHA1 signer)
+for _cls, (_alg, _usage) in {"RSAAlgorithm": ("RSA", "sign"),
+                             "RSAPSSAlgorithm": ("RSA-PSS", "sign"),
+                             "ECAlgorithm": ("ECDSA", "sign"), "OKPAlgorithm": ("Ed25519", "sign"),
+                             "HMACAlgorithm": ("HMAC", "mac")}.items():
+    add(f"jwt.algorithms.{_cls}",
+        lambda a, call, _alg=_alg, _usage=_usage: [
+            Hit(_alg if _alg != "HMAC" else f"HMAC-{h}" if (h := a.hash_of(arg(call, 0, None)))
+                else "HMAC", _usage, library="pyjwt")])

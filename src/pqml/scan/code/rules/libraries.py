@@ -41,6 +41,9 @@ add(("rsa.sign", "rsa.sign_hash"), _rsa_lib("sign", 1))
 add("rsa.verify", _rsa_lib("verify", 2))
 add("rsa.encrypt", _rsa_lib("encrypt", 1))
 add("rsa.decrypt", _rsa_lib("decrypt", 1))
+# python-rsa's textbook primitives (rsa.core): m^e mod n and c^d mod n
+add("rsa.core.encrypt_int", simple("RSA", "encrypt", lib="rsa"))
+add("rsa.core.decrypt_int", simple("RSA", "decrypt", lib="rsa"))
 
 # -- ecdsa
 add("ecdsa.SigningKey.generate",

@@ -12,7 +12,11 @@ from pqml.scan.algorithm_names import hash_name
 from pqml.scan.code.python_ast import Hit, KeyType
 from pqml.scan.code.rules.base import (
     ASYM,
+    EC_CURVES,
     HASH_CTORS,
+    PYCA,
+    PYCA_HASHES,
+    RSA_PADDINGS,
     RULES,
     TLS_CONSTANTS,
     arg,
@@ -73,7 +77,7 @@ _TYPED_METHODS: dict[str, dict[str, str]] = {
     "Ed25519": _SIGNERS, "Ed448": _SIGNERS,
     "ML-DSA-44": _SIGNERS, "ML-DSA-65": _SIGNERS, "ML-DSA-87": _SIGNERS,
     "X25519": {"exchange": "key-exchange"}, "X448": {"exchange": "key-exchange"},
-    "DH": {"exchange": "key-exchange"},
+    "DH": {"exchange": "key-exchange"}, "DSA": _SIGNERS,
     "ML-KEM-768": {"encapsulate": "encapsulate", "decapsulate": "decapsulate"},
     "ML-KEM-1024": {"encapsulate": "encapsulate", "decapsulate": "decapsulate"},
 }
@@ -81,6 +85,8 @@ _ECDSA_LIB_METHODS = {"sign": "sign", "sign_deterministic": "sign", "sign_digest
                       "sign_digest_deterministic": "sign", "sign_number": "sign",
                       "verify": "verify", "verify_digest": "verify"}
 _PARAMIKO_METHODS = {"sign_ssh_data": "sign", "verify_ssh_sig": "verify"}
+# python-rsa key objects: the private operation with blinding (sign = "encrypt" with d)
+_RSA_LIB_METHODS = {"blinded_decrypt": "decrypt", "blinded_encrypt": "sign"}
 
 
 def _padding_kind(a: Analyzer, expr: ast.expr | None) -> str | None:
@@ -116,6 +122,8 @@ def _method_hits(a: Analyzer, call: ast.Call, method: str, receiver: ast.expr) -
             t = a.key_type(receiver)
             if kind == "ECDH":
                 a.mark_ecdh(receiver)
+                if len(call.args) > 1:  # the peer's key is an ECDH key too
+                    a.mark_ecdh(call.args[1], peer=True)
                 param = t.parameter if t and t.algorithm in ("ECDSA", "ECDH") else None
                 return [Hit("ECDH", "key-exchange", param, library="cryptography")]
             if kind == "ECDSA":
@@ -176,7 +184,7 @@ def _method_hits(a: Analyzer, call: ast.Call, method: str, receiver: ast.expr) -
     elif t.library == "pynacl" and t.algorithm == "Ed25519":
         table = _SIGNERS
     elif t.library == "rsa":
-        table = {}
+        table = _RSA_LIB_METHODS
     if table and method in table:
         return [Hit(t.algorithm, table[method], t.parameter, library=t.library)]
     return []
@@ -216,13 +224,46 @@ def call_hits(a: Analyzer, qual: str, call: ast.Call) -> list[Hit]:
     return rule(a, call) if rule is not None else []
 
 
+def _modpow(a: Analyzer, call: ast.Call) -> list[Hit]:
+    """``pow(g, x, p)`` with ``p`` a MODP / FFDHE group prime: Diffie-Hellman by hand."""
+    from pqml.scan.code.identifiers import BIG_INT, dh_group_bits
+
+    if len(call.args) != 3 or call.keywords:
+        return []
+    p = a.const(call.args[2])
+    if type(p) is not int or p < BIG_INT:
+        return []
+    bits = dh_group_bits(p)
+    if bits is None:
+        return []
+    return [Hit("DH", "key-exchange", str(bits), library=None, details={"modpow": True})]
+
+
+def _cast(a: Analyzer, call: ast.Call) -> list[Hit]:
+    """``cast(RSAPublicKey, load_pem_public_key(data))``: a generic loader whose result the
+    code declares to be of one key family."""
+    if len(call.args) != 2 or not isinstance(call.args[1], ast.Call):
+        return []
+    t = type_from_annotation(a, call.args[0])
+    if t is None or t.algorithm == "TLS":
+        return []
+    return [Hit(t.algorithm, "key-load", None, "medium", t.library, {"cast": True})]
+
+
 def analyze_call(a: Analyzer, call: ast.Call) -> list[Hit]:
     q = a.qual(call.func)
     if q is not None:
         rule = RULES.get(q)
         if rule is not None:
             return rule(a, call)
+        if q == "typing.cast":
+            return _cast(a, call)
     func = call.func
+    if isinstance(func, ast.Name) and q is None:
+        if func.id == "pow" and a._lookup(func.id, a._scope, func.lineno) is None:
+            return _modpow(a, call)
+        if func.id == "cast" and a._lookup(func.id, a._scope, func.lineno) is None:
+            return []
     if isinstance(func, ast.Attribute):
         return _method_hits(a, call, func.attr, func.value)
     return []
@@ -249,6 +290,19 @@ def analyze_ref(a: Analyzer, node: ast.expr) -> Hit | None:
     if q.startswith("hashlib.") and last in HASH_CTORS:
         h = hash_name(last)
         return Hit(h, "digest", library="hashlib", details={"as_value": True}) if h else None
+    if q.startswith(f"{PYCA}.hashes.") and last in PYCA_HASHES:
+        h = hash_name(last)
+        return Hit(h, "digest", library="cryptography", details={"as_value": True}) if h else None
+    if q.startswith(f"{ASYM}.padding.") and last in RSA_PADDINGS:
+        algorithm, usage = RSA_PADDINGS[last]
+        return Hit(algorithm, usage, library="cryptography", details={"as_value": True})
+    if q.startswith(f"{ASYM}.ec.") and last in EC_CURVES:
+        from pqml.scan.algorithm_names import curve_name
+
+        # a curve as a value: ECDH where the module exchanges keys, else a signature curve
+        return Hit("ECDH" if a.module_ecdh else "ECDSA",
+                   "key-exchange" if a.module_ecdh else "sign", curve_name(last),
+                   "medium", "cryptography", {"as_value": True})
     if (q.startswith("ssl.") or q.startswith("OpenSSL.SSL.")) and TLS_CONSTANTS.get(last):
         # only constants that pin a version; PROTOCOL_TLS (negotiate) alone says nothing
         return Hit("TLS", "protocol", TLS_CONSTANTS[last], library="ssl")
@@ -281,9 +335,8 @@ def analyze_dict(a: Analyzer, d: ast.Dict) -> Hit | None:
     for h in hits:
         h.details["line"] = kty_line
     if hits:
-        if "alg" in fields:
-            alg_node = fields["alg"]
-            if isinstance(alg_node, ast.Constant):
-                a.consumed.add(id(alg_node))
+        for value in fields.values():  # "alg", "crv", ...: fields of this key, not settings
+            if isinstance(value, ast.Constant):
+                a.consumed.add(id(value))
         return hits[0]
     return None

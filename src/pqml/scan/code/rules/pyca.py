@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 
 # -- pyca: asymmetric
 add(f"{ASYM}.rsa.generate_private_key", simple("RSA", "keygen", size=(1, "key_size")))
-add((f"{ASYM}.rsa.RSAPrivateNumbers", f"{ASYM}.rsa.RSAPublicNumbers"),
-     simple("RSA", "key-load"))
+add((f"{ASYM}.rsa.RSAPrivateNumbers", f"{ASYM}.rsa.RSAPublicNumbers",
+      f"{ASYM}.rsa.rsa_recover_prime_factors", f"{ASYM}.rsa.rsa_crt_dmp1",
+      f"{ASYM}.rsa.rsa_crt_dmq1", f"{ASYM}.rsa.rsa_crt_iqmp"), simple("RSA", "key-load"))
 add(f"{ASYM}.ec.generate_private_key",
      simple("ECDSA", "keygen", curve=(0, "curve"), ec_generic=True))
 add(f"{ASYM}.ec.derive_private_key",
@@ -37,6 +38,8 @@ add(f"{ASYM}.ec.EllipticCurvePublicKey.from_encoded_point",
      simple("ECDSA", "key-load", curve=(0, "curve"), ec_generic=True))
 add(f"{ASYM}.ec.EllipticCurvePublicNumbers",
      simple("ECDSA", "key-load", curve=(2, "curve"), ec_generic=True))
+add(f"{ASYM}.ec.EllipticCurvePrivateNumbers",
+     simple("ECDSA", "key-load", ec_generic=True))
 for _mod, _alg in (("ed25519", "Ed25519"), ("ed448", "Ed448"), ("x25519", "X25519"),
                    ("x448", "X448")):
     _cls = _alg
@@ -46,7 +49,10 @@ for _mod, _alg in (("ed25519", "Ed25519"), ("ed448", "Ed448"), ("x25519", "X2551
 add(f"{ASYM}.dsa.generate_private_key", simple("DSA", "keygen", size=(0, "key_size")))
 add(f"{ASYM}.dsa.generate_parameters", simple("DSA", "keygen", size=(0, "key_size")))
 add(f"{ASYM}.dh.generate_parameters", simple("DH", "keygen", size=(1, "key_size")))
-add((f"{ASYM}.dh.DHParameterNumbers", f"{ASYM}.dh.DHPublicNumbers"), simple("DH", "key-load"))
+add((f"{ASYM}.dh.DHParameterNumbers", f"{ASYM}.dh.DHPublicNumbers",
+      f"{ASYM}.dh.DHPrivateNumbers"), simple("DH", "key-load"))
+add((f"{ASYM}.dsa.DSAParameterNumbers", f"{ASYM}.dsa.DSAPublicNumbers",
+      f"{ASYM}.dsa.DSAPrivateNumbers"), simple("DSA", "key-load"))
 for _n in ("768", "1024"):
     add(f"{ASYM}.mlkem.MLKEM{_n}PrivateKey.generate", simple(f"ML-KEM-{_n}", "keygen"))
     add((f"{ASYM}.mlkem.MLKEM{_n}PrivateKey.from_seed_bytes",

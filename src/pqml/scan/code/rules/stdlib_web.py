@@ -42,7 +42,10 @@ for _h in HASH_CTORS:
 
 def _hashlib_new(a: Analyzer, call: ast.Call) -> list[Hit]:
     h = a.hash_of(arg(call, 0, "name"))
-    return [Hit(h, "digest", library="hashlib")] if h else []
+    details = {}
+    if a.const(arg(call, None, "usedforsecurity")) is False:
+        details["usedforsecurity"] = False
+    return [Hit(h, "digest", library="hashlib", details=details)] if h else []
 
 
 add("hashlib.new", _hashlib_new)
