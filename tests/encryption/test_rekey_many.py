@@ -212,7 +212,9 @@ def test_cli_skip_missing(tmp_path: Path, key_files: dict[str, Path]) -> None:
     assert lines[2].startswith(f"{paths[2]}: skipped: no stanza for the recipient to remove")
     assert lines[0] == f"{paths[0]}: 2 -> 1 recipient (+0 -1), file rewritten (payload " \
                        "bytes unchanged)"
-    assert res.stdout == b"" and len(lines) == 8
+    assert res.stdout == b"" and len(lines) == 9
+    assert lines[8].startswith("pqml: warning: 5 files: the header was rewrapped, the file "
+                               "key is unchanged")
     help_text = pqml_cli("rekey", "--help").stdout.decode()
     assert "--skip-missing" in help_text and "not atomic across files" in " ".join(
         help_text.split())

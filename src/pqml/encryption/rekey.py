@@ -35,6 +35,27 @@ recipient: an age stanza can be removed only when the caller passes the matching
 (it is found by unwrapping), or by ``reset`` (drop every stanza, keep only the added
 recipients). Adding a quantum-vulnerable recipient needs ``allow_classical``; existing
 classical stanzas are kept (rekeying is how they get migrated away) and reported.
+
+Two honest verbs. The default is a *rewrap*: the header changes, the file key and the
+payload do not. A removed recipient who ever unwrapped the file key (decrypted the file
+once) can keep it and still decrypt this very file after the rewrap, and any copy they
+hold; a rewrap only stops a holder who never opened the file. ``new_file_key=True``
+(``--new-file-key``) is *file-key rotation*: the payload is decrypted and re-encrypted
+under a fresh file key, streaming in constant memory into an unnamed output that
+replaces the file only when complete (the old file is intact until then, also after
+SIGKILL), so a removed recipient cannot decrypt the new version, whatever they kept
+(copies they already hold still open, as with any tool). Every stanza kept then needs its
+recipient's public key, since the new file key must be wrapped to it: pqml/v1 stanzas
+name their key id, matched against the identities given, ``keep`` keys, the added
+recipients and ``find_public`` (the CLI asks the keyring); age stanzas name no
+recipient, so only those an identity given opens can be kept. A passphrase stanza is
+kept when the passphrase is given. The result says which guarantee the caller got
+(:attr:`RekeyResult.removed_may_still_decrypt`).
+
+``drop`` (``--drop-revoked``: :func:`revoked_keys` asks the keyring) removes the stanzas
+of revoked or compromised keys: pqml/v1 stanzas by key id, age stanzas by unwrapping with
+the key's private key (an age stanza names no recipient; a revoked key still opens old
+files, so the keyring keeps it). A file with none of them is skipped, not an error.
 """
 
 from __future__ import annotations
@@ -44,7 +65,7 @@ import errno
 import fcntl
 import os
 import stat
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -60,6 +81,7 @@ from pqml.formats.age._io import Source
 from pqml.formats.age.header import Header, Stanza, make_header
 from pqml.formats.pqml_v1.header_area import Located
 from pqml.primitives.errors import PqmlError
+from pqml.storage.urls import is_url
 
 
 @dataclass
@@ -77,9 +99,23 @@ class RekeyResult:
     quantum_vulnerable_stanzas: int = 0
     in_place: bool = False  # header slots rewritten in place (else: copied and renamed)
     header_area: int | None = None  # slot size S after the rekey; None: no header area
+    file_key_rotated: bool = False  # payload re-encrypted under a fresh file key
+    # After removing recipients: True for a rewrap (a removed holder who kept the file key
+    # can still decrypt this file), False after file-key rotation; None if none was removed.
+    removed_may_still_decrypt: bool | None = None
+    dropped: list[str] = field(default_factory=list)  # key ids dropped as revoked
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "guarantee": self.guarantee}
+
+    @property
+    def guarantee(self) -> str | None:
+        """One sentence saying what removing recipients achieved, or None."""
+        if self.removed_may_still_decrypt is None:
+            return None
+        if self.removed_may_still_decrypt:
+            return REWRAP_GUARANTEE
+        return NEW_FILE_KEY_GUARANTEE
 
 
 Status = Literal["changed", "skipped", "failed", "unchanged"]
@@ -108,6 +144,29 @@ class RekeyOutcome:
         return record
 
 
+REWRAP_GUARANTEE = (
+    "the header was rewrapped, the file key is unchanged: a removed recipient who already "
+    "had the file key can still decrypt copies they hold, and this rewrapped file too if "
+    "they kept the file key (use --new-file-key to re-encrypt under a fresh file key)")
+NEW_FILE_KEY_GUARANTEE = (
+    "the payload was re-encrypted under a fresh file key: the removed recipients can no "
+    "longer decrypt this file's new version (copies they already hold still open)")
+
+PublicKeyFinder = Callable[[str], Any]
+"""``find(key_id)``: the public key of a pqml/v1 key id, or None (e.g. the keyring's)."""
+
+
+@dataclass(frozen=True)
+class DropKey:
+    """A key whose stanzas are to go (``--drop-revoked``): its pqml/v1 key id and stanza
+    type, its state, and its private key (or None) to find its age stanzas by unwrapping."""
+
+    key_id: str
+    state: str
+    stanza_type: str | None = None
+    private_key: Any = field(default=None, repr=False, compare=False)
+
+
 @dataclass(frozen=True)
 class _Job:
     """The change asked for, the same for every file."""
@@ -117,6 +176,10 @@ class _Job:
     reset: bool
     allow_classical: bool
     skip_missing: bool = False
+    new_file_key: bool = False
+    keep: list[Any] = field(default_factory=list)  # public keys of recipients to keep
+    find_public: PublicKeyFinder | None = None
+    drop: tuple[DropKey, ...] | None = None  # None: no --drop-revoked
 
 
 @dataclass
@@ -134,6 +197,8 @@ class _Plan:
     area: int | None = None
     removed: int = 0
     skip: str | None = None  # why the file is skipped (skip_missing)
+    new_recipients: list[Any] = field(default_factory=list)  # new file key: every recipient
+    dropped: list[str] = field(default_factory=list)
 
 
 _NO_COPY_FILE_RANGE = {errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EBADF}
@@ -209,25 +274,41 @@ def _removal_stanzas(fmt: str, stanzas: Sequence[Stanza], removes: Sequence[Any]
 
 
 def _resolve_job(identities: Iterable[Any], add: Iterable[Any], remove: Iterable[Any],
-                 reset: bool, allow_classical: bool, skip_missing: bool, where: str
-                 ) -> tuple[list[Any], _Job]:
+                 reset: bool, allow_classical: bool, skip_missing: bool, where: str,
+                 **more: Any) -> tuple[list[Any], _Job]:
     ids_in = resolve_identities(identities)
+    keep = resolve_recipients(more.pop("keep", ()))
+    drop = more.pop("drop", None)
     job = _Job(resolve_recipients(add), resolve_recipients(remove), reset, allow_classical,
-               skip_missing)
-    if not job.adds and not job.removes and not reset:
+               skip_missing, keep=keep, drop=None if drop is None else tuple(drop), **more)
+    if not (job.adds or job.removes or reset or job.new_file_key or job.drop is not None):
         raise RekeyError(f"{where}nothing to do (give --add and/or --remove)")
     return ids_in, job
 
 
 def rekey(path: str | os.PathLike[str], identities: Iterable[Any], *,
           add: Iterable[Any] = (), remove: Iterable[Any] = (), reset: bool = False,
-          allow_classical: bool = False) -> RekeyResult:
+          allow_classical: bool = False, new_file_key: bool = False,
+          keep: Iterable[Any] = (), find_public: PublicKeyFinder | None = None,
+          drop: Iterable[DropKey] | None = None) -> RekeyResult:
     """Rewrite the header of the pqml/v1 or age file ``path``: add recipients, remove
-    recipients, or (``reset``) replace them all by ``add``. The payload is unchanged.
+    recipients, or (``reset``) replace them all by ``add``. The payload is unchanged,
+    unless ``new_file_key``: then it is re-encrypted under a fresh file key (see the
+    module docstring; ``keep`` and ``find_public`` give the public keys of the
+    recipients kept). ``drop``: keys whose stanzas go (:func:`revoked_keys`).
     Several files: :func:`rekey_many`, which checks them all before changing any."""
+    if is_url(path):  # an object: rewritten as a new object (no in-place header area)
+        from pqml.storage.encrypted_objects import rekey_object
+
+        if new_file_key or drop is not None:
+            raise RekeyError(f"{path}: --new-file-key and --drop-revoked are not supported "
+                             "for objects yet")
+        return rekey_object(str(path), identities, add=add, remove=remove, reset=reset,
+                            allow_classical=allow_classical)
     path = Path(path)
     ids_in, job = _resolve_job(identities, add, remove, reset, allow_classical, False,
-                               f"{path}: ")
+                               f"{path}: ", new_file_key=new_file_key, keep=keep,
+                               find_public=find_public, drop=drop)
     try:
         return _rekey(path, ids_in, job)
     except PqmlError as exc:
@@ -236,8 +317,10 @@ def rekey(path: str | os.PathLike[str], identities: Iterable[Any], *,
 
 def rekey_many(paths: Iterable[str | os.PathLike[str]], identities: Iterable[Any], *,
                add: Iterable[Any] = (), remove: Iterable[Any] = (), reset: bool = False,
-               allow_classical: bool = False, skip_missing: bool = False
-               ) -> list[RekeyOutcome]:
+               allow_classical: bool = False, skip_missing: bool = False,
+               new_file_key: bool = False, keep: Iterable[Any] = (),
+               find_public: PublicKeyFinder | None = None,
+               drop: Iterable[DropKey] | None = None) -> list[RekeyOutcome]:
     """:func:`rekey` for several files, checking every file before changing any.
 
     If a file fails its check, no file is changed; with ``skip_missing``, a file where a
@@ -245,13 +328,23 @@ def rekey_many(paths: Iterable[str | os.PathLike[str]], identities: Iterable[Any
     are written one after the other; that is not atomic across files: if a write fails,
     the run stops there. Returns one :class:`RekeyOutcome` per file, in order; raises
     :class:`RekeyManyError` (its ``outcomes`` say what happened to each file) when a file
-    failed, and RekeyError before touching any file for a request that cannot work."""
+    failed, and RekeyError before touching any file for a request that cannot work.
+    ``new_file_key``, ``keep``, ``find_public``, ``drop``: as for :func:`rekey`; a file
+    without a stanza to ``drop`` is skipped."""
+    paths = list(paths)
+    if any(is_url(p) for p in paths):  # objects: each checked and rewritten in turn
+        add, remove = list(add), list(remove)
+        return [RekeyOutcome(str(p), "changed", result=rekey(
+            p, identities, add=add, remove=remove, reset=reset,
+            allow_classical=allow_classical, new_file_key=new_file_key,
+            drop=drop)) for p in paths]
     files = [Path(p) for p in paths]
     if not files:
         raise RekeyError("no files to rekey")
     _refuse_duplicates(files)
     ids_in, job = _resolve_job(identities, add, remove, reset, allow_classical,
-                               skip_missing, "")
+                               skip_missing, "", new_file_key=new_file_key, keep=keep,
+                               find_public=find_public, drop=drop)
     checked = _check_all(files, ids_in, job)
     failed = [c for c in checked if isinstance(c, Exception)]
     if failed:
@@ -392,27 +485,43 @@ def _plan(path: Path, raw: Any, ids_in: list[Any], job: _Job) -> tuple[_Plan, So
     header, file_key = located.header, located.file_key
     assert file_key is not None
     current = fmts.recipient_stanzas(fmt, header)
-    plan = _Plan(path, detected, located, os.fstat(raw.fileno()).st_size, len(current))
+    size = raw.size if hasattr(raw, "size") else os.fstat(raw.fileno()).st_size  # an object
+    plan = _Plan(path, detected, located, size, len(current))
     drop, missing = _removal_stanzas(fmt, current, job.removes, identities, path)
     if missing is not None:
         if not job.skip_missing:
             raise RekeyError(missing)
         plan.skip = missing
         return plan, source
+    if job.drop is not None:
+        revoked, plan.dropped = _revoked_stanzas(fmt, current, job.drop)
+        if not revoked and not (job.adds or job.removes or job.reset or job.new_file_key):
+            plan.skip = f"{path}: no stanza of a revoked or compromised key"
+            return plan, source
+        drop |= revoked
     kept = [] if job.reset else [s for i, s in enumerate(current) if i not in drop]
     new_objs, described = (fmts.prepare_recipients(fmt, job.adds,
                            allow_classical=job.allow_classical) if job.adds else ([], []))
     present = {(s.type, s.args[:1]) for s in kept}
     stanzas: list[Stanza] = list(kept)
+    fresh: list[Any] = []
     for obj, desc in zip(new_objs, described, strict=True):
         kid = desc.get("key_id")
         if kid is not None and (desc["type"], (kid,)) in present:
             continue  # already a recipient
-        stanzas.extend(obj.wrap(file_key))
+        fresh.append(obj)
+        if not job.new_file_key:
+            stanzas.extend(obj.wrap(file_key))
         plan.added.append(desc)
-    if not stanzas:
+    if not kept and not fresh:
         raise RekeyError("no recipient would be left: add one with --add")
-    plan.stanzas, plan.removed = stanzas, len(current) - len(kept)
+    plan.removed = len(current) - len(kept)
+    if job.new_file_key:
+        plan.new_recipients = [*_carry_over(fmt, kept, ids_in, identities, job, path),
+                               *fresh]
+        fmts.prepare_recipients(fmt, plan.new_recipients, allow_classical=True)  # checked now
+        return plan, source
+    plan.stanzas = stanzas
     payload_size = plan.file_size - located.payload_offset
     # an armored file is text, never rewritten in place: no new header area for it
     plan.new_header = _new_header(fmt, header, file_key, stanzas,
@@ -439,7 +548,10 @@ def _check_unchanged(plan: _Plan, raw: Any) -> Source:
 
 
 def _apply(plan: _Plan, raw: Any, writable: bool, source: Source) -> RekeyResult:
-    """Write a plan's header: in place into the header area, else by copy and rename."""
+    """Write a plan's header: in place into the header area, else by copy and rename;
+    or, for a new file key, the whole file re-encrypted (:func:`_reencrypt`)."""
+    if plan.new_recipients:
+        return _reencrypt(plan, raw, source)
     fmt, located, new_header = plan.detected.format, plan.located, plan.new_header
     assert new_header is not None
     payload_size = plan.file_size - located.payload_offset
@@ -461,6 +573,7 @@ def _apply(plan: _Plan, raw: Any, writable: bool, source: Source) -> RekeyResult
         len(plan.stanzas), plan.added, plan.removed,
         len(located.header.marshal()), len(new_header.marshal()), payload_size,
         sum(1 for d in described_after if d.get("quantum_vulnerable")), in_place, plan.area,
+        removed_may_still_decrypt=True if plan.removed else None, dropped=plan.dropped,
     )
 
 
@@ -569,3 +682,274 @@ def _new_header(fmt: str, header: Header, file_key: bytes, stanzas: list[Stanza]
         raise RekeyError("a passphrase (scrypt) stanza must stay alone: use --reset to "
                          "replace it") from None
     return make_header(file_key, stanzas, header.version)
+
+
+# ---- file-key rotation ----------------------------------------------------------------------
+
+
+def _revoked_stanzas(fmt: str, stanzas: Sequence[Stanza], drops: Sequence[DropKey]
+                     ) -> tuple[set[int], list[str]]:
+    """Indexes of the stanzas of the keys in ``drops``, and those keys' ids: pqml/v1 by
+    key id and stanza type; age (no key id) by unwrapping with the key's private key."""
+    hits: set[int] = set()
+    found_ids: list[str] = []
+    for drop in drops:
+        found: set[int] = set()
+        if fmt == "pqml":
+            found = {i for i, s in enumerate(stanzas)
+                     if drop.stanza_type is not None and s.type == drop.stanza_type
+                     and s.args[:1] == (drop.key_id,)}
+        elif drop.private_key is not None:
+            try:
+                identity = fmts.prepare_identities("age", [drop.private_key])[0]
+            except PqmlError:
+                continue  # age has no stanza type for this key's algorithm
+            for i, s in enumerate(stanzas):
+                with contextlib.suppress(PqmlError):
+                    if identity.unwrap([s]) is not None:
+                        found.add(i)
+        if found:
+            hits |= found
+            found_ids.append(drop.key_id)
+    return hits, found_ids
+
+
+def _known_pqml_recipients(values: Iterable[Any]) -> dict[tuple[str, str], Any]:
+    """pqml/v1 recipient objects of ``values`` (public or private keys), by (stanza type,
+    key id); values that are no pqml/v1 KEM key are left out."""
+    from pqml.encryption.encryption_keys import Passphrase
+    from pqml.formats.pqml_v1 import recipients as conv
+
+    known: dict[tuple[str, str], Any] = {}
+    for value in values:
+        if isinstance(value, Passphrase):
+            continue
+        try:
+            rec = conv.recipient_for(value)
+        except (PqmlError, TypeError, ValueError):
+            continue
+        kid = getattr(rec, "key_id", None)
+        stype = getattr(getattr(rec, "kem_type", None), "stanza_type", None)
+        if kid is not None and stype is not None:
+            known[(stype, kid)] = rec
+    return known
+
+
+def _carry_over(fmt: str, kept: Sequence[Stanza], ids_in: Sequence[Any],
+                identities: Sequence[Any], job: _Job, path: Path) -> list[Any]:
+    """A recipient for each kept stanza, to wrap the new file key to; RekeyError naming
+    the stanza when its recipient's public key cannot be found (see the module doc)."""
+    from pqml.encryption.encryption_keys import Passphrase, rules_for
+
+    passphrases = [v for v in ids_in if isinstance(v, Passphrase)]
+    passphrase_type = rules_for(fmt).passphrase_type  # type: ignore[arg-type]
+    known = _known_pqml_recipients([*job.keep, *ids_in]) if fmt == "pqml" else {}
+    out: list[Any] = []
+    for index, stanza in enumerate(kept):
+        if stanza.type == passphrase_type:
+            if not passphrases:
+                raise RekeyError("the passphrase stanza can be kept under a new file key "
+                                 "only when the passphrase is given (--passphrase-file)")
+            out.append(passphrases[0])
+        elif fmt == "pqml":
+            out.append(_pqml_recipient_of(stanza, known, job.find_public))
+        else:
+            out.append(_age_recipient_of(stanza, index, identities))
+    return out
+
+
+def _pqml_recipient_of(stanza: Stanza, known: dict[tuple[str, str], Any],
+                       find_public: PublicKeyFinder | None) -> Any:
+    kid = stanza.args[0] if stanza.args else ""
+    rec = known.get((stanza.type, kid))
+    if rec is None and find_public is not None and kid:
+        candidate = find_public(kid)
+        if candidate is not None:  # only if it really is the key the stanza names
+            rec = _known_pqml_recipients([candidate]).get((stanza.type, kid))
+    if rec is None:
+        raise RekeyError(f"cannot keep the {stanza.type} recipient with key id {kid} under "
+                         "a new file key: its public key is unknown (give it with --add, "
+                         "keep the key in the keyring, or --remove it)")
+    return rec
+
+
+def _age_recipient_of(stanza: Stanza, index: int, identities: Sequence[Any]) -> Any:
+    for identity in identities:
+        private = getattr(identity, "private_key", None)
+        if private is None:
+            continue
+        with contextlib.suppress(PqmlError):
+            if identity.unwrap([stanza]) is not None:
+                return private.public_key()
+    raise RekeyError(f"cannot keep age stanza {index + 1} ({stanza.type}) under a new file "
+                     "key: age stanzas do not name their recipient, so it must be opened "
+                     "by an identity given with -i (or use --reset and --add the "
+                     "recipients to keep)")
+
+
+class _PlaintextReader:
+    """``readinto``/``read`` over authenticated plaintext blocks (each view valid until
+    the next is asked for): what the re-encryption pulls from the decryption."""
+
+    def __init__(self, blocks: Iterator[memoryview]) -> None:
+        self._blocks = blocks
+        self._view = memoryview(b"")
+
+    def _current(self) -> memoryview | None:
+        while not len(self._view):
+            block = next(self._blocks, None)
+            if block is None:
+                return None
+            self._view = memoryview(block).cast("B")
+        return self._view
+
+    def readinto(self, buf: bytearray | memoryview) -> int:
+        view = self._current()
+        if view is None:
+            return 0
+        target = memoryview(buf).cast("B")
+        n = min(len(target), len(view))
+        target[:n] = view[:n]
+        self._view = view[n:]
+        return n
+
+    def read(self, size: int = -1) -> bytes:
+        view = self._current()
+        if view is None:
+            return b""
+        n = len(view) if size is None or size < 0 else min(size, len(view))
+        data = bytes(view[:n])
+        self._view = view[n:]
+        return data
+
+
+def _plaintext_blocks(plan: _Plan, raw: Any, source: Source) -> Iterator[memoryview]:
+    """The file's plaintext, block by block, each authenticated before it is yielded (the
+    last one only after the whole payload); ``source`` is at the payload."""
+    fmt, located = plan.detected.format, plan.located
+    file_key = located.file_key
+    assert file_key is not None
+    if fmt == "pqml":
+        from pqml.formats import pqml_v1
+
+        payload: Any = source
+        if not plan.detected.armored:
+            raw.seek(located.payload_offset)
+            payload = raw
+        return pqml_v1.iter_payload(file_key, payload)
+    from pqml.formats.age import stream
+
+    nonce = source.read(stream.NONCE_SIZE)
+    if len(nonce) != stream.NONCE_SIZE:
+        raise RekeyError("file is truncated: the payload nonce is missing")
+    return stream.iter_blocks(stream.PayloadCipher.for_file(file_key, nonce), source)
+
+
+def _reencrypt(plan: _Plan, raw: Any, source: Source) -> RekeyResult:
+    """File-key rotation: the plaintext, decrypted block by block, encrypted under a fresh
+    file key for ``plan.new_recipients`` into an unnamed file that replaces ``plan.path``
+    only once complete (same format, armor and mode; a header area as encryption gives
+    one). A failure, SIGKILL included, leaves the old file as it was."""
+    from pqml._internal.write_behind import WriteBehind
+
+    fmt, located, detected = plan.detected.format, plan.located, plan.detected
+    objs, _ = fmts.prepare_recipients(fmt, plan.new_recipients, allow_classical=True)
+    mode = os.fstat(raw.fileno()).st_mode & 0o7777
+    old_payload = plan.file_size - located.payload_offset
+    reader = _PlaintextReader(_plaintext_blocks(plan, raw, source))
+    target = Path(os.path.realpath(plan.path))
+    with atomic_output(target, mode=mode) as out:
+        with WriteBehind(out) as sink:
+            dst: Any = sink
+            if detected.armored:
+                from pqml.formats.age import armor
+
+                dst = armor.ArmorWriter(sink, fmts.armor_label(fmt))
+            header, head = _write_fresh(fmt, objs, dst, reader, detected.armored,
+                                        located.area_size, _plaintext_size(old_payload))
+            if detected.armored:
+                dst.close()
+        try:
+            os.fdatasync(out.fileno())  # the rename must not land before the data
+        except OSError as exc:
+            raise OutputPathError(f"{target}: cannot write: {exc.strerror or exc} (no "
+                                  "output was left)") from None
+        written = out.size
+    stanzas = fmts.recipient_stanzas(fmt, header)
+    described = [fmts.describe_stanza(fmt, s) for s in stanzas]
+    return RekeyResult(
+        str(plan.path), detected.name, detected.armored, plan.stanzas_before, len(stanzas),
+        plan.added, plan.removed, len(located.header.marshal()), len(head),
+        written if detected.armored else written - len(head),
+        sum(1 for d in described if d.get("quantum_vulnerable")), False,
+        _area_size(fmt, header), file_key_rotated=True,
+        removed_may_still_decrypt=False if plan.removed else None, dropped=plan.dropped)
+
+
+def _write_fresh(fmt: str, objs: list[Any], dst: Any, reader: _PlaintextReader,
+                 armored: bool, area: int | None, plaintext_size: int
+                 ) -> tuple[Header, bytes]:
+    """Header (a fresh file key wrapped to ``objs``) and payload into ``dst``."""
+    if fmt == "pqml":
+        from pqml.formats import pqml_v1
+
+        file_key = os.urandom(pqml_v1.FILE_KEY_SIZE)
+        header = pqml_v1.wrap_file_key(file_key, objs, allow_classical=True,
+                                       header_area=0 if armored else area,
+                                       plaintext_size=None if armored else plaintext_size)
+        head = pqml_v1.marshal_header(header)
+        dst.write(head)
+        pqml_v1.encrypt_payload(file_key, reader, dst)
+        return header, head
+    from pqml.formats import age
+    from pqml.formats.age import stream
+
+    file_key = os.urandom(stream.FILE_KEY_SIZE)
+    header = age.wrap_file_key(file_key, objs, allow_mixed_pq=True)
+    head = header.marshal()
+    dst.write(head)
+    stream.encrypt_payload(file_key, reader, dst)
+    return header, head
+
+
+# ---- the keyring's view ---------------------------------------------------------------------
+
+
+def revoked_keys(keyring: Any = None) -> list[DropKey]:
+    """The encryption keys the keyring says are revoked or compromised, for ``drop``:
+    their ids, stanza types and, where the keyring can give it without a passphrase, the
+    private key (which finds their age stanzas)."""
+    from pqml.formats.pqml_v1 import hpke_stanza
+    from pqml.keys.keyring import Keyring
+    from pqml.keys.states import KeyState
+
+    ring = keyring if keyring is not None else Keyring()
+    out: list[DropKey] = []
+    for state in (KeyState.REVOKED, KeyState.COMPROMISED):
+        for rec in ring.list(state=state, purpose="encrypt"):
+            kem = hpke_stanza.BY_ALGORITHM.get(rec.algorithm)
+            private = None
+            if rec.has_private:
+                with contextlib.suppress(PqmlError):
+                    private = ring.private_key(rec.id, use="decrypt")
+            out.append(DropKey(rec.id, str(state), kem.stanza_type if kem else None,
+                               private))
+    return out
+
+
+def keyring_public_keys(keyring: Any = None) -> PublicKeyFinder:
+    """``find_public`` over the keyring (opened on first use): a key id's public key, or
+    None when the keyring does not hold that key."""
+    ring: list[Any] = [keyring]
+
+    def find(key_id: str) -> Any:
+        try:
+            if ring[0] is None:
+                from pqml.keys.keyring import Keyring
+
+                ring[0] = Keyring()
+            return ring[0].public_key(key_id)
+        except (PqmlError, ImportError):
+            return None
+
+    return find

@@ -37,3 +37,15 @@ class RotationError(KeyringError):
 
 class MigrationError(PqmlError):
     """An artifact cannot be migrated to post-quantum protection (names the file and why)."""
+
+
+class RotationPolicyError(RotationError):
+    """The ``[keys]`` rotation policy in pqml.toml is malformed (names the file and the
+    setting); a usage error, since a typo must not silently relax the policy."""
+
+    exit_code = 2
+
+
+class CertificateAuthorityError(PqmlError):
+    """A CA directory is missing, malformed or locked, or cannot issue what was asked
+    (unknown serial, validity beyond the CA's own, a key the CA cannot certify)."""

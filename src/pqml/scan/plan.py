@@ -36,10 +36,9 @@ def replacement_for(f: Finding) -> tuple[str | None, str | None]:
         return _artifact_replacement(f, art)
     alg = f.algorithm
     if f.kind == "signature-bundle" and f.quantum_vulnerable:
-        model_dir = f.path.rsplit("/", 1)[0] if "/" in f.path else "."
-        return (f"add a post-quantum signature: {SIGN_REPLACEMENT}",
-                "pqml keygen --alg ML-DSA-65 -o mldsa.pem && "
-                f"pqml sign {model_dir} -k classical.pem -k mldsa.pem --force")
+        if _bundle_has_pq_signature(f.details.get("bundle") or {}):
+            return (VERIFY_PQ_REPLACEMENT, _verify_pq_command(f.path))
+        return (f"co-sign with ML-DSA: {SIGN_REPLACEMENT}", _cosign_command(f.path))
     if f.kind == "dependency":
         if f.quantum_vulnerable:
             return ("a library with ML-KEM / ML-DSA: cryptography>=50 or pqml", None)
@@ -87,13 +86,15 @@ def _artifact_replacement(f: Finding, art: dict[str, Any]) -> tuple[str | None, 
         return ("quarantine: never load it; re-export the weights as safetensors from a "
                 "trusted source and sign them", None)
     if "encrypted" in status and f.quantum_vulnerable and enc:
-        return ("re-key to a post-quantum recipient (X-Wing)",
-                f"pqml rekey {path} -i identity.txt --add <age1pq1… recipient> "
-                "--remove <X25519 recipient>")
+        return ("re-key to a post-quantum recipient (X-Wing)", _migrate_file_command(path, enc))
     if "signed" in status and f.quantum_vulnerable:
-        return (f"add a post-quantum signature: {SIGN_REPLACEMENT}",
-                f"pqml sign {path.rsplit('/', 1)[0] if '/' in path else '.'} "
-                "-k classical.pem -k mldsa.pem --force")
+        bundles = (f.details.get("protection") or {}).get("signatures") or []
+        classical = [b for b in bundles if not _bundle_has_pq_signature(b)]
+        if classical:
+            return (f"co-sign with ML-DSA: {SIGN_REPLACEMENT}",
+                    _cosign_command(classical[0].get("bundle") or path))
+        if bundles:
+            return (VERIFY_PQ_REPLACEMENT, _verify_pq_command(bundles[0].get("bundle") or path))
     if status == "none":
         if art.get("pickle_based"):
             return ("convert to safetensors and sign with ML-DSA-65; load only after "
@@ -104,6 +105,40 @@ def _artifact_replacement(f: Finding, art: dict[str, Any]) -> tuple[str | None, 
                     f"pqml sign {path} -k signer.pem && "
                     f"pqml encrypt -r <age1pq1… recipient> -o {path}.pqml {path}")
     return None, None
+
+
+VERIFY_PQ_REPLACEMENT = ("verify with --require-pq: the bundle has a post-quantum signature, "
+                         "but a verifier accepting its classical one alone accepts a forgery")
+
+
+def _bundle_has_pq_signature(bundle: dict[str, Any]) -> bool:
+    """Whether a bundle's signatures (as scanned) include a post-quantum one."""
+    from pqml.scan.facts import lookup
+
+    return any(not lookup(s.get("algorithm", "unknown"), s.get("parameter"),
+                          "sign").quantum_vulnerable
+               and s.get("algorithm") not in (None, "unknown")
+               for s in bundle.get("signatures") or [])
+
+
+def _cosign_command(bundle_path: str) -> str:
+    """``pqml migrate`` co-signs a classical-only bundle after verifying it."""
+    return ("pqml keygen --alg ML-DSA-65 -o mldsa.pem && "
+            f"pqml migrate {bundle_path} --trust-key classical.pub --sign-key mldsa.pem "
+            "--apply")
+
+
+def _verify_pq_command(bundle_path: str) -> str:
+    model = bundle_path.rsplit("/", 1)[0] if "/" in bundle_path else "."
+    return (f"pqml verify {model} --signature {bundle_path} -k classical.pub -k mldsa.pub "
+            "--require-pq")
+
+
+def _migrate_file_command(path: str, enc: dict[str, Any]) -> str:
+    """``pqml migrate`` rewrites the header of an age or pqml/v1 file for post-quantum
+    recipients (age files: X-Wing ``age1pq1…`` only)."""
+    target = "<age1pq1… recipient>" if enc.get("format") == "age" else "recipient.pub.pem"
+    return f"pqml migrate {path} -i identity.txt --to {target} --apply"
 
 
 @dataclass
