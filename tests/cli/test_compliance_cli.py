@@ -134,3 +134,31 @@ def test_table_output(project: Path) -> None:
     assert res.exit_code == 1
     assert "models-signed-pq" in res.stdout and "weights.safetensors: not signed" in res.stdout
     assert "NIST IR 8547" in res.stdout
+
+
+def test_keyring_and_log_evidence(tmp_path: Path) -> None:
+    """The key controls judge the real keyring, the log controls the real log."""
+    assert run("keys", "new", "--label", "team").exit_code == 0
+    assert run("keys", "new", "-a", "X25519", "--allow-classical", "--label",
+               "legacy").exit_code == 0
+    plain = tmp_path / "p.bin"
+    plain.write_bytes(b"p")
+    assert run("encrypt", "--allow-classical", "-r", "legacy", "-o", tmp_path / "p.age",
+               "--format", "age", plain).exit_code == 0
+    assert run("keys", "revoke", "legacy").exit_code == 0
+    code, data = report("--no-record")
+    assert control(data, "keys-post-quantum")["status"] == "pass"  # legacy is not active
+    assert control(data, "keys-compromised-in-use")["status"] == "fail"
+    assert control(data, "keys-compromised-in-use")["items"][0].endswith(
+        "revoked, still protects 1 asset")
+    assert control(data, "log-intact")["status"] == "pass"
+    assert control(data, "log-classical-recipients")["status"] == "warn"
+    assert code == 1
+
+    # an edited log entry fails the log control and names the entry
+    entries = Path(os.environ["PQML_HOME"]) / "log" / "entries.jsonl"
+    text = entries.read_text()
+    entries.write_text(text.replace('"outcome":"ok"', '"outcome":"OK"', 1))
+    code, data = report("--no-record")
+    assert control(data, "log-intact")["status"] == "fail"
+    assert "entry 0" in control(data, "log-intact")["summary"]

@@ -84,10 +84,11 @@ def from_log(home: Path, now: float) -> LogFact | None:
         size = verify_log(directory).size
     except LogError as exc:
         return LogFact(0, str(exc))
-    classical = [index for index, entry in LogStore(directory).entries()
-                 if entry.operation in ("encrypt", "rekey", "migrate")
-                 and entry.outcome == "ok" and entry.details.get("classical_only") is True
-                 and now - entry.time <= _RECENT]
+    with LogStore(directory) as store:
+        classical = [index for index, entry in store.entries()
+                     if entry.operation in ("encrypt", "rekey", "migrate")
+                     and entry.outcome == "ok" and entry.details.get("classical_only") is True
+                     and now - entry.time <= _RECENT]
     return LogFact(size, None, tuple(classical))
 
 

@@ -10,10 +10,8 @@ anyone who has the entry.
 from __future__ import annotations
 
 import dataclasses
-import getpass
 import json
 import os
-import socket
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -45,11 +43,13 @@ class Actor:
 
     @classmethod
     def current(cls) -> Actor:
+        import getpass  # here, not at import: every command that logs pays the import
+
         try:
             user = getpass.getuser()
         except (KeyError, OSError):  # no passwd entry (containers)
             user = str(os.getuid())
-        return cls(user, socket.gethostname(), os.getpid())
+        return cls(user, os.uname().nodename, os.getpid())
 
 
 @dataclasses.dataclass(frozen=True)

@@ -24,7 +24,9 @@ class LogError(PqmlError):
 
 class LogTamperedError(LogError):
     """The log's entries disagree with its tree or its checkpoints; names the first index
-    that does not verify (edited, deleted, inserted or reordered entry, truncation)."""
+    that does not verify (edited, deleted, inserted or reordered entry, truncation).
+    Carries ``.index`` and ``.problem`` (:class:`pqml.log.verify.Problem`: ``index``,
+    ``kind``, ``message``)."""
 
 
 class MonitorConfigError(PqmlError, ValueError):
