@@ -34,3 +34,15 @@ class Bech32Error(KeyFormatError):
 class NoteFormatError(PqmlError, ValueError):
     """A C2SP signed note, verifier key, checkpoint or tlog-proof breaks its grammar or a
     size bound; the message names the line or field and the rule broken."""
+
+
+class BinaryHTTPError(PqmlError, ValueError):
+    """A Binary HTTP message (RFC 9292) is malformed, invalid or over a size bound; the
+    message names the section (control data, header field 3, content, padding) and the
+    rule broken, never a field's value."""
+
+
+class OHTTPFormatError(PqmlError, ValueError):
+    """An Oblivious HTTP key configuration, encapsulated request or response (RFC 9458,
+    chunked OHTTP) is truncated, oversized or breaks its grammar; the message names the
+    part (key config 2, request header, chunk 5) and the rule broken."""

@@ -1,0 +1,434 @@
+"""Load test of the Oblivious HTTP gateway on loopback, side by side in one run:
+
+- ``plain``: the echo app under uvicorn, no encryption (the ceiling);
+- ``pqml``: the same app behind :class:`pqml.gateway.middleware.OHTTPMiddleware`
+  (X-Wing / HKDF-SHA256 / AES-256-GCM, replay checks on), queried through
+  :class:`pqml.gateway.client.AsyncOHTTPTransport`;
+- ``hpke-http``: the same app behind ``hpke_http``'s ASGI middleware (X25519 +
+  ChaCha20-Poly1305 with a PSK, replay callback; classical), queried through its
+  ``HPKEAsyncClient`` — the classical peer, if ``pip install hpke-http`` worked;
+- ``pqml-raw``: the pqml gateway again, sent ``--pregen`` requests encapsulated before the
+  clock starts (each distinct, so none is a replay) and not decrypting the answers: the
+  gateway's own cost, without the client's share of the 2 CPUs.
+
+Each server is one uvicorn worker in its own process; one client process keeps
+``--concurrency`` requests in flight for ``--duration`` seconds per body size after a
+warm-up, and reports requests/s and p50/p99 latency as the client sees them (client-side
+encryption included: that is what a user pays). Bounded: every run ends by its clock.
+
+    python bench/gateway.py [--duration 3] [--rounds 3] [--concurrency 8] [--sizes 1024,65536]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import shlex
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+PATH = "/.well-known/ohttp-gateway"
+HPKE_PATH = "/hpke"
+KINDS = ("plain", "pqml", "hpke-http", "pqml-raw")
+SERVED = {"plain": "plain", "pqml": "pqml", "hpke-http": "hpke-http", "pqml-raw": "pqml"}
+
+
+# ---- servers ---------------------------------------------------------------------------------
+
+
+def echo_app() -> Any:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def echo(request: Request) -> Response:
+        return Response(await request.body(), media_type="application/octet-stream")
+
+    return Starlette(routes=[Route("/echo", echo, methods=["POST"])])
+
+
+def hpke_material(workdir: Path) -> tuple[bytes, bytes, bytes, bytes, bytes]:
+    """(private, public, key id, psk, psk id), shared by the server and the client."""
+    path = workdir / "hpke-http.key"
+    if not path.exists():
+        import hpke_http
+
+        pair = hpke_http.generate_key_pair()
+        path.write_bytes(pair.private_key + pair.public_key + os.urandom(32))
+        path.chmod(0o600)
+    raw = path.read_bytes()
+    return raw[:32], raw[32:64], b"bench-key", raw[64:96], b"bench-psk"
+
+
+def serve(kind: str, port: int, workdir: Path) -> None:
+    import uvicorn
+
+    app = echo_app()
+    if kind == "pqml":
+        from pqml.gateway.key_configs import GatewayKeys
+        from pqml.gateway.middleware import OHTTPMiddleware
+
+        app = OHTTPMiddleware(app, GatewayKeys(workdir / "pqml-keys"))
+    elif kind == "hpke-http":
+        from hpke_http.middleware.fastapi import HPKEMiddleware
+
+        private, _, key_id, psk, psk_id = hpke_material(workdir)
+        seen: dict[bytes, int] = {}
+
+        def admit(replay_id: bytes, deadline: int, scope: Any) -> bool:
+            now = time.time()
+            for old in [k for k, d in seen.items() if d <= now][:64]:
+                del seen[old]
+            if replay_id in seen:
+                return False
+            seen[replay_id] = deadline
+            return True
+
+        def resolve(identity: bytes, scope: Any) -> bytes:
+            if identity != psk_id:
+                raise LookupError(identity)
+            return psk
+
+        app = HPKEMiddleware(app, private, key_id, resolve, admit, transport_path=HPKE_PATH,
+                             key_use_for_s=3600,
+                             expected_authority=f"127.0.0.1:{port}")
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+# ---- clients -----------------------------------------------------------------------------------
+
+
+def https_to_http() -> Any:
+    """hpke-http's client insists on https:// URLs; on loopback, send them as http."""
+    import httpx
+
+    class HttpsToHttp(httpx.AsyncBaseTransport):
+        def __init__(self) -> None:
+            self._inner = httpx.AsyncHTTPTransport()
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            request.url = request.url.copy_with(scheme="http")
+            return await self._inner.handle_async_request(request)
+
+        async def aclose(self) -> None:
+            await self._inner.aclose()
+
+    return HttpsToHttp()
+
+
+def make_client(kind: str, port: int, workdir: Path) -> tuple[Any, str]:
+    import httpx
+
+    if kind == "plain":
+        return httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", trust_env=False), "/echo"
+    if kind == "pqml":
+        from pqml.gateway.client import AsyncOHTTPTransport
+
+        transport = AsyncOHTTPTransport(f"http://127.0.0.1:{port}", allow_unsigned=True)
+        return httpx.AsyncClient(transport=transport, base_url="http://model.internal",
+                                 trust_env=False), "/echo"
+    from hpke_http.middleware.httpx import HPKEAsyncClient, PinnedKey
+
+    _, public, key_id, psk, psk_id = hpke_material(workdir)
+    client = HPKEAsyncClient(PinnedKey(public, key_id), psk, psk_id,
+                             endpoint=f"https://127.0.0.1:{port}{HPKE_PATH}",
+                             transport=https_to_http())
+    return client, f"https://127.0.0.1:{port}/echo"
+
+
+def pre_encapsulated(port: int, size: int, count: int) -> list[bytes]:
+    """``count`` distinct encapsulated requests (each its own enc: no replays), made before
+    the clock starts, so the ``pqml-raw`` cells time the gateway alone."""
+    import httpx
+
+    from pqml.formats import bhttp
+    from pqml.formats.ohttp import decode_key_configs
+    from pqml.gateway.client import select_config
+    from pqml.gateway.ohttp import encapsulate_request
+    from pqml.gateway.replay import http_date
+
+    keys = httpx.get(f"http://127.0.0.1:{port}{PATH}", trust_env=False).content
+    config = select_config(decode_key_configs(keys)[0])
+    date = http_date(time.time()).encode()
+    out = []
+    for _ in range(count):
+        inner = bhttp.encode_request(bhttp.Request(
+            "POST", "https", "model.internal", "/echo", ((b"date", date),), os.urandom(size)))
+        out.append(encapsulate_request(config, inner)[0])
+    return out
+
+
+async def load(kind: str, port: int, workdir: Path, size: int, duration: float,
+               concurrency: int, warmup: float, pregen: int) -> dict[str, Any]:
+    raw = kind == "pqml-raw"
+    if raw:
+        import httpx
+
+        bodies = pre_encapsulated(port, size, pregen)
+        client: Any = httpx.AsyncClient(trust_env=False)
+        url = f"http://127.0.0.1:{port}{PATH}"
+        warmup = 0.0
+    else:
+        client, url = make_client(kind, port, workdir)
+    body = os.urandom(size)
+    latencies: list[float] = []
+    errors = 0
+    started = time.perf_counter()
+    measure_from = started + warmup
+    stop_at = measure_from + duration
+    finished = [stop_at]
+
+    async def worker() -> None:
+        nonlocal errors
+        while True:
+            t0 = time.perf_counter()
+            if t0 >= stop_at:
+                return
+            try:
+                if raw:
+                    if not bodies:
+                        finished[0] = min(finished[0], t0)
+                        return
+                    response = await client.post(
+                        url, content=bodies.pop(),
+                        headers={"content-type": "message/ohttp-req"})
+                    ok = response.status_code == 200 and len(response.content) > size
+                else:
+                    response = await client.post(url, content=body)
+                    ok = response.status_code == 200 and len(response.content) == size
+            except Exception:
+                ok = False
+            t1 = time.perf_counter()
+            if t0 >= measure_from:
+                if ok:
+                    latencies.append(t1 - t0)
+                else:
+                    errors += 1
+
+    try:
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    finally:
+        await client.aclose()
+    latencies.sort()
+    n = len(latencies)
+    elapsed = min(finished[0], stop_at) - measure_from
+    return {
+        "kind": kind, "size": size, "requests": n, "errors": errors,
+        "rps": n / elapsed,
+        "p50_ms": statistics.median(latencies) * 1000 if n else float("nan"),
+        "p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000 if n else float("nan"),
+    }
+
+
+# ---- CPU cost per request, in process ------------------------------------------------------------
+
+
+async def _asgi_post(app: Any, path: str, body: bytes, media: bytes) -> int:
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
+             "query_string": b"", "root_path": "", "client": ("127.0.0.1", 1),
+             "server": ("127.0.0.1", 80), "headers": [(b"content-type", media)]}
+    status = 0
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.Event().wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+def cpu_costs(sizes: list[int], count: int, workdir: Path) -> list[dict[str, Any]]:
+    """CPU time per request (``time.process_time``: unaffected by other processes on the
+    machine) of the plain app and of the gateway middleware in front of it, with no
+    network: the server's own cost, requests encapsulated beforehand."""
+    from pqml.formats import bhttp
+    from pqml.gateway.key_configs import GatewayKeys
+    from pqml.gateway.middleware import OHTTPMiddleware
+    from pqml.gateway.ohttp import encapsulate_request
+    from pqml.gateway.replay import http_date
+
+    keys = GatewayKeys(workdir / "pqml-keys")
+    plain = echo_app()
+    gated = OHTTPMiddleware(echo_app(), keys)
+    config = gated.keys.current().configs[0]
+    out = []
+    for size in sizes:
+        date = http_date(time.time()).encode()
+        bodies = [encapsulate_request(config, bhttp.encode_request(bhttp.Request(
+            "POST", "https", "m", "/echo", ((b"date", date),), os.urandom(size))))[0]
+            for _ in range(count)]
+        payload = os.urandom(size)
+
+        async def run_plain(payload: bytes = payload) -> None:
+            for _ in range(count):
+                assert await _asgi_post(plain, "/echo", payload, b"application/octet-stream") \
+                    == 200
+
+        async def run_gated(bodies: list[bytes] = bodies) -> None:
+            for body in bodies:
+                assert await _asgi_post(gated, PATH, body, b"message/ohttp-req") == 200
+
+        for name, job in (("plain", run_plain), ("pqml", run_gated)):
+            t0 = time.process_time()
+            asyncio.run(job())
+            out.append({"kind": name, "size": size,
+                        "cpu_us": (time.process_time() - t0) / count * 1e6})
+    return out
+
+
+# ---- driver ------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(port: int, process: subprocess.Popen[bytes], deadline_s: float = 30) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("server did not start")
+
+
+def hpke_http_available() -> bool:
+    try:
+        import hpke_http.middleware.fastapi  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--sizes", default="1024,65536")
+    parser.add_argument("--cpu-count", type=int, default=400,
+                        help="requests per cell of the in-process CPU-cost measurement")
+    parser.add_argument("--pregen", type=int, default=3000,
+                        help="encapsulated requests made ahead for the pqml-raw cells")
+    parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--serve", choices=sorted(set(SERVED.values())), help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.port, Path(args.workdir))
+        return 0
+
+    sizes = [int(s) for s in args.sizes.split(",")]
+    kinds = [k for k in args.kinds.split(",") if k]
+    if "hpke-http" in kinds and not hpke_http_available():
+        print("hpke-http is not installed (pip install hpke-http): skipping that peer",
+              file=sys.stderr)
+        kinds.remove("hpke-http")
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="pqml-bench-gw-") as tmp:
+        workdir = Path(tmp)
+        from pqml.gateway.key_configs import GatewayKeys
+
+        GatewayKeys(workdir / "pqml-keys").create()
+        if "hpke-http" in kinds:
+            hpke_material(workdir)
+        costs = cpu_costs(sizes, args.cpu_count, workdir)
+        servers: dict[str, tuple[int, subprocess.Popen[bytes]]] = {}
+        try:
+            for served in sorted({SERVED[k] for k in kinds}):
+                port = free_port()
+                servers[served] = (port, subprocess.Popen(
+                    [sys.executable, __file__, "--serve", served, "--port", str(port),
+                     "--workdir", str(workdir)]))
+                wait_ready(port, servers[served][1])
+            # rounds interleave the servers, so a burst of load from elsewhere on the
+            # machine hits them alike; each cell reports its median round
+            rounds: dict[tuple[str, int], list[dict[str, Any]]] = {}
+            for _ in range(args.rounds):
+                for kind in kinds:
+                    for size in sizes:
+                        port = servers[SERVED[kind]][0]
+                        rounds.setdefault((kind, size), []).append(asyncio.run(
+                            load(kind, port, workdir, size, args.duration, args.concurrency,
+                                 args.warmup, args.pregen)))
+            for cells in rounds.values():
+                cells.sort(key=lambda r: r["rps"])
+                results.append(cells[len(cells) // 2])
+        finally:
+            for _, process in servers.values():
+                process.terminate()
+                process.wait(10)
+    report(results, costs, args)
+    return 0
+
+
+def report(results: list[dict[str, Any]], costs: list[dict[str, Any]],
+           args: argparse.Namespace) -> None:
+    import cryptography
+
+    print(f"# pqml gateway load test, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print(f"# machine: {platform.machine()} {platform.processor() or ''} "
+          f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
+          f"cryptography {cryptography.__version__}")
+    print(f"# command: python {' '.join(shlex.quote(a) for a in sys.argv)}")
+    print(f"# one uvicorn worker per server, client in one process, concurrency "
+          f"{args.concurrency}, {args.duration:g} s per cell after {args.warmup:g} s warm-up, "
+          f"median of {args.rounds} interleaved rounds; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at the end")
+    print(f"{'server':<10} {'body':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    by = {(r["kind"], r["size"]): r for r in results}
+    for r in results:
+        print(f"{r['kind']:<10} {r['size']:>7} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} "
+              f"{r['p99_ms']:>8.2f} {r['errors']:>7}")
+    for size in sorted({r["size"] for r in results}):
+        plain, ours, peer, raw = (by.get((k, size)) for k in KINDS)
+        if plain and ours:
+            print(f"# {size} B: pqml/plain throughput {ours['rps'] / plain['rps']:.0%}, "
+                  f"p99 overhead {ours['p99_ms'] - plain['p99_ms']:+.2f} ms (client "
+                  "encryption included)")
+        if plain and raw:
+            print(f"# {size} B: gateway alone (pre-encrypted requests)/plain throughput "
+                  f"{raw['rps'] / plain['rps']:.0%}, p99 overhead "
+                  f"{raw['p99_ms'] - plain['p99_ms']:+.2f} ms")
+        if peer and ours:
+            print(f"# {size} B: pqml/hpke-http throughput {ours['rps'] / peer['rps']:.0%}")
+    print("# server CPU time per request, in process (no network; immune to other load):")
+    cpu = {(c["kind"], c["size"]): c["cpu_us"] for c in costs}
+    for size in sorted({c["size"] for c in costs}):
+        plain, ours = cpu[("plain", size)], cpu[("pqml", size)]
+        print(f"#   {size:>6} B: plain app {plain:7.0f} us, behind the gateway {ours:7.0f} us "
+              f"(+{ours - plain:.0f} us of server CPU per request; uvicorn's own HTTP cost "
+              "is in neither)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
