@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import click
 
@@ -72,3 +74,49 @@ def _table(results: list, machine: dict) -> None:
         t.add_row(r.algorithm, r.operation, _fmt_rate(r.pqml_us), _fmt_rate(r.backend_us),
                   "-" if o is None else f"{o:+.1f} %")
     data_console().print(t)
+
+
+@bench.command()
+@click.argument("model", required=False,
+                type=click.Path(exists=True, path_type=Path))
+@click.option("-a", "--alg", "algs", multiple=True, metavar="NAME",
+              help="Only these algorithms (repeatable). Default: X-Wing, ML-KEM, X25519, "
+                   "RSA-OAEP, ML-DSA, Falcon, SLH-DSA, composite, ECDSA, Ed25519, RSA-PSS.")
+@click.option("--budget", type=float, default=0.3, show_default=True,
+              help="Seconds per algorithm and operation.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (input for pqml advise).")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path),
+              metavar="FILE", help="Also write an HTML page with charts.")
+@click.option("--force", is_flag=True, help="Overwrite an existing --html file.")
+def compare(model: Path | None, algs: tuple[str, ...], budget: float, as_json: bool,
+            html_file: Path | None, force: bool) -> None:
+    """Compare post-quantum and classical algorithms, on a model too.
+
+    Key encapsulation (X-Wing, ML-KEM against X25519, RSA-OAEP) and signatures (ML-DSA,
+    Falcon, SLH-DSA, composite against ECDSA, Ed25519, RSA-PSS): key, ciphertext and
+    signature bytes, median time per operation, overhead in percent over the classical
+    baseline. Given MODEL (a file or directory), also encrypting, decrypting, signing and
+    verifying it with each. Runs are interleaved; the machine is named in the output.
+    """
+    from pqml.bench import compare as feature
+    from pqml.bench import compare_report
+
+    if budget <= 0:
+        raise click.BadParameter("must be positive", param_hint="--budget")
+    if html_file is not None and html_file.exists() and not force:
+        from pqml._internal.errors import OutputExistsError
+        from pqml._internal.output_file import exists_message
+
+        raise OutputExistsError(exists_message(html_file))  # before minutes of measuring
+    names = list(algs) or None
+    tty = sys.stderr.isatty()
+    progress = (lambda step: click.echo(f"measuring {step}", err=True)) if tty else None
+    result = feature.run(model, algorithms=names, budget=budget, progress=progress)
+    if html_file is not None:
+        from pqml._internal.output_file import write_atomic
+
+        write_atomic(html_file, compare_report.html(result).encode(), overwrite=force)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+    else:
+        click.echo(compare_report.text(result), nl=False)

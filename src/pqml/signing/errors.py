@@ -29,6 +29,12 @@ class SignatureVerificationError(VerificationError, InvalidSignatureError):
     """No signature of the bundle verified with a trusted key, or a trusted key's failed."""
 
 
+class CertificateChainError(SignatureVerificationError):
+    """A bundle's certificate chain is not valid: it does not reach a trusted certificate,
+    a certificate is expired, not yet valid, revoked or not allowed to sign code, or a CRL
+    is not the chain's; the message names the certificate (subject, serial) or CRL."""
+
+
 class TrustPolicyError(VerificationError):
     """Signatures verified, but not the ones the policy demands (e.g. --require-pq)."""
 
@@ -43,3 +49,11 @@ class UnsignedFileError(IntegrityError):
 
 class FileChangedError(PqmlError):
     """A file's size changed between listing and hashing (it is being written to)."""
+
+
+class UpdateError(PqmlError):
+    """An update could not be applied or rolled back; the model in service is unchanged."""
+
+
+class UpdateInProgressError(UpdateError):
+    """Another process holds the update directory's lock."""

@@ -107,6 +107,7 @@ class TrustPolicy:
     source: str | None = None
     subject_name: str | None = None  # pins the model (the bundle's subject)
     root_digest: str | None = None  # pins the version (``<hash>:<hex>``, lower case)
+    crls: tuple[Path, ...] = ()  # CRLs checked against certificate chains (--crl)
 
     @property
     def has_trust(self) -> bool:
@@ -118,6 +119,7 @@ class TrustPolicy:
         keys: Iterable[KeySource | TrustedKey] = (),
         certificate_chain: Iterable[str | os.PathLike[str]] = (),
         require_pq: bool = False,
+        crls: Iterable[str | os.PathLike[str]] = (),
     ) -> TrustPolicy:
         """This policy plus command-line trust (keys and anchors add up; flags OR)."""
         extra = tuple(k if isinstance(k, TrustedKey) else trusted_key(k) for k in keys)
@@ -125,6 +127,7 @@ class TrustPolicy:
             self,
             keys=self.keys + extra,
             certificate_chain=self.certificate_chain + tuple(Path(c) for c in certificate_chain),
+            crls=self.crls + tuple(Path(c) for c in crls),
             require_pq=self.require_pq or require_pq,
         )
 
