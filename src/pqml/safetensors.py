@@ -82,18 +82,21 @@ def save_file(tensors: Mapping[str, Any], path: str | os.PathLike[str],
               recipients: Iterable[Any], metadata: Mapping[str, str] | None = None, *,
               format: str = "pqml", allow_classical: bool = False) -> None:
     """Serialize ``tensors`` (numpy arrays or torch tensors) as safetensors and write them
-    encrypted to ``path``, atomically. The safetensors bytes are built in memory (as
+    encrypted to ``path`` (or a URL: ``s3://bucket/model.safetensors.pqml``), atomically.
+    The safetensors bytes are built in memory (as
     ``safetensors.*.save`` does); the plaintext never touches the disk."""
-    from pqml._internal.output_file import atomic_output
     from pqml.encryption import encrypt as feature
     from pqml.encryption.encrypted_formats import prepare_recipients
+    from pqml.storage import atomic_output, is_url
 
     data = _serialize(tensors, metadata)
     resolved = feature.resolve_recipients(recipients)
     prepare_recipients(format, resolved, allow_classical=allow_classical)  # type: ignore[arg-type]
-    with atomic_output(path, mode=feature.CIPHERTEXT_MODE) as out:
+    # a URL is an object upload (no header area: objects are never rekeyed in place)
+    with atomic_output(path, mode=feature.CIPHERTEXT_MODE, force=True) as out:
         feature.encrypt_to(io.BytesIO(data), out, resolved, format=format,  # type: ignore[arg-type]
-                           allow_classical=allow_classical, plaintext_size=len(data))
+                           allow_classical=allow_classical,
+                           plaintext_size=None if is_url(path) else len(data))
 
 
 # ---- reading --------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import io
+import multiprocessing
 import os
 import re
 from pathlib import Path
@@ -293,6 +294,9 @@ def test_disk_full(tmp_path: Path, encrypted: tuple[Path, bytes],
 
     monkeypatch.setattr(output_file.os, "fdopen", fdopen)
     monkeypatch.setattr(parallel.os, "pwritev", pwritev)
+    # Forked workers see the patch; pqml itself picks spawn once another thread runs in
+    # the process (a Ray or server test earlier in the session may leave one behind).
+    monkeypatch.setattr(parallel, "_context", lambda: multiprocessing.get_context("fork"))
     target = tmp_path / "target"
     with pytest.raises(OutputPathError, match=exactly(
             f"{target}: cannot write: No space left on device (no output was left)")):

@@ -46,6 +46,7 @@ from pqml.encryption.errors import UnsafeTreeEntryError
 from pqml.formats.age._io import Readable, Source
 from pqml.formats.pqml_v1.file import Writable
 from pqml.primitives.errors import PqmlError
+from pqml.storage.urls import is_url
 
 Progress = Callable[[int], object]
 BLOCK_SIZE = 4 * 1024 * 1024
@@ -338,13 +339,19 @@ def encrypt_file(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None
                  allow_classical: bool = False, progress: Progress | None = None,
                  jobs: int | None = None, force: bool = False) -> EncryptResult:
     """Encrypt the file ``src`` to ``dst`` (default: ``src`` + ``.pqml`` / ``.age``; a
-    directory, existing or written ``"dir/"``, gets that name inside it).
+    directory, existing or written ``"dir/"``, gets that name inside it). Either may be
+    a URL (``s3://bucket/key``: see :mod:`pqml.storage.encrypted_objects`).
 
     ``recipients``: age recipient strings, key files (PEM public or private, age
     recipients/identity files), key objects, or one :class:`Passphrase`. ``jobs``: worker
     processes for the multi-process path (default 1, serial; see encryption/parallel.py).
     An existing output is refused (:class:`OutputExistsError`) unless ``force``."""
     check_format(format)
+    if is_url(src) or is_url(dst):  # object storage: same streams, other ends
+        from pqml.storage.encrypted_objects import encrypt_object
+
+        return encrypt_object(src, dst, recipients, format=format, armor=armor,
+                              allow_classical=allow_classical, progress=progress, force=force)
     src_path = Path(src)
     resolved = resolve_recipients(recipients)
     fmts.prepare_recipients(format, resolved, allow_classical=allow_classical)  # policy first
@@ -367,11 +374,15 @@ def _decrypt_one(src_path: Path, dst_path: Path, output: contextlib.AbstractCont
 def decrypt_file(src: str | os.PathLike[str], dst: str | os.PathLike[str],
                  identities: Iterable[Any], *, progress: Progress | None = None,
                  jobs: int | None = None, force: bool = False) -> DecryptResult:
-    """Decrypt the pqml/v1 or age file ``src`` to ``dst``; ``dst`` appears only once the
-    whole file authenticated (a directory, existing or written ``"dir/"``, gets ``src``'s
-    name without ``.pqml`` / ``.age`` inside it). An existing output is refused
-    (:class:`OutputExistsError`) unless ``force``. ``identities``: key files, age
+    """Decrypt the pqml/v1 or age file ``src`` to ``dst`` (either may be a URL); ``dst``
+    appears only once the whole file authenticated (a directory, existing or written
+    ``"dir/"``, gets ``src``'s name without ``.pqml`` / ``.age`` inside it). An existing
+    output is refused (:class:`OutputExistsError`) unless ``force``. ``identities``: key files, age
     identity strings, key objects or a :class:`Passphrase`."""
+    if is_url(src) or is_url(dst):  # object storage: same streams, other ends
+        from pqml.storage.encrypted_objects import decrypt_object
+
+        return decrypt_object(src, dst, identities, progress=progress, force=force)
     src_path = Path(src)
     resolved = resolve_identities(identities)
     with _file_output(src_path, dst, None) as dst_path:

@@ -83,7 +83,13 @@ def _area_facts(located: Located, fd: int | None) -> dict[str, Any] | None:
 
 def inspect(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Facts about the encrypted file at ``path`` (raises PqmlError naming the file if it is
-    not a pqml/v1 or age file or its header is malformed)."""
+    not a pqml/v1 or age file or its header is malformed). ``path`` may be a URL."""
+    from pqml.storage.urls import is_url
+
+    if is_url(path):
+        from pqml.storage.encrypted_objects import inspect_object
+
+        return inspect_object(str(path))
     path = Path(path)
     try:
         return _inspect(path)

@@ -27,6 +27,7 @@ from pqml.encryption.encryption_keys import resolve_identities
 from pqml.formats.age._io import Source
 from pqml.formats.age.errors import PayloadError
 from pqml.primitives.errors import PqmlError
+from pqml.storage.reader import open_input
 
 
 @dataclass
@@ -95,7 +96,7 @@ class EncryptedFileRaw(io.RawIOBase):
         super().__init__()
         self.name = str(path)
         self._f: Any = None
-        f = builtin_open(path, "rb", buffering=0)
+        f = open_input(path)  # a local file or an object (range reads)
         try:
             self._setup(f, resolve_identities(identities))
         except PqmlError as exc:
@@ -120,7 +121,7 @@ class EncryptedFileRaw(io.RawIOBase):
         located = fmts.open_header(detected.format, source,
                                    fmts.prepare_identities(detected.format, identities))
         assert located.file_key is not None
-        file_size = os.fstat(f.fileno()).st_size
+        file_size = f.size
         make = _pqml_layout if detected.format == "pqml" else _age_layout
         self._layout = make(located.file_key, f, located.payload_offset, file_size)
         self.format = detected.name
@@ -137,7 +138,7 @@ class EncryptedFileRaw(io.RawIOBase):
         lay = self._layout
         final = index == lay.count - 1
         size = lay.last_wire if final else lay.wire_size
-        data = os.pread(self._f.fileno(), size, lay.chunks_offset + index * lay.wire_size)
+        data = self._f.pread(size, lay.chunks_offset + index * lay.wire_size)
         if len(data) != size:
             raise PayloadError("file is truncated (it changed while open)")
         self.chunks_decrypted += 1
@@ -236,7 +237,8 @@ builtin_open = open
 
 def open(path: str | os.PathLike[str], identities: Iterable[Any] | Any, *,
          buffering: int | None = None) -> io.BufferedReader:
-    """Open an encrypted file (pqml/v1 or binary age) for random-access reading.
+    """Open an encrypted file (pqml/v1 or binary age) for random-access reading; ``path``
+    may be a URL (``s3://bucket/model.pqml``): each chunk read is then one range request.
 
     ``identities``: key files, age identity strings, key objects, a Passphrase or an
     IdentityFile (a passphrase-protected key file with its passphrase); a single one may

@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 import posixpath
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +31,22 @@ Progress = Callable[[int, int], None]  # (files done so far, total files)
 _BATCH_FILES = 32
 _BATCH_BYTES = 16 << 20
 _PARALLEL_MIN_FILES = 48
+
+Batch = list[tuple[int, str, str, int]]  # (root index, path, rel, size)
+BatchRunner = Callable[[list[Batch], RiskConfig], Iterable[list[tuple[int, "FileResult"]]]]
+_RUNNER: ContextVar[BatchRunner | None] = ContextVar("pqml_scan_runner", default=None)
+
+
+@contextmanager
+def scanning_on(runner: BatchRunner) -> Iterator[None]:
+    """Inside the block, :func:`run` hands its batches to ``runner(batches, risk)``,
+    which yields each batch's :func:`_scan_batch` result as it finishes: how
+    :mod:`pqml.distributed` scans on a cluster while walking and joining stay here."""
+    token = _RUNNER.set(runner)
+    try:
+        yield
+    finally:
+        _RUNNER.reset(token)
 
 
 @dataclass
@@ -177,7 +195,14 @@ def run(roots: Sequence[str], options: ScanOptions | None = None,
         progress(0, total)
     batches = _batches(entries)
     plain = [[(e.root_index, e.path, e.rel, e.size) for e in b] for b in batches]
-    if jobs > 1 and total >= _PARALLEL_MIN_FILES and len(batches) > 1:
+    external = _RUNNER.get()
+    if external is not None:
+        for part in external(plain, cfg.risk):
+            results.extend(part)
+            done += len(part)
+            if progress:
+                progress(done, total)
+    elif jobs > 1 and total >= _PARALLEL_MIN_FILES and len(batches) > 1:
         _preload()
         with ProcessPoolExecutor(max_workers=min(jobs, len(batches))) as pool:
             futures = [pool.submit(_scan_batch, b, cfg.risk) for b in plain]

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -410,6 +412,23 @@ def _run(jobs: Sequence[Callable[[], Any]], weights: Sequence[int], workers: int
     return results
 
 
+TaskRunner = Callable[[Path, Sequence[_Task], str, bool], list[Any]]
+_RUNNER: ContextVar[TaskRunner | None] = ContextVar("pqml_hash_runner", default=None)
+
+
+@contextmanager
+def hashing_on(runner: TaskRunner) -> Iterator[None]:
+    """Inside the block, :func:`hash_files` (so signing and verifying) hands its tasks to
+    ``runner(root, tasks, htype, allow_symlinks)``, which returns each task's digest or
+    exception in order: how :mod:`pqml.distributed` hashes on a cluster while the
+    manifest, the statement and the signatures stay this module's and the driver's."""
+    token = _RUNNER.set(runner)
+    try:
+        yield
+    finally:
+        _RUNNER.reset(token)
+
+
 def hash_files(
     root: Path,
     sizes: Mapping[str, int],
@@ -433,8 +452,12 @@ def hash_files(
     ]
     if htype == "blake3":
         workers = 1  # BLAKE3 already spreads each file over every core
-    jobs = [partial(_hash_task, root, t, htype, allow_symlinks) for t in tasks]
-    results = _run(jobs, [t.end - t.start for t in tasks], workers)
+    runner = _RUNNER.get()
+    if runner is not None:
+        results = runner(root, tasks, htype, allow_symlinks)
+    else:
+        jobs = [partial(_hash_task, root, t, htype, allow_symlinks) for t in tasks]
+        results = _run(jobs, [t.end - t.start for t in tasks], workers)
     out: dict[str, FileEntry | Exception] = {}
     pieces: dict[str, list[Piece]] = {name: [] for name in sizes}
     for task, result in zip(tasks, results, strict=True):

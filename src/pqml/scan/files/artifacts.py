@@ -62,7 +62,8 @@ def suffix_of(name: str) -> str:
 
 def strong_magic(head: bytes) -> bool:
     """Binary formats recognisable whatever the file is called."""
-    return head.startswith((b"GGUF", b"PAR1", b"ARROW1", b"\x89HDF\r\n\x1a\n", b"\x93NUMPY")) \
+    return head.startswith((b"GGUF", b"PAR1", b"PARE", b"ARROW1", b"\x89HDF\r\n\x1a\n",
+                            b"\x93NUMPY")) \
         or is_encrypted_header(head) or (len(head) > 8 and head[4:8] == b"TFL3")
 
 
@@ -264,8 +265,13 @@ def identify(path: Path, name: str, head: bytes, size: int) -> dict[str, Any] | 
             return None
     elif head.startswith(b"GGUF"):
         info.update(format="gguf", pickle_based=False)
-    elif head.startswith(b"PAR1"):
+    elif head.startswith((b"PAR1", b"PARE")):  # PARE: modular encryption, encrypted footer
+        from pqml.scan.files.parquet_keys import encryption_info
+
         info.update(format="parquet", pickle_based=False)
+        encryption = encryption_info(path, head)
+        if encryption is not None:
+            info["encryption"] = encryption
     elif head.startswith(b"ARROW1") or (ext in (".arrow", ".ipc") and head[:4] == b"\xff" * 4):
         info.update(format="arrow", pickle_based=False)
     elif head.startswith(b"\x89HDF\r\n\x1a\n"):

@@ -1,0 +1,129 @@
+"""``--engine local|ray`` and ``--address``: where encrypt, decrypt, sign, verify and scan
+do their work. The local engine is the default and leaves every command as it was; Ray
+runs one task per part or file on a cluster (``--address``) or a local one. The logic is
+in :mod:`pqml.distributed`; this module only adds the options and hands over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import click
+
+ENGINE_HELP = ("Where the work runs: local (default: this process, or -j processes) or "
+               "ray (one task per part; a local cluster, or --address).")
+ADDRESS_HELP = "Ray cluster to join (auto, HOST:PORT or ray://HOST:10001); needs --engine ray."
+
+
+def engine_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--engine`` and ``--address`` (parameters ``engine`` and ``address``)."""
+    command = click.option("--address", metavar="ADDR", default=None, help=ADDRESS_HELP)(command)
+    return click.option("--engine", type=click.Choice(["local", "ray"]), default="local",
+                        show_default=True, help=ENGINE_HELP)(command)
+
+
+def is_local(engine: str, address: str | None) -> bool:
+    if engine == "local" and address is not None:
+        raise click.UsageError("--address needs --engine ray")
+    return engine == "local"
+
+
+@contextlib.contextmanager
+def _engine(engine: str, address: str | None, jobs: int | None) -> Iterator[Any]:
+    from pqml.distributed.engine import open_engine
+
+    eng = open_engine(engine, address=address, workers=jobs)
+    try:
+        yield eng
+    finally:
+        eng.close()
+
+
+@contextlib.contextmanager
+def hashing(engine: str, address: str | None, jobs: int | None = None) -> Iterator[None]:
+    """Inside the block, model hashing (sign, verify) runs on the engine."""
+    if is_local(engine, address):
+        yield
+        return
+    from pqml.distributed.jobs import JobReport
+    from pqml.distributed.sign import hash_runner
+    from pqml.signing import manifest
+
+    with _engine(engine, address, jobs) as eng, \
+            manifest.hashing_on(hash_runner(eng, JobReport(eng.name, eng.workers))):
+        yield
+
+
+@contextlib.contextmanager
+def scanning(engine: str, address: str | None, jobs: int | None = None) -> Iterator[None]:
+    """Inside the block, scan's per-file analysis runs on the engine."""
+    if is_local(engine, address):
+        yield
+        return
+    from pqml.distributed.jobs import JobReport
+    from pqml.distributed.scan import batch_runner
+    from pqml.scan import runner
+
+    with _engine(engine, address, jobs) as eng, \
+            runner.scanning_on(batch_runner(eng, JobReport(eng.name, eng.workers))):
+        yield
+
+
+def _needs_paths(input: str | None, output: str | None) -> None:
+    if input in (None, "-") or output in (None, "-"):
+        raise click.UsageError("--engine ray needs an input and -o OUTPUT that are files, "
+                               "directories or URLs (not standard input or output)")
+
+
+def encrypt(input: str | None, output: str | None, recipients: list[Any], *, fmt: str,
+            armor: bool, allow_classical: bool, force: bool, allow_symlinks: bool,
+            jobs: int | None, engine: str, address: str | None, as_json: bool,
+            refs: Any) -> None:
+    """``pqml encrypt --engine ray``: pqml/v1, binary, to a file, object or tree."""
+    from pqml.distributed import jobs as distributed
+    from pqml.distributed.errors import EngineError
+
+    _needs_paths(input, output)
+    if fmt != "pqml" or armor:
+        raise EngineError("--engine ray writes binary pqml/v1 only (no --format age, no "
+                          "--armor): use --engine local for those")
+    with _engine(engine, address, jobs) as eng:
+        results, report = distributed.encrypt(
+            input, output, recipients, engine=eng,  # type: ignore[arg-type]
+            allow_classical=allow_classical, force=force, allow_symlinks=allow_symlinks)
+    refs.record_many("encrypt", [(r.output, r.plaintext_size) for r in results])
+    from pqml.cli.encrypt import _warn_classical
+
+    if results:
+        _warn_classical(results[0].recipients)
+    if as_json:
+        click.echo(json.dumps({"results": [r.to_dict() for r in results],
+                               "engine": report.as_dict()}, indent=2))
+        return
+    click.echo(f"encrypted {len(results)} file(s) with {report.tasks} task(s) on "
+               f"{len(report.nodes)} node(s) in {report.seconds:.1f} s", err=True)
+
+
+def decrypt(input: str | None, output: str | None, identities: list[Any], *, force: bool,
+            allow_symlinks: bool, jobs: int | None, engine: str, address: str | None,
+            as_json: bool, refs: Any) -> None:
+    """``pqml decrypt --engine ray``: binary pqml/v1 files, objects or trees."""
+    from pqml.distributed import jobs as distributed
+
+    _needs_paths(input, output)
+    with _engine(engine, address, jobs) as eng:
+        results, skipped, report = distributed.decrypt(
+            input, output, identities, engine=eng,  # type: ignore[arg-type]
+            force=force, allow_symlinks=allow_symlinks)
+    refs.record_many("decrypt", [(r.input, r.plaintext_size) for r in results])
+    for path in skipped:
+        click.echo(f"pqml: warning: {path}: not an encrypted file, skipped", err=True)
+    if as_json:
+        click.echo(json.dumps({"decrypted": [r.to_dict() for r in results],
+                               "skipped": skipped, "engine": report.as_dict()}, indent=2))
+        return
+    click.echo(f"decrypted {len(results)} file(s) with {report.tasks} task(s) on "
+               f"{len(report.nodes)} node(s) in {report.seconds:.1f} s", err=True)

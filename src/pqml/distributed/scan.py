@@ -1,0 +1,44 @@
+"""Scan large trees on an engine: the per-file analysis on workers, the join here.
+
+The local scanner (:func:`pqml.scan.runner.run`) walks, batches and joins; through its
+seam :func:`pqml.scan.runner.scanning_on` its batches run as tasks on the engine (each
+batch exactly what a local worker process scans: up to 32 files or 16 MiB). Linking
+bundles to artifacts, risk, baseline and suppressions stay on the driver, so the
+findings are those of a local scan of the same tree.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from pqml.distributed.engine import Engine
+from pqml.distributed.jobs import JobReport
+from pqml.distributed.parts import ScanTask, run_scan
+
+
+def batch_runner(engine: Engine, report: JobReport) -> Any:
+    """A :data:`pqml.scan.runner.BatchRunner` that scans on ``engine``."""
+
+    def batches(plain: list[Any], risk: Any) -> Iterator[list[Any]]:
+        tasks = [ScanTask(tuple(batch), risk) for batch in plain]
+        for _, (node, part) in engine.map_unordered(run_scan, tasks):
+            report.count(node)
+            yield part
+
+    return batches
+
+
+def scan(roots: Sequence[str], options: Any = None, *, engine: Engine,
+         progress: Any = None) -> tuple[Any, JobReport]:
+    """:func:`pqml.scan.runner.run` with the files analysed on ``engine``."""
+    from pqml.scan import runner
+
+    started = time.perf_counter()
+    report = JobReport(engine.name, engine.workers)
+    with runner.scanning_on(batch_runner(engine, report)):
+        result = runner.run(list(roots), options, progress)
+    result.jobs = engine.workers
+    report.seconds = time.perf_counter() - started
+    return result, report

@@ -1,0 +1,1 @@
+"""Tests of pqml.distributed (a package, so its conftest does not shadow the root one)."""
