@@ -13,7 +13,7 @@ $(BIN)/python:
 
 $(VENV)/.stamp-demo: pyproject.toml | $(BIN)/python
 	$(PIP) install "$(TORCH)"
-	$(PIP) install -e ".[falcon,blake3,ml]"
+	$(PIP) install -e ".[falcon,blake3,ml,gateway,monitor]"
 	touch $@
 
 $(VENV)/.stamp-all: pyproject.toml | $(BIN)/python

@@ -18,6 +18,7 @@ each class lives::
     │   └── WrongKeyPassphraseError             formats.errors
     ├── KeyFileExistsError (FileExistsError)    primitives.errors
     ├── InvalidSignatureError                   primitives.errors
+    │   └── KeyConfigSignatureError             gateway.errors
     ├── HPKEError                               primitives.errors
     │   └── MessageLimitReachedError            primitives.errors
     ├── DecryptionError                         primitives.errors
@@ -33,11 +34,31 @@ each class lives::
     ├── RecipientError (ValueError)             formats.age.errors
     ├── BundleFormatError (ValueError)          formats.errors
     ├── NoteFormatError (ValueError)            formats.errors
+    ├── BinaryHTTPError (ValueError)            formats.errors
+    ├── OHTTPFormatError (ValueError)           formats.errors
+    ├── OHTTPError                              gateway.errors
+    │   ├── KeyConfigMismatchError              gateway.errors
+    │   ├── UnsupportedSuiteError               gateway.errors
+    │   └── GatewayResponseError                gateway.errors
+    ├── GatewayError                            gateway.errors
+    │   ├── RequestDateError                    gateway.errors
+    │   ├── ReplayedRequestError                gateway.errors
+    │   ├── ReplayStoreError                    gateway.errors
+    │   └── GatewayKeyError                     gateway.errors
+    ├── FLProtectionError                       fl.errors
+    │   ├── FLKeyError                          fl.errors
+    │   └── UpdateRejectedError                 fl.errors
+    ├── SecAggError                             fl.errors
+    │   ├── SecAggConfigError (ValueError)      fl.errors
+    │   ├── SecAggMessageError                  fl.errors
+    │   ├── SecAggThresholdError                fl.errors
+    │   └── SecAggReconstructionError           fl.errors
     ├── MerkleProofError (ValueError)           log.errors
     ├── LogEntryError (ValueError)              log.errors
     ├── LogError                                log.errors
     │   └── LogTamperedError                    log.errors
     ├── MonitorConfigError (ValueError)         log.errors
+    ├── AlertDeliveryError                      log.errors
     ├── ComplianceError                         log.errors
     ├── KeyringError                            keys.errors
     │   ├── UnknownKeyError (LookupError)       keys.errors
@@ -45,7 +66,11 @@ each class lives::
     │   ├── KeyringLockedError                  keys.errors
     │   ├── KeyringCorruptError                 keys.errors
     │   └── RotationError                       keys.errors
+    │       └── RotationPolicyError             keys.errors
+    ├── CertificateAuthorityError               keys.errors
     ├── MigrationError                          keys.errors
+    │   └── MigrationFailed                     keys.migration
+    ├── TimeSpecError (ValueError)              keys.times
     ├── OutputPathError                         _internal.errors
     │   └── OutputExistsError (FileExistsError) _internal.errors
     ├── RekeyError                              encryption.errors
@@ -58,10 +83,18 @@ each class lives::
     ├── FileChangedError                        signing.errors
     ├── VerificationError                       signing.errors
     │   ├── SignatureVerificationError          signing.errors
-    │   │                   (also InvalidSignatureError)
+    │   │   │               (also InvalidSignatureError)
+    │   │   └── CertificateChainError           signing.errors
     │   ├── TrustPolicyError                    signing.errors
     │   └── IntegrityError                      signing.errors
     │       └── UnsignedFileError               signing.errors
+    ├── UpdateError                             signing.errors
+    │   └── UpdateInProgressError               signing.errors
+    ├── EngineError                             distributed.errors
+    ├── StorageError                            storage.errors
+    │   ├── StorageURLError (ValueError)        storage.errors
+    │   └── MissingExtraError                   storage.errors
+    ├── ParquetKeyError                         storage.parquet_kms
     └── ScanError (exit code 2)                 scan.errors
 
 Code inside pqml imports each error from its home module, so that no layer depends on
@@ -71,6 +104,7 @@ this one (tests/test_layers.py); this module is for users.
 from __future__ import annotations
 
 from pqml._internal.errors import OutputExistsError, OutputPathError
+from pqml.distributed.errors import EngineError
 from pqml.encryption.errors import (
     NotEncryptedError,
     RekeyError,
@@ -79,6 +113,16 @@ from pqml.encryption.errors import (
     UnsafeTreeEntryError,
     UntrustedSourceError,
     WrongPassphraseError,
+)
+from pqml.fl.errors import (
+    FLKeyError,
+    FLProtectionError,
+    SecAggConfigError,
+    SecAggError,
+    SecAggMessageError,
+    SecAggReconstructionError,
+    SecAggThresholdError,
+    UpdateRejectedError,
 )
 from pqml.formats.age.errors import (
     AgeError,
@@ -91,22 +135,41 @@ from pqml.formats.age.errors import (
 )
 from pqml.formats.errors import (
     Bech32Error,
+    BinaryHTTPError,
     BundleFormatError,
     DERError,
     NoteFormatError,
+    OHTTPFormatError,
     PassphraseRequiredError,
     WrongKeyPassphraseError,
 )
+from pqml.gateway.errors import (
+    GatewayError,
+    GatewayKeyError,
+    GatewayResponseError,
+    KeyConfigMismatchError,
+    KeyConfigSignatureError,
+    OHTTPError,
+    ReplayedRequestError,
+    ReplayStoreError,
+    RequestDateError,
+    UnsupportedSuiteError,
+)
 from pqml.keys.errors import (
+    CertificateAuthorityError,
     KeyringCorruptError,
     KeyringError,
     KeyringLockedError,
     KeyStateError,
     MigrationError,
     RotationError,
+    RotationPolicyError,
     UnknownKeyError,
 )
+from pqml.keys.migration import MigrationFailed
+from pqml.keys.times import TimeSpecError
 from pqml.log.errors import (
+    AlertDeliveryError,
     ComplianceError,
     LogEntryError,
     LogError,
@@ -130,6 +193,7 @@ from pqml.primitives.errors import (
 )
 from pqml.scan.errors import ScanError
 from pqml.signing.errors import (
+    CertificateChainError,
     FileChangedError,
     IntegrityError,
     PolicyFileError,
@@ -137,24 +201,40 @@ from pqml.signing.errors import (
     TrustPolicyError,
     UnsafePathError,
     UnsignedFileError,
+    UpdateError,
+    UpdateInProgressError,
     VerificationError,
 )
+from pqml.storage.errors import MissingExtraError, StorageError, StorageURLError
+from pqml.storage.parquet_kms import ParquetKeyError
 
 __all__ = [
     "AgeError",
+    "AlertDeliveryError",
     "ArmorError",
     "Bech32Error",
+    "BinaryHTTPError",
     "BundleFormatError",
+    "CertificateAuthorityError",
+    "CertificateChainError",
     "ChunkedFormatError",
     "ComplianceError",
     "DERError",
     "DecryptionError",
+    "EngineError",
+    "FLKeyError",
+    "FLProtectionError",
     "FileChangedError",
+    "GatewayError",
+    "GatewayKeyError",
+    "GatewayResponseError",
     "HPKEError",
     "HeaderError",
     "HeaderMACError",
     "IntegrityError",
     "InvalidSignatureError",
+    "KeyConfigMismatchError",
+    "KeyConfigSignatureError",
     "KeyFileExistsError",
     "KeyFormatError",
     "KeyStateError",
@@ -167,12 +247,17 @@ __all__ = [
     "MerkleProofError",
     "MessageLimitReachedError",
     "MigrationError",
+    "MigrationFailed",
+    "MissingExtraError",
     "MonitorConfigError",
     "NoIdentityMatchError",
     "NotEncryptedError",
     "NoteFormatError",
+    "OHTTPError",
+    "OHTTPFormatError",
     "OutputExistsError",
     "OutputPathError",
+    "ParquetKeyError",
     "PassphraseRequiredError",
     "PayloadError",
     "PolicyError",
@@ -181,10 +266,22 @@ __all__ = [
     "RecipientError",
     "RekeyError",
     "RekeyManyError",
+    "ReplayStoreError",
+    "ReplayedRequestError",
+    "RequestDateError",
     "RotationError",
+    "RotationPolicyError",
     "SafetensorsFormatError",
     "ScanError",
+    "SecAggConfigError",
+    "SecAggError",
+    "SecAggMessageError",
+    "SecAggReconstructionError",
+    "SecAggThresholdError",
     "SignatureVerificationError",
+    "StorageError",
+    "StorageURLError",
+    "TimeSpecError",
     "TrustPolicyError",
     "UnavailableAlgorithmError",
     "UnknownAlgorithmError",
@@ -192,7 +289,11 @@ __all__ = [
     "UnsafePathError",
     "UnsafeTreeEntryError",
     "UnsignedFileError",
+    "UnsupportedSuiteError",
     "UntrustedSourceError",
+    "UpdateError",
+    "UpdateInProgressError",
+    "UpdateRejectedError",
     "VerificationError",
     "WrongKeyPassphraseError",
     "WrongKeyTypeError",

@@ -47,9 +47,12 @@ def test_dash_p_is_a_passphrase_in_every_command() -> None:
 
 
 def test_dash_k_is_a_key_in_sign_and_verify() -> None:
+    """-k is the signing key of sign and the trusted key of every command that verifies
+    a signature (verify, and the update commands that verify before they swap)."""
     found = {name: opt.opts for name, cmd in commands() for opt in options(cmd)
              if "-k" in opt.opts}
-    assert found == {"sign": ["-k", "--key"], "verify": ["-k", "--key"]}
+    assert found == {name: ["-k", "--key"] for name in
+                     ("sign", "verify", "update apply", "update rollback")}
 
 
 def test_leaving_paths_out_is_spelled_ignore_in_every_command() -> None:

@@ -18,6 +18,10 @@ from typing import Any
 
 import click
 
+from pqml.cli import audit
+from pqml.cli import engine as cli_engine
+from pqml.cli.url_params import input_size, path_or_url
+
 
 def _warn(message: str) -> None:
     click.echo(f"pqml: warning: {message}", err=True)
@@ -125,15 +129,22 @@ def _ask_key_passphrase(name: str) -> bytes:
         raise no_terminal from None
 
 
-def _identity_files(identities: tuple[str, ...], key_passphrase_file: str | None) -> list[Any]:
-    """The -i files, each with what unlocks it if it is a passphrase-protected key."""
+def _identity_files(identities: tuple[str, ...], key_passphrase_file: str | None,
+                    refs: Any = None) -> list[Any]:
+    """The -i files, each with what unlocks it if it is a passphrase-protected key; a
+    keyring reference (no such file) becomes the keyring key, its state checked (``refs``,
+    a :class:`~pqml.keys.key_refs.KeyringUse`, keeps it to count the use)."""
     from pqml.cli.keys import key_passphrase
     from pqml.encryption.encryption_keys import IdentityFile
+    from pqml.keys.key_refs import KeyringUse
 
-    unlock: Any = (key_passphrase(key_passphrase_file) if key_passphrase_file is not None
-                   else _ask_key_passphrase)
-    # a missing file stays a name, for the usual "no such key file" error
-    return [IdentityFile(i, unlock) if os.path.isfile(i) else i for i in identities]
+    given = key_passphrase(key_passphrase_file) if key_passphrase_file is not None else None
+    unlock: Any = given if given is not None else _ask_key_passphrase
+    refs = refs if refs is not None else KeyringUse()
+    refs.passphrase = given
+    # a missing file that is no keyring key stays a name, for the usual "no such key file"
+    return [IdentityFile(i, unlock) if os.path.isfile(i) else refs.identity(i) or i
+            for i in identities]
 
 
 def _emit_json(data: Any, to_stderr: bool) -> None:
@@ -148,8 +159,8 @@ def _is_stdio(name: str | None) -> bool:
 
 
 _INPUT = click.argument("input", required=False, metavar="[INPUT]",
-                        type=click.Path(allow_dash=True))
-_OUTPUT = click.option("-o", "--output", metavar="OUT", type=click.Path(allow_dash=True),
+                        type=path_or_url(allow_dash=True))
+_OUTPUT = click.option("-o", "--output", metavar="OUT", type=path_or_url(allow_dash=True),
                        help="Output file, or directory: for a directory INPUT, or OUT/ (made "
                             "if missing) to write INPUT's file inside. Default: standard "
                             "output. An existing output is refused unless --force.")
@@ -165,8 +176,9 @@ _JSON = click.option("--json", "as_json", is_flag=True,
 
 @click.command()
 @click.option("-r", "--recipient", "recipients", multiple=True, metavar="RECIPIENT",
-              help="age recipient (age1pq1…, age1…) or key file (PEM public or private key, "
-                   "age recipients or identity file). Repeatable.")
+              help="age recipient (age1pq1…, age1…), key file (PEM public or private key, "
+                   "age recipients or identity file) or keyring key (id, id prefix or "
+                   "label; active keys only). Repeatable.")
 @click.option("-R", "--recipients-file", "recipient_files", multiple=True, metavar="FILE",
               type=click.Path(dir_okay=False),
               help="File of recipients (age recipients file, age identity file or PEM). "
@@ -188,12 +200,15 @@ _JSON = click.option("--json", "as_json", is_flag=True,
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, metavar="N",
               help="Worker processes (default 1: serial measured faster on disk here; "
                    "see docs/PERFORMANCE.md).")
+@cli_engine.engine_options
 @_JSON
 @_INPUT
+@audit.logged("encrypt", lambda params: [params.get("input")])
 def encrypt(recipients: tuple[str, ...], recipient_files: tuple[str, ...],
             passphrase_file: str | None, ask_passphrase: bool, fmt: str, armor: bool,
             output: str | None, force: bool, allow_classical: bool, allow_symlinks: bool,
-            jobs: int | None, as_json: bool, input: str | None) -> None:
+            jobs: int | None, engine: str, address: str | None, as_json: bool,
+            input: str | None) -> None:
     """Encrypt a file, a directory or standard input to recipients.
 
     INPUT is a file, a directory (encrypted file by file into -o OUTDIR) or, when absent
@@ -206,12 +221,21 @@ def encrypt(recipients: tuple[str, ...], recipient_files: tuple[str, ...],
       pqml encrypt --format age -a -r age1pq1… < notes.txt > notes.txt.age
     """
     from pqml.encryption import encrypt as feature
+    from pqml.keys.key_refs import KeyringUse
+    from pqml.log import events
     from pqml.primitives.errors import PqmlError
 
+    refs = KeyringUse()  # keyring references among -r / -R: active keys only
     recips = _with_passphrase(
-        [*recipients, *recipient_files], passphrase_file, ask_passphrase, confirm=True,
-        missing="no recipients: give -r RECIPIENT, -R FILE or --passphrase-file")
+        refs.recipients([*recipients, *recipient_files]), passphrase_file, ask_passphrase,
+        confirm=True, missing="no recipients: give -r RECIPIENT, -R FILE or --passphrase-file")
     kw: dict[str, Any] = {"format": fmt, "armor": armor, "allow_classical": allow_classical}
+    if not cli_engine.is_local(engine, address):  # --engine ray: pqml.distributed
+        cli_engine.encrypt(input, output, recips, fmt=fmt, armor=armor, force=force,
+                           allow_classical=allow_classical, jobs=jobs, engine=engine,
+                           allow_symlinks=allow_symlinks, address=address, as_json=as_json,
+                           refs=refs)
+        return
     if not _is_stdio(input) and Path(input).is_dir():  # type: ignore[arg-type]
         if _is_stdio(output):
             raise PqmlError(f"{input}: is a directory: give -o OUTDIR for the encrypted tree")
@@ -219,15 +243,19 @@ def encrypt(recipients: tuple[str, ...], recipient_files: tuple[str, ...],
             results = feature.encrypt_tree(input, output, recips, progress=cb,  # type: ignore[arg-type]
                                            jobs=jobs, force=force,
                                            allow_symlinks=allow_symlinks, **kw)
+        refs.record_many("encrypt", [(r.output, r.plaintext_size) for r in results])
+        audit.done(lambda: [events.encrypted(r.to_dict()) for r in results])
         if results:
             _warn_classical(results[0].recipients)
         if as_json:
             _emit_json([r.to_dict() for r in results], False)
         return
     if not _is_stdio(input) and not _is_stdio(output):
-        with _progress(os.path.getsize(input), "encrypting") as cb:  # type: ignore[arg-type]
+        with _progress(input_size(input), "encrypting") as cb:  # type: ignore[arg-type]
             result = feature.encrypt_file(input, output, recips, progress=cb,  # type: ignore[arg-type]
                                           jobs=jobs, force=force, **kw)
+        refs.record("encrypt", result.output, result.plaintext_size)
+        audit.done(lambda: events.encrypted(result.to_dict()))
         _warn_classical(result.recipients)
         if as_json:
             _emit_json(result.to_dict(), False)
@@ -235,6 +263,8 @@ def encrypt(recipients: tuple[str, ...], recipient_files: tuple[str, ...],
     if not _is_stdio(output):  # standard input to a file
         result = feature.encrypt_to_path(sys.stdin.buffer, output, recips,  # type: ignore[arg-type]
                                          force=force, **kw)
+        refs.record("encrypt", result.output, result.plaintext_size)
+        audit.done(lambda: events.encrypted(result.to_dict()))
         _warn_classical(result.recipients)
         if as_json:
             _emit_json(result.to_dict(), False)
@@ -254,6 +284,9 @@ def encrypt(recipients: tuple[str, ...], recipient_files: tuple[str, ...],
     except PqmlError as exc:
         raise feature.named(exc, name) from None
     dst.flush()
+    refs.record("encrypt", None, size)
+    audit.done(lambda: events.encrypted({"input": name, "output": "-", "format": fmt,
+                                         "plaintext_size": size, "recipients": described}))
     _warn_classical(described)
     if as_json:
         _emit_json({"input": name, "output": "-", "format": fmt, "armored": armor,
@@ -263,7 +296,8 @@ def encrypt(recipients: tuple[str, ...], recipient_files: tuple[str, ...],
 @click.command()
 @click.option("-i", "--identity", "identities", multiple=True, metavar="IDENTITY",
               type=click.Path(dir_okay=False),
-              help="Identity file: PEM private key or age identity file. Repeatable.")
+              help="Identity file (PEM private key or age identity file) or keyring key "
+                   "(id, id prefix or label). Repeatable.")
 @click.option("--passphrase-file", type=click.Path(exists=True, dir_okay=False),
               help="Passphrase (first line of this file) for passphrase-encrypted files.")
 @click.option("-p", "--passphrase", "ask_passphrase", is_flag=True,
@@ -275,11 +309,14 @@ def encrypt(recipients: tuple[str, ...], recipient_files: tuple[str, ...],
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, metavar="N",
               help="Worker processes (default 1: serial measured faster on disk here; "
                    "see docs/PERFORMANCE.md).")
+@cli_engine.engine_options
 @_JSON
 @_INPUT
+@audit.logged("decrypt", lambda params: [params.get("input")])
 def decrypt(identities: tuple[str, ...], passphrase_file: str | None, ask_passphrase: bool,
             key_passphrase_file: str | None, output: str | None, force: bool,
-            allow_symlinks: bool, jobs: int | None, as_json: bool, input: str | None) -> None:
+            allow_symlinks: bool, jobs: int | None, engine: str, address: str | None,
+            as_json: bool, input: str | None) -> None:
     """Decrypt a pqml/v1 or age file, a directory or standard input.
 
     INPUT may be binary or armored. File outputs appear only after the whole input
@@ -291,11 +328,19 @@ def decrypt(identities: tuple[str, ...], passphrase_file: str | None, ask_passph
       pqml decrypt -i me.txt -o model-dir/ out/
     """
     from pqml.encryption import encrypt as feature
+    from pqml.keys.key_refs import KeyringUse
+    from pqml.log import events
     from pqml.primitives.errors import PqmlError
 
-    ids = _with_passphrase(_identity_files(identities, key_passphrase_file), passphrase_file,
-                           ask_passphrase, confirm=False,
+    refs = KeyringUse()  # keyring references among -i: counted once the file opened
+    ids = _with_passphrase(_identity_files(identities, key_passphrase_file, refs),
+                           passphrase_file, ask_passphrase, confirm=False,
                            missing="no identities: give -i IDENTITY or --passphrase-file")
+    if not cli_engine.is_local(engine, address):  # --engine ray: pqml.distributed
+        cli_engine.decrypt(input, output, ids, force=force, jobs=jobs, engine=engine,
+                           allow_symlinks=allow_symlinks, address=address, as_json=as_json,
+                           refs=refs)
+        return
     if not _is_stdio(input) and Path(input).is_dir():  # type: ignore[arg-type]
         if _is_stdio(output):
             raise PqmlError(f"{input}: is a directory: give -o OUTDIR for the decrypted tree")
@@ -303,6 +348,8 @@ def decrypt(identities: tuple[str, ...], passphrase_file: str | None, ask_passph
             results, skipped = feature.decrypt_tree(input, output, ids, progress=cb,  # type: ignore[arg-type]
                                                     jobs=jobs, force=force,
                                                     allow_symlinks=allow_symlinks)
+        refs.record_many("decrypt", [(r.input, r.plaintext_size) for r in results])
+        audit.done(lambda: [events.decrypted(r.to_dict(), refs.ids()) for r in results])
         for path in skipped:
             _warn(f"{path}: not an encrypted file, skipped")
         if as_json:
@@ -310,15 +357,19 @@ def decrypt(identities: tuple[str, ...], passphrase_file: str | None, ask_passph
                        False)
         return
     if not _is_stdio(input) and not _is_stdio(output):
-        with _progress(os.path.getsize(input), "decrypting") as cb:  # type: ignore[arg-type]
+        with _progress(input_size(input), "decrypting") as cb:  # type: ignore[arg-type]
             result = feature.decrypt_file(input, output, ids, progress=cb,  # type: ignore[arg-type]
                                           jobs=jobs, force=force)
+        refs.record("decrypt", result.input, result.plaintext_size)
+        audit.done(lambda: events.decrypted(result.to_dict(), refs.ids()))
         if as_json:
             _emit_json(result.to_dict(), False)
         return
     if not _is_stdio(output):  # standard input to a file
         result = feature.decrypt_to_path(sys.stdin.buffer, output, ids,  # type: ignore[arg-type]
                                          force=force)
+        refs.record("decrypt", None, result.plaintext_size)
+        audit.done(lambda: events.decrypted(result.to_dict(), refs.ids()))
         if as_json:
             _emit_json(result.to_dict(), False)
         return
@@ -334,12 +385,16 @@ def decrypt(identities: tuple[str, ...], passphrase_file: str | None, ask_passph
     except PqmlError as exc:
         raise feature.named(exc, name) from None
     dst.flush()
+    refs.record("decrypt", None if _is_stdio(input) else input, size)
+    audit.done(lambda: events.decrypted({"input": name, "output": "-", "format": fmt,
+                                         "plaintext_size": size}, refs.ids()))
     if as_json:
         _emit_json({"input": name, "output": "-", "format": fmt, "plaintext_size": size}, True)
 
 
 @click.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.argument("files", nargs=-1, required=True,
+                type=path_or_url(exists=True, dir_okay=False))
 @click.option("-i", "--identity", "identities", multiple=True, metavar="IDENTITY",
               type=click.Path(dir_okay=False),
               help="Identity that can decrypt the files now (PEM or age identity file).")
@@ -357,12 +412,23 @@ def decrypt(identities: tuple[str, ...], passphrase_file: str | None, ask_passph
                    "--remove, instead of changing no file.")
 @click.option("--allow-classical", is_flag=True,
               help="Accept adding quantum-vulnerable (X25519) recipients.")
+@click.option("--new-file-key", is_flag=True,
+              help="Re-encrypt the payload under a fresh file key (file-key rotation) "
+                   "instead of rewrapping the header: a removed recipient cannot decrypt "
+                   "the new version even if they kept the old file key. Costs a full "
+                   "read and write of each file.")
+@click.option("--drop-revoked", is_flag=True,
+              help="Remove the stanzas of keys the keyring says are revoked or "
+                   "compromised; files without any are skipped.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON record per file: path, status (changed, skipped, failed, "
-                   "unchanged), reason, and the result of a change.")
+                   "unchanged), reason, and the result of a change (file_key_rotated, "
+                   "removed_may_still_decrypt, guarantee).")
+@audit.logged("rekey", lambda params: params.get("files", ()))
 def rekey(files: tuple[str, ...], identities: tuple[str, ...], passphrase_file: str | None,
           key_passphrase_file: str | None, add: tuple[str, ...], remove: tuple[str, ...],
-          reset: bool, skip_missing: bool, allow_classical: bool, as_json: bool) -> None:
+          reset: bool, skip_missing: bool, allow_classical: bool, new_file_key: bool,
+          drop_revoked: bool, as_json: bool) -> None:
     """Change who can decrypt files, rewriting only their headers.
 
     Changes the recipients of encrypted FILEs (pqml/v1 or age); -i names an identity that
@@ -374,26 +440,46 @@ def rekey(files: tuple[str, ...], identities: tuple[str, ...], passphrase_file: 
     changed since the check) it stops there. Standard error says per file what happened
     (changed, skipped, failed, or unchanged).
 
+    A header rewrap does not take away the file key: a removed recipient who already had
+    it can still decrypt. --new-file-key re-encrypts the payload under a fresh file key
+    (each file replaced only when its new version is complete); every recipient kept
+    needs its public key (-i identities, --add, or the keyring).
+
     \b
     Examples:
       pqml rekey -i me.pem --add age1pq1…bob model.safetensors.pqml
       pqml rekey -i me.pem --remove carol.pub.pem out/*.pqml
       pqml rekey -i me.pem --remove carol.pub.pem --skip-missing out/*.pqml
+      pqml rekey -i me.pem --remove carol.pub.pem --new-file-key out/*.pqml
+      pqml rekey -i me.pem --drop-revoked out/*.pqml
     """
     from pqml.encryption.errors import RekeyManyError
-    from pqml.encryption.rekey import rekey_many
+    from pqml.encryption.rekey import keyring_public_keys, rekey_many, revoked_keys
+    from pqml.keys.key_refs import KeyringUse
+    from pqml.log import events
 
+    added = KeyringUse()  # keyring references in --add (active keys) and --remove
     ids = _with_passphrase(
         _identity_files(identities, key_passphrase_file), passphrase_file, False,
         confirm=False, missing="no identities: give -i IDENTITY (one that can decrypt the "
                                "files)")
     try:
-        outcomes = rekey_many(files, ids, add=add, remove=remove, reset=reset,
-                              allow_classical=allow_classical, skip_missing=skip_missing)
+        outcomes = rekey_many(files, ids, add=added.recipients(add),
+                              remove=added.removed_recipients(remove), reset=reset,
+                              allow_classical=allow_classical, skip_missing=skip_missing,
+                              new_file_key=new_file_key,
+                              find_public=keyring_public_keys() if new_file_key else None,
+                              drop=revoked_keys() if drop_revoked else None)
     except RekeyManyError as exc:
         _report_rekey(exc.outcomes, as_json, one_file=len(files) == 1)
         raise
     _report_rekey(outcomes, as_json, one_file=len(files) == 1)
+    added.record_many("rekey", [(o.path, 0) for o in outcomes if o.status == "changed"])
+    for o in outcomes:  # removed and dropped keys no longer protect the changed files
+        if o.status == "changed":
+            added.unlink([o.path], o.result.dropped)
+    audit.done(lambda: [events.rekeyed(o.result.to_dict()) for o in outcomes
+                        if o.status == "changed"])
 
 
 def _report_rekey(outcomes: list[Any], as_json: bool, *, one_file: bool) -> None:
@@ -409,7 +495,8 @@ def _report_rekey(outcomes: list[Any], as_json: bool, *, one_file: bool) -> None
                      and (a["type"], a.get("key_id")) not in warned]
             warned.update((a["type"], a.get("key_id")) for a in fresh)
             _warn_classical(fresh)
-            how = ("header rewritten in place" if result.in_place
+            how = ("payload re-encrypted under a fresh file key" if result.file_key_rotated
+                   else "header rewritten in place" if result.in_place
                    else "file rewritten (payload bytes unchanged)")
             after = plural(result.stanzas_after, "recipient")
             click.echo(f"{o.path}: {result.stanzas_before} -> {after} "
@@ -418,11 +505,32 @@ def _report_rekey(outcomes: list[Any], as_json: bool, *, one_file: bool) -> None
             if left and not as_json:
                 _warn(f"{o.path}: {plural(left, 'quantum-vulnerable stanza')} "
                       f"{'remains' if left == 1 else 'remain'}")
+            if result.dropped:
+                click.echo(f"{o.path}: dropped revoked or compromised "
+                           f"{plural(len(result.dropped), 'key')}: "
+                           f"{', '.join(result.dropped)}", err=True)
         elif o.status != "failed" or not one_file:
             what = {"skipped": "skipped", "failed": "failed", "unchanged": "not changed"}
             click.echo(f"{o.path}: {what[o.status]}: {o.reason}", err=True)
+    _report_guarantee([o.result for o in outcomes if o.status == "changed"])
     if as_json:
         _emit_json([o.to_dict() for o in outcomes], False)
+
+
+def _report_guarantee(results: list[Any]) -> None:
+    """After removing recipients, say plainly which guarantee the user got (once)."""
+    from pqml.encryption.rekey import NEW_FILE_KEY_GUARANTEE, REWRAP_GUARANTEE
+
+    rewrapped = [r for r in results if r.removed_may_still_decrypt]
+    rotated = [r for r in results if r.removed_may_still_decrypt is False]
+    if rewrapped:
+        _warn(f"{_files_text(rewrapped)}: {REWRAP_GUARANTEE}")
+    if rotated:
+        click.echo(f"pqml: {_files_text(rotated)}: {NEW_FILE_KEY_GUARANTEE}", err=True)
+
+
+def _files_text(results: list[Any]) -> str:
+    return results[0].file if len(results) == 1 else f"{len(results)} files"
 
 
 def _area_text(info: dict[str, Any]) -> str:
@@ -446,7 +554,7 @@ def _human_size(n: int | None) -> str:
 
 
 @click.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@click.argument("file", type=path_or_url(exists=True, dir_okay=False, allow_dash=True))
 @click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON.")
 def inspect(file: str, as_json: bool) -> None:
     """Show an encrypted file's format and recipients, without a key.

@@ -108,7 +108,7 @@ def keygen(alg: str | None, profile: str, output: str | None, fmt: str,
 
 
 @click.command()
-@click.argument("keyfile", type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("keyfile", metavar="KEY", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--age", "as_age", is_flag=True, help="Print the age recipient string.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print key facts as JSON, with an encryption key's key id.")
@@ -117,12 +117,16 @@ def keygen(alg: str | None, profile: str, output: str | None, fmt: str,
 def pubkey(keyfile: str, as_age: bool, as_json: bool, passphrase_file: str | None) -> None:
     """Print the public key of a private or public key file.
 
-    KEYFILE is a private or public key in PEM or age form ("-": standard input).
+    KEY is a private or public key file in PEM or age form ("-": standard input), or a
+    keyring key (id, id prefix or label).
     """
     from pqml.keys import key_files as keys
+    from pqml.keys.key_refs import KeyringUse
 
     source: str | bytes = sys.stdin.buffer.read() if keyfile == "-" else keyfile
-    key = keys.load(source, passphrase=key_passphrase(passphrase_file))
+    managed = None if keyfile == "-" else KeyringUse().public_key(keyfile)
+    key = managed if managed is not None else keys.load(
+        source, passphrase=key_passphrase(passphrase_file))
     if as_json:
         click.echo(json.dumps(key_facts(key), indent=2))
         return

@@ -51,6 +51,7 @@ ENCRYPTION = "Encryption (pqml/v1 and age: files, directory trees, standard inpu
 SIGNING = "Signing (OpenSSF model-signing bundles; verify before load)"
 INVENTORY = "Inventory (CBOM, SARIF, migration plan)"
 AUDIT = "Audit (transparency log, monitoring, compliance)"
+INFERENCE = "Encrypted inference (Oblivious HTTP with post-quantum HPKE)"
 ALGORITHMS = "Algorithms and benchmarks"
 
 # Subcommands in the order and sections of `pqml --help`.
@@ -61,6 +62,12 @@ COMMANDS: dict[str, Command] = {
                       "Print the public key of a private or public key file."),
     "convert": Command("pqml.cli.keys:convert", KEYS,
                        "Convert a key file between PEM and age encodings."),
+    "keys": Command("pqml.cli.keyring:keys", KEYS,
+                    "Manage keys in the keyring: states, rotation, revocation, usage."),
+    "migrate": Command("pqml.cli.migrate:migrate", KEYS,
+                       "Move classical-only files and signatures to post-quantum keys."),
+    "ca": Command("pqml.cli.ca:ca", KEYS,
+                  "Run a post-quantum certificate authority for model signing."),
     "encrypt": Command("pqml.cli.encrypt:encrypt", ENCRYPTION,
                        "Encrypt a file, a directory or standard input to recipients."),
     "decrypt": Command("pqml.cli.encrypt:decrypt", ENCRYPTION,
@@ -75,13 +82,25 @@ COMMANDS: dict[str, Command] = {
                       "Verify a model's signature bundle, then every file it covers."),
     "digest": Command("pqml.cli.sign:digest", SIGNING,
                       "Print a model's root digest, the value pqml sign records."),
+    "update": Command("pqml.cli.update:update", SIGNING,
+                      "Verify a model update and swap it in atomically, with rollback."),
     "scan": Command("pqml.cli.scan:scan", INVENTORY,
                     "Find the cryptography in code, configs, keys and ML artifacts.",
                     failed=EXIT_USAGE),
+    "log": Command("pqml.cli.log:log", AUDIT,
+                   "Show, verify and prove entries of the transparency log."),
+    "monitor": Command("pqml.cli.monitor:monitor", AUDIT,
+                       "Watch the log and alert on unusual or unsafe use of keys."),
     "compliance": Command("pqml.cli.compliance:compliance", AUDIT,
                           "Report progress against post-quantum deadlines and policy."),
+    "gateway": Command("pqml.cli.gateway:gateway", INFERENCE,
+                       "Serve an HTTP API behind Oblivious HTTP with post-quantum HPKE."),
+    "request": Command("pqml.cli.gateway:request", INFERENCE,
+                       "Send one HTTP request through an Oblivious HTTP gateway."),
     "algorithms": Command("pqml.cli.algorithms:algorithms", ALGORITHMS,
                           "List the algorithms pqml knows, with sizes and quantum status."),
+    "advise": Command("pqml.cli.advise:advise", ALGORITHMS,
+                      "Recommend algorithms per role from measurements and constraints."),
     "bench": Command("pqml.cli.bench:bench", ALGORITHMS,
                      "Benchmark post-quantum and classical algorithms on this machine."),
 }
@@ -312,12 +331,27 @@ def _on_terminate(signum: int, frame: object) -> None:
     raise _Terminated(signum)
 
 
+def _warnings_to_stderr() -> None:
+    """Warnings the library reports on the ``pqml`` logger (an operation done but not
+    logged, say) print as ``pqml: warning: …`` lines, like the CLI's own."""
+    import logging
+
+    logger = logging.getLogger("pqml")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("pqml: warning: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False
+
+
 def main() -> None:
     """The ``pqml`` program: the CLI with SIGTERM and SIGHUP turned into a clean exit
     (``pqml: error: terminated``, code 128 + the signal). Only signals still at their
     default are taken over: one ignored under ``nohup`` stays ignored."""
     import signal
 
+    _warnings_to_stderr()
     taken = [s for s in (signal.SIGTERM, signal.SIGHUP)
              if signal.getsignal(s) == signal.SIG_DFL]
     for signum in taken:

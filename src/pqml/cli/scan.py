@@ -14,6 +14,8 @@ from pathlib import Path
 
 import click
 
+from pqml.cli import engine as cli_engine
+
 FORMATS = ("table", "json", "cbom", "sarif", "html")
 
 
@@ -83,11 +85,12 @@ def _stderr_console():
 @click.option("-j", "--jobs", type=click.IntRange(min=1), metavar="N",
               help="Worker processes (default: CPUs available).")
 @click.option("--no-progress", is_flag=True, help="No progress bar, even on a terminal.")
+@cli_engine.engine_options
 def scan(paths: tuple[str, ...], fmt: str, output: str | None, plan: bool,
          fail_on: tuple[str, ...], baseline: str | None, write_baseline: str | None,
          ignore: tuple[str, ...], no_gitignore: bool, config_path: str | None,
          no_repo_config: bool,
-         jobs: int | None, no_progress: bool) -> None:
+         jobs: int | None, no_progress: bool, engine: str, address: str | None) -> None:
     """Find the cryptography in code, configs, keys and ML artifacts.
 
     Reads code, configs, keys, certificates and ML artifacts under PATHS and reports each
@@ -131,7 +134,8 @@ def scan(paths: tuple[str, ...], fmt: str, output: str | None, plan: bool,
     show_progress = not no_progress and sys.stderr.isatty()
     update, stop = _progress_callback() if show_progress else (None, None)
     try:
-        result = run(list(paths), options, update)
+        with cli_engine.scanning(engine, address, jobs):  # --engine ray: files on workers
+            result = run(list(paths), options, update)
     finally:
         if stop is not None:
             stop()

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -137,6 +137,26 @@ def _choose_method(method: MethodChoice, htype: str, first: str, shard_size: int
     return "shards"
 
 
+def _urls(*targets: Any) -> bool:
+    from pqml.storage.urls import is_url
+
+    return any(is_url(t) for t in targets)
+
+
+def _text(target: str | os.PathLike[str] | None) -> str | None:
+    return None if target is None else os.fspath(target)
+
+
+def _no_url_options(model: Any, **options: Any) -> None:
+    """Options the object-storage path does not take yet: refused, never ignored."""
+    given = [name.replace("_", " ") for name, value in options.items() if value]
+    if given:
+        from pqml.storage.errors import StorageURLError
+
+        raise StorageURLError(f"{os.fspath(model)}: {', '.join(given)} cannot be used with "
+                              "a URL yet")
+
+
 def subject_name(model: Path) -> str:
     """model_signing's subject name: the model path's last component."""
     name = model.name
@@ -160,6 +180,8 @@ def sign_model(
     passphrase: bytes | None = None,
     workers: int | None = None,
     force: bool = False,
+    certificate: str | os.PathLike[str] | None = None,
+    certificate_chain: Sequence[str | os.PathLike[str]] = (),
 ) -> SignResult:
     """Hash ``model`` (a directory or one file) and write an OMS bundle signed by ``keys``.
 
@@ -170,9 +192,20 @@ def sign_model(
     ``signature`` (default: :func:`default_signature_path`); inputs are never modified.
     An existing bundle is refused (:class:`OutputExistsError`, before any hashing) unless
     ``force``: re-signing replaces a signature someone may rely on, so it is asked for.
+    With ``certificate`` (the first key's X.509 certificate) and ``certificate_chain``
+    (its intermediates) the bundle is a certificate-method one; see
+    :mod:`pqml.signing.certificate_bundles`.
     """
     from pqml.primitives import registry
 
+    if _urls(model, signature):  # object storage: same manifest and bundle, other ends
+        from pqml.storage.signed_objects import sign_object
+
+        _no_url_options(model, ignore_paths=list(ignore_paths), certificate=certificate,
+                        allow_symlinks=allow_symlinks)
+        return sign_object(os.fspath(model), keys, signature=_text(signature),
+                           profile=profile, hash=hash, method=method, shard_size=shard_size,
+                           passphrase=passphrase, force=force)
     root = Path(model)
     if not keys:
         raise PolicyError("at least one signing key is required (-k KEY)")
@@ -183,6 +216,11 @@ def sign_model(
             prof.check(registry.get(key.algorithm))
         except PolicyError as exc:
             raise PolicyError(f"{where}: {exc}") from None
+    material = None
+    if certificate is not None:
+        from pqml.signing import certificate_bundles
+
+        material = certificate_bundles.prepare(signers[0][0], certificate, certificate_chain)
     htype = manifest.hash_type(hash or prof.default("hash").name)
     prof.check(registry.get(manifest.registry_name(htype)))
     registry.get(manifest.registry_name(htype)).require_available()
@@ -209,13 +247,17 @@ def sign_model(
     statement = found.to_statement(
         subject_name(root), allow_symlinks=allow_symlinks, ignore_paths=ignore
     )
+    if material is not None:
+        statement = material.add_time(statement)
     payload = statement.to_payload()
     pae = oms.pae(oms.IN_TOTO_PAYLOAD_TYPE, payload)
     hints = [trust_policy.key_hint(k.public_key()) for k, _ in signers]
     sigs = tuple(oms.Signature(k.sign(pae), keyid=h) for (k, _), h in zip(signers, hints,
                                                                           strict=True))
+    content: oms.KeyMaterial = oms.PublicKeyIdentifier(hint=hints[0]) if material is None \
+        else oms.CertificateChain(material.certificates)
     bundle = oms.Bundle(
-        oms.VerificationMaterial(oms.PublicKeyIdentifier(hint=hints[0])),
+        oms.VerificationMaterial(content),
         oms.Envelope(payload, sigs),
     )
     from pqml._internal.output_file import write_atomic
@@ -300,15 +342,12 @@ def check_signatures(bundle: oms.Bundle, trust: TrustPolicy) -> tuple[list[Signa
     keys: list[TrustedKey] = list(trust.keys)
     notes: list[str] = []
     material = bundle.verification_material.content
+    chain_report = None
     if isinstance(material, oms.CertificateChain | oms.Certificate) and trust.certificate_chain:
-        from pqml.signing import certificates
+        from pqml.signing import certificate_bundles
 
-        chain = (material.certificates if isinstance(material, oms.CertificateChain)
-                 else (material.raw_bytes,))
         try:
-            leaf, subject = certificates.leaf_key(
-                chain, certificates.load_anchors(trust.certificate_chain)
-            )
+            leaf, subject, chain_report = certificate_bundles.trusted_leaf(bundle, trust)
         except SignatureVerificationError as exc:
             notes.append(str(exc))
         else:
@@ -320,6 +359,10 @@ def check_signatures(bundle: oms.Bundle, trust: TrustPolicy) -> tuple[list[Signa
         key_id = sig.keyid or (hint if index == 0 else None) or None
         candidates = [k for k in keys if k.hint == key_id] if key_id else keys
         checks.append(_check_one(index, sig.sig, pae, key_id, candidates))
+    if chain_report is not None:  # say how the certificate was validated
+        checks = [replace(c, detail=chain_report.describe())
+                  if c.status == "verified" and (c.key_source or "").startswith("certificate ")
+                  else c for c in checks]
     return checks, notes
 
 
@@ -410,12 +453,13 @@ def build_trust(
     *,
     expect_name: str | None = None,
     expect_digest: str | None = None,
+    crls: Iterable[str | os.PathLike[str]] = (),
 ) -> TrustPolicy:
     base = policy_ if isinstance(policy_, TrustPolicy) else (
         trust_policy.load_policy(policy_) if policy_ is not None else TrustPolicy()
     )
     trust = base.merged(keys=trusted_keys, certificate_chain=certificate_chain,
-                        require_pq=require_pq).pinned(subject_name=expect_name,
+                        require_pq=require_pq, crls=crls).pinned(subject_name=expect_name,
                                                       root_digest=expect_digest)
     if not trust.has_trust:
         raise PolicyError(
@@ -563,6 +607,17 @@ def digest_as_recorded(
     choose how to hash, and a digest is no verification. Without a bundle the defaults are
     used, ``default_hash`` over ``default_method``.
     """
+    if _urls(model, signature):
+        from pqml.storage import signed_objects
+
+        _no_url_options(model, ignore_paths=list(ignore_paths or ()),
+                        allow_symlinks=allow_symlinks)
+        url = os.fspath(model)
+        sig = _text(signature) or signed_objects.default_signature(url)
+        found, followed = signed_objects.digest_object(
+            url, hash=hash, method=method, shard_size=shard_size, signature=sig,
+            default_hash=default_hash, default_method=default_method)
+        return DigestResult(url, found, sig if followed else None, sig)  # type: ignore[arg-type]
     root = Path(model)
     if not root.exists():
         raise PqmlError(f"{root}: no such file or directory")
@@ -626,6 +681,7 @@ def verify_model(
     workers: int | None = None,
     expect_name: str | None = None,
     expect_digest: str | None = None,
+    crls: Iterable[str | os.PathLike[str]] = (),
 ) -> VerificationResult:
     """Verify ``model`` against its OMS bundle; raise a VerificationError on any failure.
 
@@ -636,8 +692,17 @@ def verify_model(
     (partial verification; extra files are then not looked for). The result lists every
     signature and file; classical-only signatures always add a quantum-vulnerable warning.
     """
+    if _urls(model, signature):  # object storage: range reads, same checks
+        from pqml.storage.signed_objects import verify_object
+
+        _no_url_options(model, certificate_chain=list(certificate_chain), files=files,
+                        crls=list(crls), allow_symlinks=allow_symlinks)
+        return verify_object(os.fspath(model), trusted_keys, signature=_text(signature),
+                             policy=policy, require_pq=require_pq,
+                             allow_unsigned_files=allow_unsigned_files,
+                             expect_name=expect_name, expect_digest=expect_digest)
     trust = build_trust(trusted_keys, certificate_chain, policy, require_pq,
-                        expect_name=expect_name, expect_digest=expect_digest)
+                        expect_name=expect_name, expect_digest=expect_digest, crls=crls)
     auth = authenticate(model, trust, signature=signature)
     root, signed = auth.root, auth.manifest
     if files is not None:
