@@ -4,6 +4,8 @@
 set -euo pipefail
 out=demo-out
 rm -rf "$out" && mkdir -p "$out"
+# The demo's keyring and transparency log live in demo-out, not in ~/.local/share/pqml.
+export PQML_HOME="$PWD/$out/pqml-home"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "pqml $(pqml --version | awk '{print $NF}'): algorithms available here"
@@ -55,5 +57,20 @@ echo "  CycloneDX CBOM -> $out/cbom.json, HTML report -> $out/scan-report.html"
 pqml scan "$repo" --plan --no-gitignore --no-progress > "$out/scan-plan.txt" 2>/dev/null
 sed -n '/[Pp]lan/,$p' "$out/scan-plan.txt" | sed -n 1,20p
 echo "  ... full plan in $out/scan-plan.txt"
+
+step "Keys: a keyring, rotation by rewrap, revocation by file-key rotation, migration (examples/demo_keys.sh)"
+bash "$(dirname "$0")/demo_keys.sh" "$out/keys"
+
+step "Audit: the transparency log, a tampered copy, monitor alerts, compliance (examples/demo_audit.sh)"
+bash "$(dirname "$0")/demo_audit.sh" "$out/keys" "$out/audit"
+
+step "Release signing with a post-quantum CA (examples/demo_ca.sh)"
+bash "$(dirname "$0")/demo_ca.sh" "$out/ca"
+
+step "Edge device: an over-the-air model update with rollback (examples/demo_edge_update.sh)"
+bash "$(dirname "$0")/demo_edge_update.sh" "$out/edge"
+
+step "Encrypted inference behind an Oblivious HTTP gateway (examples/demo_gateway.sh)"
+bash "$(dirname "$0")/demo_gateway.sh" "$out/gateway"
 
 step "Done: everything is in $out/"
