@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pqml._internal.seeking import new_position
 from pqml.encryption import encrypted_formats as fmts
 from pqml.encryption.encrypt import named
 from pqml.encryption.encryption_keys import resolve_identities
@@ -187,18 +188,8 @@ class EncryptedFileRaw(io.RawIOBase):
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         self._check()
-        if whence == io.SEEK_SET:
-            pos = offset
-        elif whence == io.SEEK_CUR:
-            pos = self._pos + offset
-        elif whence == io.SEEK_END:
-            pos = self._size + offset
-        else:
-            raise ValueError(f"invalid whence ({whence})")
-        if pos < 0:
-            raise ValueError("negative seek position")
-        self._pos = pos
-        return pos
+        self._pos = new_position(self._pos, self._size, offset, whence)
+        return self._pos
 
     def readinto(self, buffer: Any) -> int:
         self._check()

@@ -18,6 +18,7 @@ import io
 import os
 from typing import Any
 
+from pqml._internal.seeking import new_position
 from pqml.storage.errors import StorageError
 from pqml.storage.urls import Location, is_url, local_path, locate
 
@@ -78,18 +79,8 @@ class InputFile(io.RawIOBase):
         return self._pos
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_SET:
-            pos = offset
-        elif whence == io.SEEK_CUR:
-            pos = self._pos + offset
-        elif whence == io.SEEK_END:
-            pos = self.size + offset
-        else:
-            raise ValueError(f"invalid whence ({whence})")
-        if pos < 0:
-            raise ValueError("negative seek position")
-        self._pos = pos
-        return pos
+        self._pos = new_position(self._pos, self.size, offset, whence)
+        return self._pos
 
     def readinto(self, buffer: Any) -> int:
         out = memoryview(buffer).cast("B")
