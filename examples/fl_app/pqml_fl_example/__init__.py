@@ -1,0 +1,1 @@
+"""A Flower app that trains logistic regression with pqml update protection on."""

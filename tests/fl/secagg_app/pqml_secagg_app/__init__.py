@@ -1,0 +1,1 @@
+"""Test Flower app for pqml's post-quantum secure aggregation (tests/fl)."""
