@@ -162,3 +162,22 @@ def test_keyring_and_log_evidence(tmp_path: Path) -> None:
     code, data = report("--no-record")
     assert control(data, "log-intact")["status"] == "fail"
     assert "entry 0" in control(data, "log-intact")["summary"]
+
+
+def test_a_key_over_its_rotation_policy_fails_keys_rotated(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """The keys-rotated control asks the real rotation policy (pqml.toml [keys])."""
+    assert run("keys", "new", "--label", "busy").exit_code == 0
+    plain = tmp_path / "p.bin"
+    plain.write_bytes(b"p")
+    for n in range(3):
+        assert run("encrypt", "-r", "busy", "-o", tmp_path / f"p{n}.pqml", plain).exit_code == 0
+    _, data = report("--no-record")
+    assert control(data, "keys-rotated")["status"] == "pass"
+    (tmp_path / "pqml.toml").write_text("[keys]\nmax_operations = 2\n")
+    monkeypatch.chdir(tmp_path)  # the policy is read from the working directory
+    code, data = report("--no-record")
+    rotated = control(data, "keys-rotated")
+    assert rotated["status"] == "fail" and code == 1
+    assert rotated["items"][0].split(" ")[1] == "(busy):"
