@@ -85,7 +85,7 @@ def compliance(paths: tuple[str, ...], profile: str | None, as_json: bool,
     policy = _policy(config, paths, profile)
     home = pqml_home()
     evidence = compliance_evidence.gather(paths, home, keyring=not no_keyring,
-                                          log=not no_log)
+                                          log=not no_log, config=config)
     report = evaluate(evidence, policy, day, compliance_evidence.read_history(home))
     if html_out:
         from pqml._internal.output_file import AtomicOutput

@@ -95,25 +95,40 @@ def _timestamp_signature() -> None:
         _warn(f"the log did not timestamp the signature: {' '.join(str(exc).split())}")
 
 
-def _compromise_times(bundle: Path, used: list[Any], proof: str | None,
-                      vkey: str | None) -> dict[str, Any]:
-    """For each verified keyring key marked compromised: was its signature logged before
-    the compromise? (pqml.log.signature_time; a proof file needs the log's key.)"""
-    from pqml.keys.states import KeyState
+def _compromise_times(bundle: Path, result: Any, refs: Any, proof: str | None,
+                      vkey: str | None) -> dict[str, tuple[Any, Any]]:
+    """For each verified signature whose key the keyring knows as compromised or revoked
+    (however the trusted key was given: keyring reference, key file, certificate): was it
+    logged before that time? (pqml.log.signature_time; a proof file needs the log's key.)
+    Maps key id -> (keyring record, SignatureTime)."""
+    from pqml.keys.errors import UnknownKeyError
     from pqml.log import signature_time
 
     if (proof is None) != (vkey is None):
         raise click.UsageError("--log-proof and --log-key go together")
+    ring = refs.keyring
+    if not ring.exists():
+        return {}
     out = {}
-    for record in used:
-        if record.state is not KeyState.COMPROMISED or record.compromised_at is None:
+    for check in result.signatures:
+        if check.status != "verified" or not check.key_id or check.key_id in out:
             continue
+        try:
+            record = ring.get(check.key_id)
+        except UnknownKeyError:
+            continue
+        if record.id != check.key_id:  # a prefix or label match is not this key
+            continue
+        distrusted = ring.distrusted_since(record.id)
+        if distrusted is None:
+            continue
+        when, cause = distrusted
         if proof is not None and vkey is not None:
-            out[record.id] = signature_time.from_proof(
-                Path(proof).read_bytes(), Path(vkey).read_text(), bundle, record.id,
-                record.compromised_at)
+            judged = signature_time.from_proof(Path(proof).read_bytes(), Path(vkey).read_text(),
+                                               bundle, record.id, when, cause=cause)
         else:
-            out[record.id] = signature_time.from_log(bundle, record.id, record.compromised_at)
+            judged = signature_time.from_log(bundle, record.id, when, cause=cause)
+        out[record.id] = (record, judged)
     return out
 
 
@@ -122,11 +137,11 @@ def _check_compromised(result: Any, times: dict[str, Any], require_pq: bool) -> 
     (or, with --require-pq, no post-quantum one is left)."""
     from pqml.signing.errors import VerificationError
 
-    refused = {kid for kid, t in times.items() if not t.accepted}
+    refused = {kid for kid, (_, t) in times.items() if not t.accepted}
     if not refused:
         return
     good = [c for c in result.signatures if c.status == "verified" and c.key_id not in refused]
-    reason = next(t.describe(kid[:16]) for kid, t in times.items() if not t.accepted)
+    reason = next(t.describe(record.name) for record, t in times.values() if not t.accepted)
     if not good:
         raise VerificationError(reason, report=result)
     if require_pq and not any(c.quantum_vulnerable is False for c in good):
@@ -349,10 +364,14 @@ def verify(model: Path, public_keys: tuple[str, ...], certificate_chain: tuple[s
         raise
     signers = {c.key_id for c in result.signatures if c.status == "verified"}
     refs.used = [r for r in refs.used if r.id in signers]  # the keys that verified
-    times = _compromise_times(result.signature, refs.used, log_proof, log_key)
-    _check_compromised(result, times, require_pq)
-    notes = [(r, times[r.id].describe(r.name) if r.id in times else note)
-             for r, note in refs.notices()]
+    times = _compromise_times(result.signature, result, refs, log_proof, log_key)
+    try:
+        _check_compromised(result, times, require_pq)
+    except VerificationError:
+        _print_report(result, as_json, failed=True)
+        raise
+    notes = [(r, note) for r, note in refs.notices() if r.id not in times]
+    notes += [(record, judged.describe(record.name)) for record, judged in times.values()]
     _print_report(result, as_json, failed=False, key_notes=notes)
     for message in result.warnings:
         _warn(message)

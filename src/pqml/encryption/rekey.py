@@ -925,15 +925,19 @@ def revoked_keys(keyring: Any = None) -> list[DropKey]:
 
     ring = keyring if keyring is not None else Keyring()
     out: list[DropKey] = []
-    for state in (KeyState.REVOKED, KeyState.COMPROMISED):
-        for rec in ring.list(state=state, purpose="encrypt"):
-            kem = hpke_stanza.BY_ALGORITHM.get(rec.algorithm)
-            private = None
-            if rec.has_private:
-                with contextlib.suppress(PqmlError):
-                    private = ring.private_key(rec.id, use="decrypt")
-            out.append(DropKey(rec.id, str(state), kem.stanza_type if kem else None,
-                               private))
+    for rec in ring.list(purpose="encrypt"):
+        # revoked or compromised once is enough: a revoked key later disabled or destroyed
+        # is still in its former holder's hands
+        distrusted = ring.distrusted_since(rec.id)
+        if distrusted is None:
+            continue
+        kem = hpke_stanza.BY_ALGORITHM.get(rec.algorithm)
+        private = None
+        if rec.has_private and rec.state in (KeyState.REVOKED, KeyState.COMPROMISED):
+            with contextlib.suppress(PqmlError):
+                private = ring.private_key(rec.id, use="decrypt")
+        out.append(DropKey(rec.id, distrusted[1], kem.stanza_type if kem else None,
+                           private))
     return out
 
 

@@ -48,11 +48,30 @@ def could_be_keyring_ref(text: str) -> bool:
         and not value.startswith(_STRINGS) and not os.path.lexists(text)
 
 
+def _refuse_shadowing(text: str, keyring: Keyring) -> None:
+    """A bare name that is both a file here and a keyring key's label or id is refused:
+    a file dropped into a cloned repository or a downloaded model folder must never
+    silently replace the key the user meant."""
+    bare = "/" not in text and os.sep not in text
+    if not (bare and os.path.lexists(text) and keyring.exists()):
+        return
+    try:
+        record = keyring.get(text)
+    except UnknownKeyError:
+        return
+    if text in (record.label, record.id):
+        raise UnknownKeyError(f"{text}: is both a file here and keyring key {record.name}: "
+                              f"write ./{text} for the file, or the key id {record.id} "
+                              "for the keyring key")
+
+
 def resolve(text: str, *, keyring: Keyring | None = None) -> Path | KeyRecord:
     """What ``text`` names: an existing file (a Path), else a keyring key."""
+    ring = keyring or Keyring()
+    _refuse_shadowing(text, ring)
     if os.path.lexists(text) or not could_be_keyring_ref(text):
         return Path(text)
-    found = lookup(text, keyring=keyring or Keyring(), required=True)
+    found = lookup(text, keyring=ring, required=True)
     assert found is not None
     return found
 
@@ -60,7 +79,9 @@ def resolve(text: str, *, keyring: Keyring | None = None) -> Path | KeyRecord:
 def lookup(text: str, *, keyring: Keyring, required: bool = False) -> KeyRecord | None:
     """The keyring key ``text`` names, None if ``text`` is a file or key string (or there
     is no keyring and ``required`` is false). Unknown or ambiguous: UnknownKeyError that
-    says the text is no file either."""
+    says the text is no file either; a bare name that is both a file and a key's label or
+    id: UnknownKeyError too."""
+    _refuse_shadowing(text, keyring)
     if not could_be_keyring_ref(text):
         return None
     if not required and not keyring.exists():

@@ -720,7 +720,10 @@ class Keyring:
 
                     raise KeyringError(f"key {record.name}: compromise time "
                                        f"{format_time(when)} is in the future")
-                compromised_at = when
+                # A compromise is known from its earliest time: marking it again can
+                # only move that time earlier, never later (which would make signatures
+                # of the window in between look safe).
+                compromised_at = when if compromised_at is None else min(compromised_at, when)
             elif new is KeyState.DESTROYED:
                 assert record.destroy_after is not None
                 if now < record.destroy_after:
@@ -788,6 +791,16 @@ class Keyring:
                           "WHERE key_id = ? ORDER BY seq", (record.id,))
         return [HistoryRecord(r[0], r[1], KeyState(r[2]) if r[2] else None, KeyState(r[3]),
                               r[4]) for r in rows]
+
+    def distrusted_since(self, ref: str) -> tuple[float, str] | None:
+        """``(time, "compromised" | "revoked")`` from which the key's signatures are no
+        longer trusted by default, whatever state it is in now (a revoked key later
+        disabled or destroyed stays revoked); None for a key never revoked or compromised."""
+        record = self.get(ref)
+        if record.compromised_at is not None:
+            return record.compromised_at, "compromised"
+        revoked = [h.time for h in self.history(record.id) if h.to_state is KeyState.REVOKED]
+        return (min(revoked), "revoked") if revoked else None
 
     # -- key material --------------------------------------------------------------------
 

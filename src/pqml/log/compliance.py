@@ -122,6 +122,7 @@ class KeyFact:
     state: str
     assets: int = 0
     overdue: str | None = None         # why rotation is overdue, if it is
+    distrusted: str | None = None      # "revoked" / "compromised", even if disabled since
 
 
 @dataclasses.dataclass(frozen=True)
@@ -406,8 +407,9 @@ def _keys_compromised(ev: Evidence, policy: Policy, as_of: dt.date) -> ControlRe
     cid = "keys-compromised-in-use"
     if ev.keys is None:
         return _not_looked(cid, policy, as_of, "no keyring")
-    risky = [k for k in ev.keys if k.state in ("revoked", "compromised")]
-    bad = [f"{k.id} ({k.label or 'no label'}): {k.state}, still protects "
+    risky = [k for k in ev.keys
+             if k.distrusted is not None or k.state in ("revoked", "compromised")]
+    bad = [f"{k.id} ({k.label or 'no label'}): {k.distrusted or k.state}, still protects "
            f"{k.assets} asset{'s' if k.assets != 1 else ''}" for k in risky if k.assets]
     return _result(cid, policy, as_of, "pass" if not bad else "fail",
                    f"{plural(len(bad), 'revoked or compromised key')} still protecting assets "

@@ -51,8 +51,9 @@ def from_scan(paths: Sequence[str], jobs: int | None = None) -> tuple[list[Artif
     return artifacts, code
 
 
-def from_keyring(home: Path) -> list[KeyFact] | None:
-    """Every key with its state, asset count and rotation status; None without a keyring."""
+def from_keyring(home: Path, config: str | None = None) -> list[KeyFact] | None:
+    """Every key with its state, asset count and rotation status (the ``[keys]`` policy of
+    ``config``, else where ``pqml keys due`` finds it); None without a keyring."""
     if not (home / "keyring.sqlite3").exists():
         return None
     from pqml.keys.keyring import Keyring
@@ -64,11 +65,16 @@ def from_keyring(home: Path) -> list[KeyFact] | None:
     except ImportError:  # rotation policy not shipped in this build
         rotation_policy = None  # type: ignore[assignment]
     if rotation_policy is not None:
-        for due in rotation_policy.due(ring, time.time()):
+        policy = rotation_policy.load(config) if config else None
+        for due in rotation_policy.due(ring, time.time(), policy):
             if due.overdue:
                 overdue[due.key.id] = due.reason
-    return [KeyFact(k.id, k.label, k.algorithm, str(k.state), len(ring.assets(k.id)),
-                    overdue.get(k.id)) for k in ring.list()]
+    facts = []
+    for k in ring.list():
+        distrusted = ring.distrusted_since(k.id)
+        facts.append(KeyFact(k.id, k.label, k.algorithm, str(k.state), len(ring.assets(k.id)),
+                             overdue.get(k.id), distrusted[1] if distrusted else None))
+    return facts
 
 
 def from_log(home: Path, now: float) -> LogFact | None:
@@ -93,12 +99,12 @@ def from_log(home: Path, now: float) -> LogFact | None:
 
 
 def gather(paths: Sequence[str], home: Path, *, keyring: bool = True, log: bool = True,
-           jobs: int | None = None) -> Evidence:
+           jobs: int | None = None, config: str | None = None) -> Evidence:
     ev = Evidence(scope=tuple(sorted(os.path.abspath(p) for p in paths)))
     if paths:
         ev.artifacts, ev.code = from_scan(paths, jobs)
     if keyring:
-        ev.keys = from_keyring(home)
+        ev.keys = from_keyring(home, config)
     if log:
         ev.log = from_log(home, time.time())
     return ev
