@@ -143,10 +143,12 @@ def one_round(protocol: str, kem: str, nodes: int, params: int) -> dict[str, Any
     from flwr.app import ConfigRecord
 
     context.state.config_records[MAIN_CONFIGS_RECORD] = ConfigRecord({"current_round": 1})
+    threshold = nodes // 2 + 1  # more than half: pqml refuses less (see secagg_protocol)
     if protocol.startswith("pqml"):
-        workflow: Any = PQSecAggWorkflow(num_shares=nodes, reconstruction_threshold=3, kem=kem)
+        workflow: Any = PQSecAggWorkflow(num_shares=nodes, reconstruction_threshold=threshold,
+                                         kem=kem)
     else:
-        workflow = SecAggPlusWorkflow(num_shares=nodes, reconstruction_threshold=3)
+        workflow = SecAggPlusWorkflow(num_shares=nodes, reconstruction_threshold=threshold)
     start = time.perf_counter()
     workflow(grid, context)
     wall = time.perf_counter() - start

@@ -23,6 +23,7 @@ from pqml.fl.secagg_protocol import (
     SecAggParams,
     SecAggServer,
     UnmaskReply,
+    ring_neighbours,
 )
 
 MOD = 1 << 32
@@ -237,12 +238,26 @@ def test_dropouts_below_threshold_recover(stage):
     assert total.tolist() == plain_sum(x, survivors).tolist()
 
 
+def test_a_threshold_of_half_or_less_is_refused():
+    """Half or fewer would let a server that lies about who dropped collect both a
+    client's self-mask shares and its master shares, and unmask its input."""
+    with pytest.raises(SecAggConfigError, match="more than half the share count 6"):
+        params(n=6, threshold=3)
+    params(n=6, threshold=4)
+
+
+def test_even_share_counts_give_exactly_that_many_neighbours():
+    neighbours = ring_neighbours(list(range(1, 9)), 4)
+    assert {len(v) for v in neighbours.values()} == {4}
+    assert all(node in around for node, around in neighbours.items())
+
+
 def test_dropouts_in_every_stage_together_recover():
-    r = Round(params(n=10, threshold=4))
+    r = Round(params(n=10, threshold=6))
     x = inputs(r.nodes)
     total = r.run(x, drop_setup=[r.nodes[0]], drop_share=[r.nodes[1]],
-                  drop_masked=[r.nodes[2], r.nodes[3]], drop_unmask=[r.nodes[4], r.nodes[5]])
-    survivors = r.nodes[4:]
+                  drop_masked=[r.nodes[2]], drop_unmask=[r.nodes[3]])
+    survivors = r.nodes[3:]  # a node lost at unmask had sent its masked input
     assert total.tolist() == plain_sum(x, survivors).tolist()
 
 
@@ -362,7 +377,7 @@ def test_a_client_refuses_to_share_with_more_neighbours_than_agreed():
 
 
 def test_a_wrong_share_is_detected_and_routed_around():
-    r = Round(params(n=6, threshold=3))
+    r = Round(params(n=6, threshold=4))
     x = inputs(r.nodes)
     r.setup()
     r.share_keys()

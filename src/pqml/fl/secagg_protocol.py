@@ -105,6 +105,13 @@ class SecAggParams:
         if not 2 <= self.threshold <= self.share_count:
             raise SecAggConfigError(f"threshold must be 2..{self.share_count} (the share "
                                     f"count), got {self.threshold}")
+        if 2 * self.threshold <= self.share_count:
+            # A server that tells some holders "X is alive" and others "X dropped" could
+            # collect a threshold of both X's self-mask and master shares and unmask X's
+            # input; with more than half needed, two disjoint sets cannot both reach it.
+            raise SecAggConfigError(f"threshold {self.threshold} must be more than half the "
+                                    f"share count {self.share_count} (a smaller one lets a "
+                                    "server that lies about dropouts unmask a client)")
         Field(self.modulus)
         algorithm = registry.get(self.kem)
         if algorithm.family != "kem" or algorithm.quantum_vulnerable:
@@ -481,9 +488,9 @@ def ring_neighbours(nodes: Sequence[int], share_count: int,
     if share_count >= len(order):
         everyone = frozenset(order)
         return {node: everyone for node in order}
-    half = share_count // 2
+    half = share_count // 2  # exactly share_count nodes, odd or even counts alike
     return {node: frozenset(order[(index + offset) % len(order)]
-                            for offset in range(-half, half + 1))
+                            for offset in range(-half, share_count - half))
             for index, node in enumerate(order)}
 
 
