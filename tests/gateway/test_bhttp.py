@@ -408,3 +408,17 @@ console.log(r.status, r.headers.get("content-type"), await r.text());
     assert decoded == "202 text/plain from pqml"
     assert bhttp.decode_response(bytes.fromhex(theirs)) == bhttp.Response(
         201, ((b"content-type", b"text/plain"),), b"hello")
+
+
+def test_a_flood_of_tiny_content_chunks_is_refused_early() -> None:
+    """Anyone can encrypt to a gateway's published key: a message of one-byte chunks must
+    not cost one event each without bound."""
+    one = bhttp.encode_request(bhttp.Request("POST", "https", "a", "/", (), b"x"),
+                               indeterminate=True)
+    assert one.endswith(b"\x01x\x00\x00")
+    head = one[: -len(b"\x01x\x00\x00")]
+    ok = head + b"\x01x" * 1000 + b"\x00\x00"
+    assert bhttp.decode_request(ok).content == b"x" * 1000
+    flood = head + b"\x01x" * 70_000 + b"\x00\x00"
+    with pytest.raises(BinaryHTTPError, match="over 65536 chunks"):
+        bhttp.decode_request(flood)

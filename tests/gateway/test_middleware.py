@@ -140,6 +140,29 @@ def test_streamed_answer_arrives_as_separate_chunks(keys: Any) -> None:
     assert content == b"token0 token1 token2 token3 token4 "
 
 
+def test_a_streamed_piece_over_a_chunk_limit_is_split(keys: Any) -> None:
+    """An app may hand over 2 MiB at once; the client refuses sealed chunks over 1 MiB,
+    so the gateway seals it in pieces and the whole answer still arrives."""
+    from pqml.gateway.chunked import ChunkedRequestSender
+
+    app = gateway(keys)
+    sender = ChunkedRequestSender(keys.get(1).config)
+    body = sender.encapsulate([bhttp_request("GET", f"/big?n={2 << 20}")])
+    status, _, out = call(app, "POST", body=body, media=CHUNKED_REQUEST_MEDIA_TYPE)
+    assert status == 200
+    reader = sender.response_reader()
+    pieces = reader.feed(out)  # refuses any sealed chunk over its 1 MiB default
+    final = reader.close()
+    decoder = bhttp.MessageDecoder("response")
+    events = []
+    for piece in [*pieces, final]:
+        events += decoder.feed(piece)
+    events += decoder.close()
+    content = b"".join(e.data for e in events if isinstance(e, bhttp.Content))
+    assert content == b"x" * (2 << 20)
+    assert len(pieces) > 2
+
+
 def test_answers_are_padded(keys: Any) -> None:
     from pqml.gateway.ohttp import encapsulate_request
 

@@ -54,6 +54,9 @@ class Limits:
     max_informational: int = 16  # 1xx responses before the final one
     max_content: int = 64 << 20
     max_padding: int = 1 << 20
+    # content chunks of an indeterminate-length message: a hostile sender's million
+    # one-byte chunks would otherwise cost a million events (seconds and gigabytes)
+    max_chunks: int = 65536
 
 
 DEFAULT_LIMITS = Limits()
@@ -615,6 +618,8 @@ class MessageDecoder:
         if self._content_total > self._limits.max_content:
             raise BinaryHTTPError(f"content is over {self._limits.max_content} bytes")
         self._chunks += 1
+        if self._chunks > self._limits.max_chunks:
+            raise BinaryHTTPError(f"content is in over {self._limits.max_chunks} chunks")
         self._remaining = length
         self._state = "content" if length else "trailers"
 

@@ -52,6 +52,8 @@ from pqml.primitives.base import SigningKey
 from pqml.primitives.errors import PqmlError
 
 Scope = MutableMapping[str, Any]
+# Largest piece of a streamed answer sealed as one chunk (clients accept up to 1 MiB).
+_SEALED_PIECE = 64 * 1024
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
@@ -328,15 +330,22 @@ class OHTTPMiddleware:
                 await send({"type": "http.response.body", "body": writer.seal(head),
                             "more_body": True})
             elif message["type"] == "http.response.body" and state["started"]:
-                piece = bhttp.content_chunk(message.get("body", b""))
-                if message.get("more_body", False):
-                    if piece:
-                        await send({"type": "http.response.body", "body": writer.seal(piece),
-                                    "more_body": True})
-                    return
-                state["ended"] = True
-                await send({"type": "http.response.body",
-                            "body": writer.seal_final(piece + bhttp.message_tail())})
+                body = bytes(message.get("body", b""))
+                more = message.get("more_body", False)
+                # An app may send any size at once; clients refuse sealed chunks over
+                # their limit (1 MiB by default), so big pieces go out in several.
+                parts = [body[i:i + _SEALED_PIECE]
+                         for i in range(0, len(body), _SEALED_PIECE)] or [b""]
+                for last, part in ((i == len(parts) - 1, p) for i, p in enumerate(parts)):
+                    piece = bhttp.content_chunk(part)
+                    if more or not last:
+                        if piece:
+                            await send({"type": "http.response.body",
+                                        "body": writer.seal(piece), "more_body": True})
+                        continue
+                    state["ended"] = True
+                    await send({"type": "http.response.body",
+                                "body": writer.seal_final(piece + bhttp.message_tail())})
 
         done = asyncio.Event()
         try:

@@ -305,6 +305,11 @@ class ObjectOutput:
                 discard = getattr(self._file, "discard", None)
                 if discard is not None:
                     discard()
+            # fsspec's buffered files upload on close(), and __del__ closes them: a file
+            # marked closed can never flush what was written (a base-class discard() does
+            # nothing, so without this the partial output would appear when collected).
+            with contextlib.suppress(Exception):
+                self._file.closed = True
             self._file = None
 
 
