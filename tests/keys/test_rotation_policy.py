@@ -218,3 +218,9 @@ def test_due_reads_the_policy_file_when_none_is_given(
     assert len(rp.overdue(ring, T0 + 3 * DAY)) == 1
     os.unlink(tmp_path / "pqml.toml")
     assert rp.overdue(ring, T0 + 3 * DAY) == []
+
+
+@pytest.mark.parametrize("value", ["9" * 400, 10 ** 400, "1" + "0" * 30 + "TiB"])
+def test_a_huge_size_is_a_policy_error_not_a_crash(value: object) -> None:
+    with pytest.raises(RotationPolicyError, match="max_bytes is too large"):
+        rp.parse_bytes(value)

@@ -163,6 +163,9 @@ def _count(value: Any, where: str, source: str) -> int:
     return value
 
 
+_MAX_BYTES = 1 << 70  # a zebibyte: far beyond any key's use, and finite as a float
+
+
 def parse_bytes(value: Any, where: str = "max_bytes", source: str = "pqml.toml") -> int:
     """Bytes in ``1099511627776``, ``"1TiB"``, ``"500 GB"``, ``"64MiB"``."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -173,11 +176,16 @@ def parse_bytes(value: Any, where: str = "max_bytes", source: str = "pqml.toml")
         if m is None or unit not in _BYTE_UNITS:
             raise _fail(source, f"{where} must be a size such as \"1TiB\" or \"500GB\", "
                         f"not {value!r}")
-        n = int(float(m.group(1)) * _BYTE_UNITS[unit])
+        size = float(m.group(1)) * _BYTE_UNITS[unit]
+        if not math.isfinite(size) or size > _MAX_BYTES:
+            raise _fail(source, f"{where} is too large (at most {_MAX_BYTES} bytes)")
+        n = int(size)
     else:
         raise _fail(source, f"{where} must be a size such as \"1TiB\" (or bytes)")
     if n <= 0:
         raise _fail(source, f"{where} must be positive")
+    if n > _MAX_BYTES:
+        raise _fail(source, f"{where} is too large (at most {_MAX_BYTES} bytes)")
     return n
 
 
