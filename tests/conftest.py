@@ -39,10 +39,13 @@ class ReadGuard:
 
     @classmethod
     def beside(cls, repo: Path) -> ReadGuard:
-        """A guard over every sibling of ``repo`` that exists now, except the temporary
-        directory's own tree (when the repository was cloned into it)."""
+        """A guard over every sibling of ``repo`` that exists now. A repository cloned
+        straight into the temporary directory guards nothing: its siblings there are
+        other programs' scratch space (Ray's /tmp/ray, say), not a workspace."""
         parent = repo.parent
         temp = Path(tempfile.gettempdir()).resolve()
+        if parent.resolve() == temp:
+            return cls(repo, set())
         try:
             siblings = {parent / name for name in os.listdir(parent)}
         except OSError:

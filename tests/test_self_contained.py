@@ -30,6 +30,21 @@ def test_guard_refuses_siblings_of_the_repository(tmp_path: Path) -> None:
     guard.check(3)  # file descriptors are not paths
 
 
+def test_a_clone_in_the_temporary_directory_guards_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cloned straight into the temporary directory, the repository's siblings are other
+    programs' scratch space (Ray keeps /tmp/ray there), not a workspace to guard."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
+    repo = tmp_path / "clone"
+    repo.mkdir()
+    (tmp_path / "ray").mkdir()
+    guard = ReadGuard.beside(repo)
+    assert guard.forbidden == set()
+    guard.check(str(tmp_path / "ray" / "ray_current_cluster"))
+
+
 def test_guard_is_installed_for_every_test(tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     outside = tmp_path / "outside"

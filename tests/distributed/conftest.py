@@ -103,9 +103,10 @@ def ray_cluster(s3_endpoint: str) -> Iterator[Any]:
     from ray.cluster_utils import Cluster
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    cluster = Cluster(initialize_head=True,
-                      head_node_args={"num_cpus": 1, "include_dashboard": False})
-    try:
+    cluster = None
+    try:  # inside the try: a head that failed half-way is shut down too, never left running
+        cluster = Cluster(initialize_head=True,
+                          head_node_args={"num_cpus": 1, "include_dashboard": False})
         cluster.add_node(num_cpus=1)
         ray.init(address=cluster.address, log_to_driver=False)
         cluster.wait_for_nodes(timeout=CLUSTER_DEADLINE)
@@ -125,7 +126,8 @@ def ray_cluster(s3_endpoint: str) -> Iterator[Any]:
         yield cluster, nodes
     finally:
         ray.shutdown()
-        cluster.shutdown()
+        if cluster is not None:
+            cluster.shutdown()
 
 
 @pytest.fixture
