@@ -101,8 +101,10 @@ def test_a_tampered_proof_is_one_line(signed: Path, tmp_path: Path) -> None:
     assert run("keys", "revoke", "signer", "--compromised-at", "now+3s").exit_code == 0
     res = run("verify", signed, "-k", "signer", "--log-proof", proof, "--log-key", vkey)
     assert res.exit_code == 1
+    # one line naming the proof; which check trips depends on where the flipped byte
+    # landed (the base64 of a signature line, or a signature that no longer verifies)
     assert res.stderr.count("\n") == 1
-    assert res.stderr.startswith("pqml: error: log proof: its checkpoint: not signed by")
+    assert res.stderr.startswith("pqml: error: log proof: ")
 
 
 def test_log_proof_and_log_key_go_together(signed: Path, tmp_path: Path) -> None:
