@@ -18,13 +18,13 @@ SHARED_REFERENCE = re.compile(re.escape("..") + "/" + _SIBLING + "|" + _SIBLING 
 def test_guard_refuses_siblings_of_the_repository(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     (repo / "tests").mkdir(parents=True)
-    (tmp_path / "shared" / "vectors").mkdir(parents=True)
+    (tmp_path / "beside" / "vectors").mkdir(parents=True)
     guard = ReadGuard.beside(repo)
-    assert guard.forbidden == {tmp_path / "shared"}
+    assert guard.forbidden == {tmp_path / "beside"}
     with pytest.raises(OutsideRepositoryError, match="outside the repository"):
-        guard.check(str(tmp_path / "shared" / "vectors" / "x.json"))
+        guard.check(str(tmp_path / "beside" / "vectors" / "x.json"))
     with pytest.raises(OutsideRepositoryError):
-        guard.check(repo / ".." / "shared")  # not fooled by "..": the path is normalised
+        guard.check(repo / ".." / "beside")  # not fooled by "..": the path is normalised
     guard.check(str(repo / "tests" / "x.py"))
     guard.check(str(tmp_path / "made-later"))  # created after the snapshot: a test's own
     guard.check(3)  # file descriptors are not paths
