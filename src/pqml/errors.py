@@ -69,7 +69,7 @@ each class lives::
     │       └── RotationPolicyError             keys.errors
     ├── CertificateAuthorityError               keys.errors
     ├── MigrationError                          keys.errors
-    │   └── MigrationFailed                     keys.migration
+    │   └── MigrationFailed                     keys.errors
     ├── TimeSpecError (ValueError)              keys.times
     ├── OutputPathError                         _internal.errors
     │   └── OutputExistsError (FileExistsError) _internal.errors
@@ -162,11 +162,11 @@ from pqml.keys.errors import (
     KeyringLockedError,
     KeyStateError,
     MigrationError,
+    MigrationFailed,
     RotationError,
     RotationPolicyError,
     UnknownKeyError,
 )
-from pqml.keys.migration import MigrationFailed
 from pqml.keys.times import TimeSpecError
 from pqml.log.errors import (
     AlertDeliveryError,

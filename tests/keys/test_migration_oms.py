@@ -14,7 +14,8 @@ from migration_kit import snapshot
 import pqml
 from pqml.errors import PqmlError
 from pqml.formats import oms
-from pqml.keys.migration import MigrationFailed, migrate
+from pqml.keys.errors import MigrationFailed
+from pqml.keys.migration import migrate
 from pqml.signing import signing
 
 model_signing = pytest.importorskip("model_signing", reason="needs model-signing + pyOpenSSL")

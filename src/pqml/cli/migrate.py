@@ -111,8 +111,9 @@ def migrate(paths: tuple[str, ...], to: tuple[str, ...], identities: tuple[str, 
       pqml migrate weights.jwe -i rsa.pem --to team.pub.pem --apply
     """
     from pqml.cli.keys import key_passphrase
+    from pqml.keys.errors import MigrationFailed
     from pqml.keys.key_refs import env_passphrase
-    from pqml.keys.migration import MigrationFailed, MigrationRequest
+    from pqml.keys.migration import MigrationRequest
     from pqml.keys.migration import migrate as run
 
     passphrase = key_passphrase(key_passphrase_file) or env_passphrase()

@@ -39,6 +39,15 @@ class MigrationError(PqmlError):
     """An artifact cannot be migrated to post-quantum protection (names the file and why)."""
 
 
+class MigrationFailed(MigrationError):
+    """:class:`MigrationError` with the report of every artifact (``report``: a
+    :class:`pqml.keys.migration.MigrationReport`)."""
+
+    def __init__(self, message: str, report: object) -> None:
+        super().__init__(message)
+        self.report = report
+
+
 class RotationPolicyError(RotationError):
     """The ``[keys]`` rotation policy in pqml.toml is malformed (names the file and the
     setting); a usage error, since a typo must not silently relax the policy."""

@@ -17,7 +17,7 @@ and, once the command succeeded, counts the use and links the asset
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -145,20 +145,29 @@ class KeyringUse:
         """The ids of the keyring keys this command used (for its log entry)."""
         return [r.id for r in self.used]
 
-    def recipients(self, values: Iterable[Any]) -> list[Any]:
-        """``-r`` / ``-R`` / ``rekey --add``: keyring keys become public keys (active
-        keys only); everything else passes through."""
+    def _each(self, values: Iterable[Any], purpose: str,
+              make: Callable[[KeyRecord], Any]) -> list[Any]:
+        """``values`` with each keyring reference replaced by ``make(record)`` (after its
+        purpose is checked; the key then counts as used); anything else passes through."""
         out: list[Any] = []
         for value in values:
             record = self._lookup(value)
             if record is None:
                 out.append(value)
                 continue
-            self._check_purpose(record, "encrypt")
-            check_key_use(record, "encrypt")
-            out.append(self.keyring.public_key(record.id))
+            self._check_purpose(record, purpose)
+            out.append(make(record))
             self._use(record)
         return out
+
+    def recipients(self, values: Iterable[Any]) -> list[Any]:
+        """``-r`` / ``-R`` / ``rekey --add``: keyring keys become public keys (active
+        keys only); everything else passes through."""
+        def public(record: KeyRecord) -> Any:
+            check_key_use(record, "encrypt")
+            return self.keyring.public_key(record.id)
+
+        return self._each(values, "encrypt", public)
 
     def removed_recipients(self, values: Iterable[Any]) -> list[Any]:
         """``rekey --remove``: keyring keys become public keys whatever their state (a
@@ -197,32 +206,17 @@ class KeyringUse:
 
     def signing_keys(self, values: Iterable[Any]) -> list[Any]:
         """``sign -k``: keyring keys become private keys (active, unexpired)."""
-        out: list[Any] = []
-        for value in values:
-            record = self._lookup(value)
-            if record is None:
-                out.append(value)
-                continue
-            self._check_purpose(record, "sign")
-            out.append(self.keyring.private_key(record.id, use="sign",
-                                                passphrase=self._key_passphrase()))
-            self._use(record)
-        return out
+        return self._each(values, "sign", lambda record: self.keyring.private_key(
+            record.id, use="sign", passphrase=self._key_passphrase()))
 
     def trusted_keys(self, values: Iterable[Any]) -> list[Any]:
         """``verify -k``: keyring keys become public keys (any opening state; revoked,
         compromised and expired keys are reported by :meth:`notices`)."""
-        out: list[Any] = []
-        for value in values:
-            record = self._lookup(value)
-            if record is None:
-                out.append(value)
-                continue
-            self._check_purpose(record, "sign")
+        def public(record: KeyRecord) -> Any:
             check_key_use(record, "verify")
-            out.append(self.keyring.public_key(record.id))
-            self._use(record)
-        return out
+            return self.keyring.public_key(record.id)
+
+        return self._each(values, "sign", public)
 
     def public_key(self, value: str) -> PublicKey | None:
         """``pubkey``: a keyring key's public key (any state), else None."""

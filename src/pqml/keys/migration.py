@@ -52,7 +52,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from pqml.keys.errors import MigrationError
+from pqml.keys.errors import MigrationError, MigrationFailed
 from pqml.primitives.errors import PolicyError, PqmlError
 
 Status = Literal["ready", "needs", "nothing to do", "refused", "migrated", "completed",
@@ -130,14 +130,6 @@ class MigrationReport:
     def to_dict(self) -> dict[str, Any]:
         return {"applied": self.applied, "ok": self.ok, "journal": self.journal,
                 "artifacts": [a.to_dict() for a in self.artifacts]}
-
-
-class MigrationFailed(MigrationError):
-    """:class:`MigrationError` with the report of every artifact (``report``)."""
-
-    def __init__(self, message: str, report: MigrationReport) -> None:
-        super().__init__(message)
-        self.report = report
 
 
 # ---- what the user gave --------------------------------------------------------------------

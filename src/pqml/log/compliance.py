@@ -301,8 +301,13 @@ def _models_signed(ev: Evidence, policy: Policy, as_of: dt.date) -> ControlResul
                    f"post-quantum key ({policy.profile.label})", bad, ok, len(models))
 
 
+def _weak_recipients(a: ArtifactFact, profile: Profile) -> list[str]:
+    """The recipient algorithms of ``a`` the profile does not accept, sorted."""
+    return sorted({k for k in a.kems if not _accepted(k, profile.kems)})
+
+
 def _pq_recipients(a: ArtifactFact, profile: Profile) -> bool:
-    return bool(a.kems) and all(_accepted(k, profile.kems) for k in a.kems)
+    return bool(a.kems) and not _weak_recipients(a, profile)
 
 
 def _datasets_encrypted(ev: Evidence, policy: Policy, as_of: dt.date) -> ControlResult:
@@ -315,7 +320,7 @@ def _datasets_encrypted(ev: Evidence, policy: Policy, as_of: dt.date) -> Control
         if not a.encrypted:
             bad.append(f"{a.path}: not encrypted")
         elif not _pq_recipients(a, policy.profile):
-            weak = sorted({k for k in a.kems if not _accepted(k, policy.profile.kems)})
+            weak = _weak_recipients(a, policy.profile)
             bad.append(f"{a.path}: encrypted to {', '.join(weak) or 'no known recipient'}")
     ok = len(datasets) - len(bad)
     if not datasets:
@@ -333,7 +338,7 @@ def _encryption(ev: Evidence, policy: Policy, as_of: dt.date) -> ControlResult:
     bad = []
     for a in encrypted:
         if not _pq_recipients(a, policy.profile):
-            weak = sorted({k for k in a.kems if not _accepted(k, policy.profile.kems)})
+            weak = _weak_recipients(a, policy.profile)
             # any quantum-vulnerable stanza exposes the file key to a later attacker
             bad.append(f"{a.path}: recipient {', '.join(weak) or 'unknown'} "
                        "(harvest now, decrypt later)")
