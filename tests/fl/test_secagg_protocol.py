@@ -389,9 +389,10 @@ def test_a_wrong_share_is_detected_and_routed_around():
     good = dict(replies)
     good[liar] = UnmaskReply(forged, replies[liar].master_shares)
     assert r.server.collect_unmask(good).tolist() == plain_sum(x, r.nodes).tolist()
+    assert "does not match its digest" in r.server.rejected[liar]
 
 
-def test_wrong_shares_beyond_repair_fail_with_a_reconstruction_error():
+def test_lies_that_leave_too_few_honest_holders_fail_with_the_round_and_counts():
     r = Round(params(n=3, threshold=3))
     r.setup()
     r.share_keys()
@@ -401,8 +402,76 @@ def test_wrong_shares_beyond_repair_fail_with_a_reconstruction_error():
     liar = r.nodes[1]
     replies[liar] = UnmaskReply({o: s[:2] + (5).to_bytes(66, "big")
                                  for o, s in replies[liar].self_seed_shares.items()}, {})
+    with pytest.raises(SecAggThresholdError, match="round 1 failed after unmask"):
+        r.server.collect_unmask(replies)
+    assert "digest" in r.server.rejected[liar]
+
+
+def test_a_wrong_share_of_a_holders_own_secret_fails_with_a_reconstruction_error():
+    # A holder's share of its own seed never left it, so no digest covers it: a lie there
+    # is caught only by the seed commitment, and with no spare shares it cannot be repaired.
+    r = Round(params(n=3, threshold=3))
+    r.setup()
+    r.share_keys()
+    r.masked(inputs(r.nodes))
+    requests = r.server.unmask_requests()
+    replies = {n: r.clients[n].unmask(*req) for n, req in requests.items()}
+    liar = r.nodes[1]
+    seeds = dict(replies[liar].self_seed_shares)
+    seeds[liar] = seeds[liar][:2] + (5).to_bytes(66, "big")
+    replies[liar] = UnmaskReply(seeds, {})
     with pytest.raises(SecAggReconstructionError, match="do not rebuild"):
         r.server.collect_unmask(replies)
+
+
+def test_many_lying_holders_are_named_and_the_round_still_sums():
+    # 20 nodes, threshold 11, the first four holders lie about every share they return: a
+    # search over share subsets in order would try thousands of subsets that contain a lie;
+    # the published digests drop the lies at once.
+    r = Round(params(n=20, threshold=11))
+    x = inputs(r.nodes, length=8)
+    r.setup()
+    r.share_keys()
+    r.masked(x, drop=(r.nodes[-1],))
+    replies = {n: r.clients[n].unmask(*req) for n, req in r.server.unmask_requests().items()}
+    liars = sorted(replies)[:4]
+    for liar in liars:
+        reply = replies[liar]
+        replies[liar] = UnmaskReply(
+            {o: s[:2] + (7).to_bytes(66, "big") for o, s in reply.self_seed_shares.items()},
+            {o: s[:2] + (9).to_bytes(66, "big") for o, s in reply.master_shares.items()})
+    survivors = [n for n in r.nodes if n != r.nodes[-1]]
+    assert r.server.collect_unmask(replies).tolist() == plain_sum(x, survivors).tolist()
+    assert sorted(n for n, why in r.server.rejected.items() if "digest" in why) == liars
+
+
+def test_a_dealer_whose_digests_disagree_with_its_sealed_shares_is_caught_by_the_receiver():
+    r = Round(params(n=4, threshold=3))
+    r.setup()
+    requests = r.server.share_keys_requests()
+    envelopes = {n: r.clients[n].share_keys(k) for n, k in requests.items()}
+    dealer = r.nodes[0]
+    first = envelopes[dealer][0]
+    envelopes[dealer][0] = dataclasses.replace(first, share_digests=bytes(64))
+    forwards = r.server.collect_envelopes(envelopes)
+    receiver = first.dst
+    with pytest.raises(SecAggMessageError, match=f"from node {dealer} to node {receiver} "
+                                                 "do not match their published digests"):
+        r.clients[receiver].masked_input(forwards[receiver], inputs(r.nodes)[receiver])
+
+
+@pytest.mark.parametrize("digests", [b"", bytes(63)], ids=["missing", "short"])
+def test_envelopes_without_well_formed_share_digests_are_rejected(digests):
+    r = Round(params(n=5, threshold=3))
+    r.setup()
+    requests = r.server.share_keys_requests()
+    envelopes = {n: r.clients[n].share_keys(k) for n, k in requests.items()}
+    cheat = r.nodes[2]
+    envelopes[cheat] = [dataclasses.replace(e, share_digests=digests)
+                        for e in envelopes[cheat]]
+    forwards = r.server.collect_envelopes(envelopes)
+    assert r.server.rejected[cheat] == "share digests missing or malformed"
+    assert cheat not in forwards
 
 
 def test_malformed_replies_count_as_dropouts():

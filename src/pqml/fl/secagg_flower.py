@@ -54,7 +54,9 @@ RECORD = "pqml.secagg"
 STATE_RECORD = "pqml.secagg.state"
 LAST_ROUND_RECORD = "pqml.secagg.last_round"
 SETUP, SHARE_KEYS, MASKED_INPUT, UNMASK = "setup", "share_keys", "masked_input", "unmask"
-_ENVELOPE_FIELDS = ("share_ct", "share_box", "pair_ct", "pair_box")
+# Envelope field -> the record's column of them, one entry per envelope.
+_ENVELOPE_FIELDS = {"share_ct": "share_cts", "share_box": "share_boxs", "pair_ct": "pair_cts",
+                    "pair_box": "pair_boxs", "share_digests": "share_digest_pairs"}
 
 
 # ---- server -------------------------------------------------------------------------------
@@ -490,13 +492,14 @@ def _owned(record: ConfigRecord, owners: str, shares: str) -> dict[int, bytes]:
 def _envelopes_record(envelopes: list[Envelope], ids: str) -> dict[str, Any]:
     key = "dst" if ids == "dsts" else "src"
     return {ids: [getattr(e, key) for e in envelopes],
-            **{name + "s": [getattr(e, name) for e in envelopes] for name in _ENVELOPE_FIELDS}}
+            **{column: [getattr(e, name) for e in envelopes]
+               for name, column in _ENVELOPE_FIELDS.items()}}
 
 
 def _envelopes_from(record: ConfigRecord, ids: str, *, src: int | None = None,
                     dst: int | None = None) -> list[Envelope]:
     others = _int_list(record, ids)
-    columns = [_bytes_list(record, name + "s") for name in _ENVELOPE_FIELDS]
+    columns = [_bytes_list(record, column) for column in _ENVELOPE_FIELDS.values()]
     if any(len(column) != len(others) for column in columns):
         raise SecAggMessageError(f"secure aggregation record: envelope lists differ "
                                  f"in length ({ids})")

@@ -21,8 +21,9 @@ Message flow for one round (server S, clients i; each arrow one Flower message):
                    i -> S  share KEM key ek_c, masking KEM key ek_m = KEM(HKDF(M_i)),
                            commitment SHA-256(ctx || b_i) to the self-mask seed b_i
     1 share keys   S -> i  (ek_c, ek_m) of i's neighbours
-                   i -> S  for each neighbour j: Enc(ek_c_j; Shamir shares of b_i and M_i),
-                           and if i < j: Enc(ek_m_j; pair seed s_ij = HKDF(M_i, i, j))
+                   i -> S  for each neighbour j: Enc(ek_c_j; Shamir shares of b_i and M_i)
+                           with a SHA-256 digest of each share (context-bound), and if
+                           i < j: Enc(ek_m_j; pair seed s_ij = HKDF(M_i, i, j))
     2 masked input S -> i  the sealed boxes addressed to i (plus the training instructions)
                    i -> S  y_i = x_i + PRG(b_i) + sum_{j>i} PRG(s_ij) - sum_{j<i} PRG(s_ji)
     3 unmask       S -> i  which neighbours are alive, which dropped
@@ -35,6 +36,13 @@ from its sender. The server sees public keys, KEM ciphertexts, sealed boxes, mas
 y_i (uniform modulo 2**k to it) and, at the end, shares of b_i for survivors (which cancel
 the self masks, leaving the sum) and of M_d for dropped nodes (which cancel their pair
 masks); an honest client never reveals both for one node.
+
+The share digests let the server drop a wrong share a lying holder returns at unmask, and
+name the liar, instead of searching subsets of shares for a consistent one: a digest is
+checked by the share's receiver when it opens the box (so a dealer cannot publish digests
+that disagree with what it sealed) and by the server against what comes back. A digest
+hides its share as the seed commitment hides its seed: with fewer than ``threshold`` shares
+known, each other share is fixed only by the 256-bit secret behind it.
 """
 
 from __future__ import annotations
@@ -68,6 +76,7 @@ if TYPE_CHECKING:
 PROTOCOL = b"pqml-fl-secagg/v1"
 SEED_SIZE = 32
 COMMITMENT_SIZE = 32
+SHARE_DIGEST_SIZE = 32
 DEFAULT_KEM = "X-Wing"
 _ZERO_NONCE = bytes(12)
 _MAX_ID = (1 << 64) - 1
@@ -164,6 +173,7 @@ class Envelope:
     share_box: bytes
     pair_ct: bytes = b""
     pair_box: bytes = b""
+    share_digests: bytes = b""  # digest of the self-seed share, then of the master share
 
 
 @dataclass(frozen=True)
@@ -211,6 +221,19 @@ def pair_seed(params: SecAggParams, master: bytes, dealer: int, receiver: int) -
 def commitment(params: SecAggParams, node: int, self_seed: bytes) -> bytes:
     """SHA-256 commitment to a self-mask seed (256 random bits: hiding as it stands)."""
     return hashes.digest("SHA-256", context(params, b"self seed commitment", node) + self_seed)
+
+
+def share_digest(params: SecAggParams, which: bytes, owner: int, holder: int,
+                 share: bytes) -> bytes:
+    """The published digest of ``owner``'s ``which`` share held by ``holder``."""
+    return hashes.digest("SHA-256", context(params, b"share digest " + which, owner, holder)
+                         + share)
+
+
+def _share_digests(params: SecAggParams, owner: int, holder: int, seed_share: bytes,
+                   master_share: bytes) -> bytes:
+    return (share_digest(params, b"self seed", owner, holder, seed_share)
+            + share_digest(params, b"master", owner, holder, master_share))
 
 
 def self_mask(params: SecAggParams, node: int, self_seed: bytes, length: int) -> np.ndarray:
@@ -353,7 +376,10 @@ class SecAggClient:
                 seed = pair_seed(params, self.master, self.node, peer)
                 pair_ct, pair_box = seal(params, b"pair seed", self.node, peer,
                                          _public_key(params, mask_key, peer, "masking"), seed)
-            envelopes.append(Envelope(self.node, peer, share_ct, share_box, pair_ct, pair_box))
+            digests = _share_digests(params, self.node, peer, seed_shares[index],
+                                     master_shares[index])
+            envelopes.append(Envelope(self.node, peer, share_ct, share_box, pair_ct, pair_box,
+                                      digests))
         return envelopes
 
     def masked_input(self, envelopes: Iterable[Envelope], vector: np.ndarray) -> np.ndarray:
@@ -379,6 +405,12 @@ class SecAggClient:
             if len(shares) != 2 * shamir.SHARE_SIZE:
                 raise SecAggMessageError(f"secure aggregation round {params.round}: shares "
                                          f"from node {src} have the wrong size")
+            seed_share, master_share = shares[: shamir.SHARE_SIZE], shares[shamir.SHARE_SIZE :]
+            if not hmac.compare_digest(envelope.share_digests, _share_digests(
+                    params, src, self.node, seed_share, master_share)):
+                raise SecAggMessageError(
+                    f"secure aggregation round {params.round}: shares from node {src} to "
+                    f"node {self.node} do not match their published digests")
             if src < self.node:
                 self.received_seeds[src] = open_box(params, b"pair seed", src, self.node,
                                                     mask_key, envelope.pair_ct,
@@ -386,8 +418,8 @@ class SecAggClient:
             elif envelope.pair_ct or envelope.pair_box:
                 raise SecAggMessageError(f"secure aggregation round {params.round}: node "
                                          f"{src} may not deal node {self.node} a pair seed")
-            self.self_seed_shares[src] = shares[: shamir.SHARE_SIZE]
-            self.master_shares[src] = shares[shamir.SHARE_SIZE :]
+            self.self_seed_shares[src] = seed_share
+            self.master_shares[src] = master_share
             self.peers.append(src)
         if len(self.peers) + 1 < params.threshold:
             raise SecAggThresholdError(
@@ -510,6 +542,7 @@ class SecAggServer:
     maskers: set[int] = field(default_factory=set, init=False)
     peers_of: dict[int, set[int]] = field(default_factory=dict, init=False)
     pair_envelopes: dict[tuple[int, int], Envelope] = field(default_factory=dict, init=False)
+    share_digests: dict[tuple[int, int], bytes] = field(default_factory=dict, init=False)
     survivors: set[int] = field(default_factory=set, init=False)
     length: int = field(default=0, init=False)
     total: Any = field(default=None, init=False)
@@ -576,6 +609,8 @@ class SecAggServer:
                 self._reject(node, "envelopes do not cover its neighbours exactly once")
             elif any(bool(e.pair_ct) != (node < e.dst) for e in envelopes):
                 self._reject(node, "pair seeds dealt the wrong way")
+            elif any(len(e.share_digests) != 2 * SHARE_DIGEST_SIZE for e in envelopes):
+                self._reject(node, "share digests missing or malformed")
             else:
                 accepted[node] = envelopes
         self.maskers = set(accepted)
@@ -585,6 +620,7 @@ class SecAggServer:
             for envelope in envelopes:
                 if envelope.dst in self.maskers:
                     forwards[envelope.dst].append(envelope)
+                    self.share_digests[(src, envelope.dst)] = envelope.share_digests
                     if src < envelope.dst:
                         self.pair_envelopes[(src, envelope.dst)] = envelope
         self.peers_of = {node: {e.src for e in forwards[node]} for node in self.maskers}
@@ -640,6 +676,9 @@ class SecAggServer:
                                  ) != (alive, dropped):
                 self._reject(holder, "unmask reply does not answer its request")
                 continue
+            if not self._shares_match(holder, reply):
+                self._reject(holder, "returned a share that does not match its digest")
+                continue
             for owner, share in reply.self_seed_shares.items():
                 seed_shares[owner].append(share)
             for owner, share in reply.master_shares.items():
@@ -653,6 +692,23 @@ class SecAggServer:
             master = self._rebuild(node, shares, "masking master", self._is_master)
             total = self._remove_pair_masks(node, master, total)
         return params.field.reduce(total)
+
+    def _shares_match(self, holder: int, reply: UnmaskReply) -> bool:
+        """Every returned share against the digest its dealer published (a holder's share
+        of its own secrets has none: it never left the holder, and lying about it only
+        spoils the holder's own reconstruction, which the commitment check catches)."""
+        half = SHARE_DIGEST_SIZE
+        for which, shares, offset in ((b"self seed", reply.self_seed_shares, 0),
+                                      (b"master", reply.master_shares, half)):
+            for owner, share in shares.items():
+                published = self.share_digests.get((owner, holder))
+                if published is None:
+                    continue
+                expected = published[offset:offset + half]
+                if not hmac.compare_digest(
+                        share_digest(self.params, which, owner, holder, share), expected):
+                    return False
+        return True
 
     def _remove_pair_masks(self, dropped: int, master: bytes, total: np.ndarray) -> np.ndarray:
         params = self.params
