@@ -311,6 +311,25 @@ def test_an_asset_recorded_during_the_rotation_is_moved_too(setup: Setup) -> Non
     setup.check_rotated()
 
 
+def test_an_asset_linked_just_before_the_old_key_is_retired_is_moved_too(
+        setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An encryption that chose the still-active key and linked its file after the last
+    # sweep over the old key's assets, just before promotion retires the key.
+    late = setup.dir / "late.pqml"
+    recipients = [setup.ring.public_key(setup.team.id), setup.ring.public_key("other")]
+    real = rotation._checkpoint
+
+    def checkpoint(point: str) -> None:
+        if point == "before-promote":
+            setup.add(late, b"weights linked at the last moment", recipients)
+        real(point)
+
+    monkeypatch.setattr(rotation, "_checkpoint", checkpoint)
+    result = rotation.rotate(setup.ring, setup.team.id)
+    assert str(late) in {a.path for a in result.assets if a.status == "rewrapped"}
+    setup.check_rotated()
+
+
 def test_killed_at_random_times(tmp_path: Path) -> None:
     s = Setup(tmp_path, n=30, big=True)
     rng = random.Random(int.from_bytes(os.urandom(4), "big"))

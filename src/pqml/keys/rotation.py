@@ -23,7 +23,7 @@ before the next step starts):
    (locked by another rekey, damaged, a recipient whose public key is unknown for
    ``new-file-key``) is reported (``failed``) and keeps its link to the old key, which
    still decrypts it once retired. Assets recorded for the key while the
-   rotation runs are picked up before promotion.
+   rotation runs are picked up before promotion, and once more after it.
 4. ``promoted``: the successor becomes active, the two keys are linked (predecessor /
    successor), the old key's label moves to the successor, and the old key is retired.
    Each of these is idempotent (skipped when already done).
@@ -536,6 +536,11 @@ def rotate(keyring: Keyring, ref: str, *, mode: Mode | None = None,
         if journal.first("promoted") is None:
             _promote(keyring, keyring.get(old.id), new_id, begin.get("label"))
             journal.append({"step": "promoted", "successor": new_id})
+        # An encryption that chose the old key while it was still active may have linked
+        # its file after the last sweep: once retired, nothing new is linked to it, so one
+        # more sweep leaves none behind (only an encryption still running past this point
+        # can; `keys status` shows it, and rotating the retired key again moves it).
+        _move_all(keyring, journal, old, new_id, run_mode, passphrase, result)
         journal.append({"step": "complete"})
         _checkpoint("after-complete")
         result.journal = str(journal.archive())
