@@ -211,6 +211,25 @@ def test_tampered_certificate(model: Path, ca: dict[str, Path]) -> None:
         verify(model, ca)
 
 
+def test_verified_loads_take_crls_through_verify_options(model: Path, ca: dict[str, Path],
+                                                         tmp_path: Path) -> None:
+    import numpy as np
+
+    import pqml
+
+    np.save(model / "weights" / "w.npy", np.arange(6))
+    sign(model, ca)
+    options = pqml.VerifyOptions(certificate_chain=[ca["anchor"]],
+                                 crls=[tmp_path / "rel.crl"])
+    rel = CertificateAuthority.open(ca["rel"])
+    (tmp_path / "rel.crl").write_bytes(crl_pem(rel.crl()))
+    assert pqml.load(model / "weights" / "w.npy", verify=options).tolist() == list(range(6))
+    rel.revoke(1, reason="key-compromise")
+    (tmp_path / "rel.crl").write_bytes(crl_pem(rel.crl()))
+    with pytest.raises(SignatureVerificationError, match=r"serial 0x1\) is revoked"):
+        pqml.load(model / "weights" / "w.npy", verify=options)
+
+
 def test_crl_signed_by_another_ca(model: Path, ca: dict[str, Path], tmp_path: Path) -> None:
     sign(model, ca)
     other = CertificateAuthority.init(tmp_path / "o", algorithm="ML-DSA-44",

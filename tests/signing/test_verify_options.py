@@ -36,7 +36,7 @@ joblib = pytest.importorskip("joblib")
 safetensors_numpy = pytest.importorskip("safetensors.numpy")
 
 OLD_KEYWORDS = ("signature", "model_root", "certificate_chain", "policy", "require_pq",
-                "allow_symlinks")
+                "allow_symlinks", "crls")
 XWING = registry.scheme("X-Wing").generate()
 ECDSA = pqml.generate_key("ECDSA-P256", allow_classical=True)  # classical: no PQ signature
 
@@ -47,7 +47,8 @@ ECDSA = pqml.generate_key("ECDSA-P256", allow_classical=True)  # classical: no P
 def test_defaults() -> None:
     options = VerifyOptions()
     assert (options.signature, options.model_root, options.certificate_chain, options.policy,
-            options.require_pq, options.allow_symlinks) == (None, None, (), None, False, False)
+            options.require_pq, options.allow_symlinks, options.crls
+            ) == (None, None, (), None, False, False, ())
     assert not options.adds_trust
     assert set(OLD_KEYWORDS) == FIELD_NAMES
 
@@ -66,6 +67,10 @@ def test_paths_are_normalized(tmp_path: Path) -> None:
     assert VerifyOptions(certificate_chain=(p for p in ["a.pem", "b.pem"])
                          ).certificate_chain == (Path("a.pem"), Path("b.pem"))
     assert VerifyOptions(certificate_chain=None).certificate_chain == ()
+    assert VerifyOptions(crls="rel.crl").crls == (Path("rel.crl"),)
+    assert VerifyOptions(crls=["a.crl", tmp_path / "b.crl"]).crls == (Path("a.crl"),
+                                                                     tmp_path / "b.crl")
+    assert not VerifyOptions(crls=["a.crl"]).adds_trust  # a CRL only takes trust away
     assert VerifyOptions(certificate_chain=["ca.pem"]).adds_trust
     policy = TrustPolicy(require_pq=True)
     assert VerifyOptions(policy=policy).policy is policy
@@ -80,6 +85,8 @@ def test_paths_are_normalized(tmp_path: Path) -> None:
     ({"certificate_chain": b"ca.pem"}, "certificate_chain must be a path or an iterable"),
     ({"certificate_chain": {"ca.pem": 1}}, "certificate_chain must be a path or an iterable"),
     ({"certificate_chain": ["ca.pem", 3]}, r"certificate_chain\[1\] must be a path"),
+    ({"crls": 3}, "crls must be a path or an iterable"),
+    ({"crls": [b"a.crl"]}, r"crls\[0\] must be a path"),
     ({"policy": {"require_pq": True}}, "policy must be a TrustPolicy or the path"),
     ({"require_pq": "yes"}, "require_pq must be True or False"),
     ({"require_pq": 1}, "require_pq must be True or False"),

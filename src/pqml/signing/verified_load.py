@@ -348,7 +348,7 @@ def _verify(
     workers: int | None = None,
 ) -> VerifiedModel:
     trust = signing.build_trust(_keys(trusted), options.certificate_chain, options.policy,
-                                options.require_pq)
+                                options.require_pq, crls=options.crls)
     auth = signing.authenticate(root, trust, signature=signature)
     names = signing.requested_names(auth.root, files, auth.manifest)
     model = VerifiedModel(auth.root, auth.signature, auth.manifest, auth.checks, auth.warnings,

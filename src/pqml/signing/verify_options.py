@@ -51,16 +51,17 @@ def _optional_path(name: str, value: object) -> Path | None:
     return None if value is None else _path(name, value)
 
 
-def _chain(value: object) -> tuple[Path, ...]:
+def _paths(name: str, value: object) -> tuple[Path, ...]:
+    """One path or an iterable of them, as a tuple (a single path is a one-file list)."""
     if value is None:
         return ()
     if isinstance(value, (str, os.PathLike)):
-        return (_path("certificate_chain", value),)  # one file of trust anchors
+        return (_path(name, value),)
     if isinstance(value, (bytes, bytearray, memoryview, Mapping)) or \
             not isinstance(value, Iterable):
-        raise TypeError("VerifyOptions: certificate_chain must be a path or an iterable of "
+        raise TypeError(f"VerifyOptions: {name} must be a path or an iterable of "
                         f"paths, not {type(value).__name__}")
-    return tuple(_path(f"certificate_chain[{i}]", item) for i, item in enumerate(value))
+    return tuple(_path(f"{name}[{i}]", item) for i, item in enumerate(value))
 
 
 def _policy(value: object) -> TrustPolicy | Path | None:
@@ -100,6 +101,9 @@ class VerifyOptions:
     """Fail unless a post-quantum signature from a trusted key verified."""
     allow_symlinks: bool
     """Follow a signed symlink inside the model (refused by default)."""
+    crls: tuple[Path, ...]
+    """CRLs (PEM or DER) of the CAs in a certificate chain: a signing certificate they
+    revoke fails the verification, as ``pqml verify --crl`` does."""
 
     def __init__(
         self,
@@ -110,14 +114,16 @@ class VerifyOptions:
         policy: TrustPolicy | PathArg | None = None,
         require_pq: bool = False,
         allow_symlinks: bool = False,
+        crls: Iterable[PathArg] | PathArg | None = (),
     ) -> None:
         put = object.__setattr__
         put(self, "signature", _optional_path("signature", signature))
         put(self, "model_root", _optional_path("model_root", model_root))
-        put(self, "certificate_chain", _chain(certificate_chain))
+        put(self, "certificate_chain", _paths("certificate_chain", certificate_chain))
         put(self, "policy", _policy(policy))
         put(self, "require_pq", _flag("require_pq", require_pq))
         put(self, "allow_symlinks", _flag("allow_symlinks", allow_symlinks))
+        put(self, "crls", _paths("crls", crls))
 
     @property
     def adds_trust(self) -> bool:
