@@ -174,6 +174,31 @@ _JSON = click.option("--json", "as_json", is_flag=True,
                      help="Print a JSON summary (to stderr when stdout carries the data).")
 
 
+def _report_encrypted_tree(results: list[Any], refs: Any, as_json: bool) -> None:
+    """What a tree's encryption reports (local or object-store tree alike)."""
+    from pqml.log import events
+
+    refs.record_many("encrypt", [(r.output, r.plaintext_size) for r in results])
+    audit.done(lambda: [events.encrypted(r.to_dict()) for r in results])
+    if results:
+        _warn_classical(results[0].recipients)
+    if as_json:
+        _emit_json([r.to_dict() for r in results], False)
+
+
+def _report_decrypted_tree(results: list[Any], skipped: list[str], refs: Any,
+                           as_json: bool) -> None:
+    """What a tree's decryption reports: skipped files named, one warning each."""
+    from pqml.log import events
+
+    refs.record_many("decrypt", [(r.input, r.plaintext_size) for r in results])
+    audit.done(lambda: [events.decrypted(r.to_dict(), refs.ids()) for r in results])
+    for path in skipped:
+        _warn(f"{path}: not an encrypted file, skipped")
+    if as_json:
+        _emit_json({"decrypted": [r.to_dict() for r in results], "skipped": skipped}, False)
+
+
 @click.command()
 @click.option("-r", "--recipient", "recipients", multiple=True, metavar="RECIPIENT",
               help="age recipient (age1pq1…, age1…), key file (PEM public or private key, "
@@ -211,13 +236,16 @@ def encrypt(recipients: tuple[str, ...], recipient_files: tuple[str, ...],
             input: str | None) -> None:
     """Encrypt a file, a directory or standard input to recipients.
 
-    INPUT is a file, a directory (encrypted file by file into -o OUTDIR) or, when absent
-    or "-", standard input. The output is pqml/v1 (the default) or age v1.
+    INPUT is a file, a directory (encrypted file by file into -o OUTDIR), an object
+    URL, a URL prefix ending in "/" (every object under it, as a tree, into -o OUTDIR or
+    -o PREFIX/) or, when absent or "-", standard input. The output is pqml/v1 (the
+    default) or age v1; trees in object stores are binary pqml/v1.
 
     \b
     Examples:
       pqml encrypt -r age1pq1… -o model.safetensors.pqml model.safetensors
       pqml encrypt -r alice.pub.pem -r bob.pem -o out/ model-dir/
+      pqml encrypt -r alice.pub.pem -o s3://bucket/enc/ s3://bucket/data/
       pqml encrypt --format age -a -r age1pq1… < notes.txt > notes.txt.age
     """
     from pqml.encryption import encrypt as feature
@@ -236,6 +264,15 @@ def encrypt(recipients: tuple[str, ...], recipient_files: tuple[str, ...],
                            allow_symlinks=allow_symlinks, address=address, as_json=as_json,
                            refs=refs)
         return
+    if cli_engine.object_tree(input, output):  # s3://b/data/ or DIR -o s3://b/enc/
+        if fmt != "pqml" or armor:
+            raise PqmlError("trees in object stores are encrypted to binary pqml/v1 only "
+                            "(no --format age, no --armor)")
+        results, _ = cli_engine.run_tree("encrypt", input, output, recips,  # type: ignore[arg-type]
+                                         jobs=jobs, allow_classical=allow_classical,
+                                         force=force, allow_symlinks=allow_symlinks)
+        _report_encrypted_tree(results, refs, as_json)
+        return
     if not _is_stdio(input) and Path(input).is_dir():  # type: ignore[arg-type]
         if _is_stdio(output):
             raise PqmlError(f"{input}: is a directory: give -o OUTDIR for the encrypted tree")
@@ -243,12 +280,7 @@ def encrypt(recipients: tuple[str, ...], recipient_files: tuple[str, ...],
             results = feature.encrypt_tree(input, output, recips, progress=cb,  # type: ignore[arg-type]
                                            jobs=jobs, force=force,
                                            allow_symlinks=allow_symlinks, **kw)
-        refs.record_many("encrypt", [(r.output, r.plaintext_size) for r in results])
-        audit.done(lambda: [events.encrypted(r.to_dict()) for r in results])
-        if results:
-            _warn_classical(results[0].recipients)
-        if as_json:
-            _emit_json([r.to_dict() for r in results], False)
+        _report_encrypted_tree(results, refs, as_json)
         return
     if not _is_stdio(input) and not _is_stdio(output):
         with _progress(input_size(input), "encrypting") as cb:  # type: ignore[arg-type]
@@ -319,13 +351,15 @@ def decrypt(identities: tuple[str, ...], passphrase_file: str | None, ask_passph
             as_json: bool, input: str | None) -> None:
     """Decrypt a pqml/v1 or age file, a directory or standard input.
 
-    INPUT may be binary or armored. File outputs appear only after the whole input
-    authenticated.
+    INPUT may be binary or armored, a file, a directory, an object URL or a URL prefix
+    ending in "/" (a tree, into -o OUTDIR or -o PREFIX/). Outputs appear only after the
+    whole input authenticated (a tree: every file of it).
 
     \b
     Examples:
       pqml decrypt -i me.pem -o model.safetensors model.safetensors.pqml
       pqml decrypt -i me.txt -o model-dir/ out/
+      pqml decrypt -i me.pem -o model-dir/ s3://bucket/enc/
     """
     from pqml.encryption import encrypt as feature
     from pqml.keys.key_refs import KeyringUse
@@ -341,6 +375,12 @@ def decrypt(identities: tuple[str, ...], passphrase_file: str | None, ask_passph
                            allow_symlinks=allow_symlinks, address=address, as_json=as_json,
                            refs=refs)
         return
+    if cli_engine.object_tree(input, output):  # s3://b/enc/, or DIR -o s3://b/dec/
+        results, skipped, _ = cli_engine.run_tree(  # type: ignore[misc]
+            "decrypt", input, output, ids, jobs=jobs, force=force,  # type: ignore[arg-type]
+            allow_symlinks=allow_symlinks)
+        _report_decrypted_tree(results, skipped, refs, as_json)
+        return
     if not _is_stdio(input) and Path(input).is_dir():  # type: ignore[arg-type]
         if _is_stdio(output):
             raise PqmlError(f"{input}: is a directory: give -o OUTDIR for the decrypted tree")
@@ -348,13 +388,7 @@ def decrypt(identities: tuple[str, ...], passphrase_file: str | None, ask_passph
             results, skipped = feature.decrypt_tree(input, output, ids, progress=cb,  # type: ignore[arg-type]
                                                     jobs=jobs, force=force,
                                                     allow_symlinks=allow_symlinks)
-        refs.record_many("decrypt", [(r.input, r.plaintext_size) for r in results])
-        audit.done(lambda: [events.decrypted(r.to_dict(), refs.ids()) for r in results])
-        for path in skipped:
-            _warn(f"{path}: not an encrypted file, skipped")
-        if as_json:
-            _emit_json({"decrypted": [r.to_dict() for r in results], "skipped": skipped},
-                       False)
+        _report_decrypted_tree(results, skipped, refs, as_json)
         return
     if not _is_stdio(input) and not _is_stdio(output):
         with _progress(input_size(input), "decrypting") as cb:  # type: ignore[arg-type]

@@ -1,7 +1,9 @@
 """``--engine local|ray`` and ``--address``: where encrypt, decrypt, sign, verify and scan
 do their work. The local engine is the default and leaves every command as it was; Ray
-runs one task per part or file on a cluster (``--address``) or a local one. The logic is
-in :mod:`pqml.distributed`; this module only adds the options and hands over.
+runs one task per part or file on a cluster (``--address``) or a local one. Trees with
+an object store on either side (``s3://bucket/data/``) run through the same jobs on the
+local engine when no ``--engine`` is given (:func:`object_tree`). The logic is in
+:mod:`pqml.distributed`; this module only adds the options and hands over.
 """
 
 from __future__ import annotations
@@ -70,6 +72,38 @@ def scanning(engine: str, address: str | None, jobs: int | None = None) -> Itera
     with _engine(engine, address, jobs) as eng, \
             runner.scanning_on(batch_runner(eng, JobReport(eng.name, eng.workers))):
         yield
+
+
+def object_tree(input: str | None, output: str | None) -> bool:
+    """Whether the command is a tree job with an object store on either side: INPUT a
+    URL ending in ``/`` (a URL without it that is only a prefix is refused with that
+    hint), or a local directory with a URL -o. Those run in :mod:`pqml.distributed.jobs`
+    on the local engine (``-j`` processes) unless ``--engine ray`` is given."""
+    from pqml.storage.listing import names_tree
+    from pqml.storage.urls import is_url
+
+    if input in (None, "-"):
+        return False
+    if is_url(input):
+        return names_tree(input)  # type: ignore[arg-type]
+    return is_url(output) and names_tree(input)  # type: ignore[arg-type]
+
+
+def run_tree(action: str, input: str, output: str | None, keys: list[Any], *,
+             jobs: int | None, **options: Any) -> Any:
+    """``pqml encrypt|decrypt`` of an object-store tree without ``--engine``: the
+    distributed job on the local engine (serial, or ``-j`` processes). Returns what
+    :func:`pqml.distributed.jobs.encrypt` / ``decrypt`` return."""
+    from pqml.distributed import jobs as distributed
+    from pqml.distributed.local import LocalEngine
+    from pqml.primitives.errors import PqmlError
+
+    if output in (None, "-"):
+        raise PqmlError(f"{input}: is a tree: give -o OUTDIR or -o PREFIX/ for the "
+                        f"{action}ed tree")
+    eng = LocalEngine(jobs or 1)
+    fn = distributed.encrypt if action == "encrypt" else distributed.decrypt
+    return fn(input, output, keys, engine=eng, **options)
 
 
 def _needs_paths(input: str | None, output: str | None) -> None:

@@ -8,7 +8,9 @@ the header with the identities and checks the key commitment. Workers receive on
 :class:`~pqml.encryption.parallel.Codec` and their chunk range, nothing else.
 
 Every output of a job appears only after all of its parts succeeded (a tree: after every
-file did); the first failure cancels the rest and discards every output of the job.
+file did); the first failure cancels the rest and discards every output of the job. Trees
+may be local directories or object prefixes on either side (:mod:`~pqml.distributed.
+trees`); a tree of objects is one multipart upload per file, all completed at the end.
 Only binary pqml/v1 is distributed (its chunks are independent and it has a fixed layout
 from the size); age and armored files are refused with a pointer to the local engine.
 """
@@ -21,13 +23,13 @@ import stat
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from pqml.distributed import planner
+from pqml.distributed import planner, trees
 from pqml.distributed.engine import Engine
 from pqml.distributed.errors import EngineError
-from pqml.distributed.outputs import LocalPartOutput, open_part_output
+from pqml.distributed.outputs import LocalPartOutput, WholeOutput, open_part_output
 from pqml.distributed.parts import CipherTask, run_cipher
 from pqml.encryption import encrypted_formats as fmts
 from pqml.encryption import parallel
@@ -37,7 +39,6 @@ from pqml.encryption.encrypt import (
     PLAINTEXT_MODE,
     DecryptResult,
     EncryptResult,
-    is_signature_bundle,
     named,
 )
 from pqml.encryption.encryption_keys import resolve_identities, resolve_recipients
@@ -158,12 +159,12 @@ def encrypt(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None,
             force: bool = False, part_size: int = planner.PART_SIZE,
             allow_symlinks: bool = False, progress: Progress | None = None
             ) -> tuple[list[EncryptResult], JobReport]:
-    """Encrypt a file or object (``dst`` default: ``src`` + ``.pqml``), or a local
-    directory tree into the directory ``dst``, to pqml/v1 on ``engine``.
+    """Encrypt a file or object (``dst`` default: ``src`` + ``.pqml``), or a tree — a
+    local directory or every object under a URL ending in ``/`` — into the directory or
+    prefix ``dst`` (see :mod:`pqml.distributed.trees`), to pqml/v1 on ``engine``.
 
     Returns one result per file (signature bundles of a tree copied in clear, last, as
     ``pqml encrypt`` does) and the job's :class:`JobReport`."""
-    from pqml.storage.urls import is_url
 
     started = time.perf_counter()
     report = JobReport(engine.name, engine.workers)
@@ -172,10 +173,10 @@ def encrypt(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None,
                                               allow_classical=allow_classical)
     source = os.fspath(src)
     _check_source(engine, source)
-    if not is_url(source) and os.path.isdir(source):
+    if trees.names_tree(source):
         if dst is None:
-            raise PqmlError(f"{source}: is a directory: give an output directory")
-        results = _encrypt_tree(Path(source), os.fspath(dst), objs, described, engine,
+            raise PqmlError(f"{source}: is a tree: give an output directory or prefix")
+        results = _encrypt_tree(source, os.fspath(dst), objs, described, engine,
                                 report, force=force, part_size=part_size,
                                 allow_symlinks=allow_symlinks, progress=progress)
     else:
@@ -201,78 +202,121 @@ def _windows(items: list[Any], size: int) -> Iterator[list[Any]]:
         yield items[start:start + size]
 
 
-def _encrypt_tree(src: Path, dst: str, objs: list[Any], described: list[dict[str, Any]],
-                  engine: Engine, report: JobReport, *, force: bool, part_size: int,
-                  allow_symlinks: bool, progress: Progress | None) -> list[EncryptResult]:
+Plan = Callable[[planner.Input, Any], tuple[list[tuple[Any, CipherTask]], int]]
+Done = tuple[planner.Input, str, int]  # input, output path or URL, size
+
+
+def _run_tree(dst: str, work: list[tuple[planner.Input, str]],
+              copies: list[tuple[planner.Input, str]], plan: Plan, mode: int,
+              engine: Engine, report: JobReport, *, force: bool,
+              progress: Progress | None) -> tuple[list[Done], list[Done]]:
+    """Run ``plan`` for every ``(input, relative output name)`` of ``work`` into the
+    tree ``dst`` and copy ``copies`` (signature bundles) as they are; returns what was
+    done for each. A local ``dst`` is an atomic tree (files handled in windows, so few
+    descriptors are open; the tree appears when all are done); a URL ``dst`` is one
+    object per file, every upload held open until every part of every file succeeded,
+    then all completed (an object store has no rename: the nearest to a tree appearing
+    whole); any failure aborts them all."""
     from pqml.storage.urls import is_url
 
-    inputs = planner.list_tree(src, allow_symlinks=allow_symlinks)
-    bundles = [i for i in inputs if is_signature_bundle(Path(i.location))]
-    files = [i for i in inputs if i not in bundles]
     if is_url(dst):
-        return _encrypt_tree_to_store(files, bundles, dst.rstrip("/"), objs, described,
-                                      engine, report, force=force, part_size=part_size,
-                                      progress=progress)
+        return _run_object_tree(dst, work, copies, plan, mode, engine, report, force=force,
+                                progress=progress)
     from pqml._internal.output_file import atomic_tree
-    from pqml.encryption.encrypt import _check_tree_output
 
-    _check_tree_output(src, Path(dst))
-    results: list[EncryptResult] = []
+    done: list[Done] = []
+    copied: list[Done] = []
     with atomic_tree(dst, overwrite=force) as tree:
-        for window in _windows(files, WINDOW_FILES):
+        for window in _windows(work, WINDOW_FILES):
             outputs: list[Any] = []
             jobs: list[tuple[Any, CipherTask]] = []
-            totals = []
+            sizes: list[Done] = []
             with _all_or_nothing(outputs):
-                for inp in window:
-                    out = LocalPartOutput(tree.output(inp.name + ".pqml", mode=CIPHERTEXT_MODE,
-                                                      source=inp.location),
+                for inp, rel in window:
+                    out = LocalPartOutput(tree.output(rel, mode=mode, source=inp.location),
                                           engine.node, tree.finished)
                     outputs.append(out)
-                    more, total = _encrypt_tasks(inp, objs, out, part_size)
+                    try:
+                        more, size = plan(inp, out)
+                    except PqmlError as exc:
+                        raise named(exc, inp.location) from None
                     jobs += more
-                    totals.append(total)
+                    sizes.append((inp, str(Path(dst) / rel), size))
                 _run(engine, jobs, report, progress)
-            results += [EncryptResult(i.location, str(Path(dst) / (i.name + ".pqml")),
-                                      "pqml/v1", False, i.size, n, described)
-                        for i, n in zip(window, totals, strict=True)]
-        for inp in bundles:
-            data = Path(inp.location).read_bytes()
-            with tree.file(inp.name, mode=CIPHERTEXT_MODE, source=inp.location) as out:
-                out.write(data)
-            results.append(EncryptResult(inp.location, str(Path(dst) / inp.name), COPIED,
-                                         False, len(data), len(data)))
-    return results
+            done += sizes
+        for inp, rel in copies:
+            data = trees.read_small(inp)
+            with tree.file(rel, mode=CIPHERTEXT_MODE, source=inp.location) as f:
+                f.write(data)
+            copied.append((inp, str(Path(dst) / rel), len(data)))
+            if progress is not None:
+                progress(len(data))
+    return done, copied
 
 
-def _encrypt_tree_to_store(files: list[planner.Input], bundles: list[planner.Input],
-                           prefix: str, objs: list[Any], described: list[dict[str, Any]],
-                           engine: Engine, report: JobReport, *, force: bool,
-                           part_size: int, progress: Progress | None) -> list[EncryptResult]:
-    """A tree into objects under ``prefix``: every upload stays open until every part of
-    every file succeeded, then all are completed (an object store has no rename, so this
-    is the nearest to a tree appearing whole); any failure aborts them all."""
-    from pqml.storage.writer import write_bytes
+def _run_object_tree(dst: str, work: list[tuple[planner.Input, str]],
+                     copies: list[tuple[planner.Input, str]], plan: Plan, mode: int,
+                     engine: Engine, report: JobReport, *, force: bool,
+                     progress: Progress | None) -> tuple[list[Done], list[Done]]:
+    from pqml._internal.errors import OutputPathError
 
     outputs: list[Any] = []
     jobs: list[tuple[Any, CipherTask]] = []
-    results: list[EncryptResult] = []
+    done: list[Done] = []
+    copied: list[Done] = []
+    names: dict[str, str] = {}
+
+    def url_for(inp: planner.Input, rel: str) -> str:
+        url = trees.object_url(dst, rel)
+        if url in names:
+            raise OutputPathError(f"{url}: two inputs map to this output ({names[url]} "
+                                  f"and {inp.location})")
+        names[url] = inp.location
+        return url
+
     with _all_or_nothing(outputs):
-        for inp in files:
-            url = f"{prefix}/{inp.name}.pqml"
-            out = open_part_output(url, mode=CIPHERTEXT_MODE, force=force, node=engine.node)
+        # the destination was checked (empty, or --force): no per-object look-up here;
+        # completions still carry If-None-Match unless --force
+        for inp, rel in work:
+            url = url_for(inp, rel)
+            out = open_part_output(url, mode=mode, force=force, node=engine.node,
+                                   check=False)
             outputs.append(out)
-            more, total = _encrypt_tasks(inp, objs, out, part_size)
+            try:
+                more, size = plan(inp, out)
+            except PqmlError as exc:
+                raise named(exc, inp.location) from None
             jobs += more
-            results.append(EncryptResult(inp.location, url, "pqml/v1", False, inp.size,
-                                         total, described))
+            done.append((inp, url, size))
+        for inp, rel in copies:
+            url = url_for(inp, rel)
+            data = trees.read_small(inp)
+            outputs.append(WholeOutput(url, data, force=force, check=False))
+            copied.append((inp, url, len(data)))
         _run(engine, jobs, report, progress)
-    for inp in bundles:
-        data = Path(inp.location).read_bytes()
-        write_bytes(f"{prefix}/{inp.name}", data, force=force)
-        results.append(EncryptResult(inp.location, f"{prefix}/{inp.name}", COPIED, False,
-                                     len(data), len(data)))
-    return results
+    if progress is not None:
+        for _, _, size in copied:
+            progress(size)
+    return done, copied
+
+
+def _encrypt_tree(source: str, dst: str, objs: list[Any], described: list[dict[str, Any]],
+                  engine: Engine, report: JobReport, *, force: bool, part_size: int,
+                  allow_symlinks: bool, progress: Progress | None) -> list[EncryptResult]:
+    trees.check_destination(source, dst, force=force)
+    inputs = trees.inputs(source, allow_symlinks=allow_symlinks)
+    bundle_names = {i.name for i in inputs if trees.is_bundle(i)}
+    work = [(i, i.name + ".pqml") for i in inputs if i.name not in bundle_names]
+    copies = [(i, i.name) for i in inputs if i.name in bundle_names]
+
+    def plan(inp: planner.Input, out: Any) -> tuple[list[tuple[Any, CipherTask]], int]:
+        return _encrypt_tasks(inp, objs, out, part_size)
+
+    done, copied = _run_tree(dst, work, copies, plan, CIPHERTEXT_MODE, engine, report,
+                             force=force, progress=progress)
+    return [*(EncryptResult(i.location, out, "pqml/v1", False, i.size, n, described)
+              for i, out, n in done),
+            *(EncryptResult(i.location, out, COPIED, False, n, n) for i, out, n in copied)]
 
 
 # ---- decryption ----------------------------------------------------------------------------
@@ -291,8 +335,9 @@ def _decrypt_tasks(inp: planner.Input, ids: list[Any], output: Any, part_size: i
         detected = fmts.detect(raw.pread(64, 0))
         if detected.format != "pqml" or detected.armored:
             raise EngineError(f"{inp.location}: is {'armored ' if detected.armored else ''}"
-                              f"{detected.name}; the distributed engines decrypt binary "
-                              "pqml/v1 only (use --engine local)")
+                              f"{detected.name}; --engine ray and trees in object stores "
+                              "decrypt binary pqml/v1 only (decrypt it alone with --engine "
+                              "local)")
         located = pqml_v1.open_header(Source(raw), ids)
         assert located.file_key is not None
         try:
@@ -330,11 +375,11 @@ def decrypt(src: str | os.PathLike[str], dst: str | os.PathLike[str],
             part_size: int = planner.PART_SIZE, allow_symlinks: bool = False,
             progress: Progress | None = None
             ) -> tuple[list[DecryptResult], list[str], JobReport]:
-    """Decrypt a pqml/v1 file or object into ``dst``, or a local tree into the directory
-    ``dst`` (``.pqml`` suffixes removed; files that are not encrypted are skipped and
-    listed, signature bundles copied). Outputs are 0600 and appear only after every
-    chunk of every file authenticated. Returns results, skipped paths and the report."""
-    from pqml.storage.urls import is_url
+    """Decrypt a pqml/v1 file or object into ``dst``, or a tree (a local directory or a
+    URL ending in ``/``) into the directory or prefix ``dst`` (``.pqml`` suffixes
+    removed; files that are not encrypted are skipped and listed, signature bundles
+    copied). Local outputs are 0600; outputs appear only after every chunk of every file
+    authenticated. Returns results, skipped paths and the report."""
 
     started = time.perf_counter()
     report = JobReport(engine.name, engine.workers)
@@ -342,11 +387,8 @@ def decrypt(src: str | os.PathLike[str], dst: str | os.PathLike[str],
     source = os.fspath(src)
     _check_source(engine, source)
     skipped: list[str] = []
-    if not is_url(source) and os.path.isdir(source):
-        if is_url(os.fspath(dst)):
-            raise EngineError(f"{dst}: decrypting a tree into an object store is not "
-                              "supported; decrypt into a directory")
-        results = _decrypt_tree(Path(source), os.fspath(dst), ids, engine, report, skipped,
+    if trees.names_tree(source):
+        results = _decrypt_tree(source, os.fspath(dst), ids, engine, report, skipped,
                                 force=force, part_size=part_size,
                                 allow_symlinks=allow_symlinks, progress=progress)
     else:
@@ -366,51 +408,28 @@ def decrypt(src: str | os.PathLike[str], dst: str | os.PathLike[str],
     return results, skipped, report
 
 
-def _decrypt_tree(src: Path, dst: str, ids: list[Any], engine: Engine, report: JobReport,
-                  skipped: list[str], *, force: bool, part_size: int, allow_symlinks: bool,
-                  progress: Progress | None) -> list[DecryptResult]:
-    from pqml._internal.output_file import atomic_tree
-    from pqml.encryption.encrypt import _check_tree_output
-
-    _check_tree_output(src, Path(dst))
-    encrypted, bundles = [], []
-    for inp in planner.list_tree(src, allow_symlinks=allow_symlinks):
-        with open(inp.location, "rb") as f:
-            head = f.read(64)
+def _decrypt_tree(source: str, dst: str, ids: list[Any], engine: Engine,
+                  report: JobReport, skipped: list[str], *, force: bool, part_size: int,
+                  allow_symlinks: bool, progress: Progress | None) -> list[DecryptResult]:
+    trees.check_destination(source, dst, force=force)
+    work, copies = [], []
+    for inp in trees.inputs(source, allow_symlinks=allow_symlinks):
+        head = trees.head(inp)  # a failing read is an error, not "not encrypted"
         try:
             fmts.detect(head)
-            encrypted.append(inp)
         except PqmlError:
-            if is_signature_bundle(Path(inp.location)):
-                bundles.append(inp)
+            if trees.is_bundle(inp):
+                copies.append((inp, inp.name))
             else:
                 skipped.append(inp.location)
-    results: list[DecryptResult] = []
-    with atomic_tree(dst, overwrite=force) as tree:
-        for window in _windows(encrypted, WINDOW_FILES):
-            outputs: list[Any] = []
-            jobs: list[tuple[Any, CipherTask]] = []
-            sizes = []
-            with _all_or_nothing(outputs):
-                for inp in window:
-                    rel = Path(inp.name).parent / _decrypted_name(Path(inp.name).name)
-                    out = LocalPartOutput(tree.output(rel, mode=PLAINTEXT_MODE,
-                                                      source=inp.location),
-                                          engine.node, tree.finished)
-                    outputs.append(out)
-                    try:
-                        more, size = _decrypt_tasks(inp, ids, out, part_size)
-                    except PqmlError as exc:
-                        raise named(exc, inp.location) from None
-                    jobs += more
-                    sizes.append((inp, rel, size))
-                _run(engine, jobs, report, progress)
-            results += [DecryptResult(i.location, str(Path(dst) / rel), "pqml/v1", False, n)
-                        for i, rel, n in sizes]
-        for inp in bundles:
-            data = Path(inp.location).read_bytes()
-            with tree.file(inp.name, mode=CIPHERTEXT_MODE, source=inp.location) as out:
-                out.write(data)
-            results.append(DecryptResult(inp.location, str(Path(dst) / inp.name), COPIED,
-                                         False, len(data)))
-    return results
+            continue
+        rel = PurePosixPath(inp.name)
+        work.append((inp, str(rel.parent / _decrypted_name(rel.name))))
+
+    def plan(inp: planner.Input, out: Any) -> tuple[list[tuple[Any, CipherTask]], int]:
+        return _decrypt_tasks(inp, ids, out, part_size)
+
+    done, copied = _run_tree(dst, work, copies, plan, PLAINTEXT_MODE, engine, report,
+                             force=force, progress=progress)
+    return [*(DecryptResult(i.location, out, "pqml/v1", False, n) for i, out, n in done),
+            *(DecryptResult(i.location, out, COPIED, False, n) for i, out, n in copied)]

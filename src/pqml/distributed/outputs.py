@@ -14,6 +14,8 @@ part's result), ``commit`` and ``discard``. ``sink`` tells workers where their b
   aborted on any failure, so a failed job leaves no object and no billable parts.
 * :class:`OrderedPartOutput` — any other store (gs://, az://, hf://, memory://): parts
   come back to the driver and are written in order through the storage seam.
+* :class:`WholeOutput` — a small object the driver writes in one piece (a signature
+  bundle copied into an object tree), committed and discarded with the job's others.
 """
 
 from __future__ import annotations
@@ -60,11 +62,11 @@ class LocalPartOutput:
 
 
 class MultipartPartOutput:
-    def __init__(self, url: str, *, force: bool) -> None:
+    def __init__(self, url: str, *, force: bool, check: bool = True) -> None:
         from pqml.storage.writer import MultipartUpload
 
         self.target = url
-        self.upload = MultipartUpload.start(url, force=force)
+        self.upload = MultipartUpload.start(url, force=force, check=check)
         self.sink = Sink("multipart", upload=self.upload)
         self._parts: dict[int, dict[str, Any]] = {}
 
@@ -109,9 +111,54 @@ class OrderedPartOutput:
         self.out.discard()
 
 
-def open_part_output(target: str, *, mode: int, force: bool, node: str | None) -> Any:
+class WholeOutput:
+    """``data`` as the object ``url``: on S3 a one-part multipart upload sent now and
+    completed by :meth:`commit` (so it appears with the job's other objects, or not at
+    all); elsewhere an object output committed then."""
+
+    def __init__(self, url: str, data: bytes, *, force: bool, check: bool = True) -> None:
+        from pqml.storage.urls import locate
+
+        self.target = url
+        if locate(url).scheme in ("s3", "s3a"):
+            from pqml.storage.writer import MultipartUpload
+
+            self._upload: Any = MultipartUpload.start(url, force=force, check=check)
+            self._out: Any = None
+            try:
+                self._part = self._upload.upload_part(1, data)
+            except BaseException:
+                self._upload.abort()
+                raise
+        else:
+            from pqml.storage.writer import open_output
+
+            self._upload = None
+            self._out = open_output(url, force=force)
+            try:
+                self._out.write(data)
+            except BaseException:
+                self._out.discard()
+                raise
+
+    def commit(self) -> None:
+        if self._upload is not None:
+            self._upload.complete([self._part])
+        else:
+            self._out.commit()
+
+    def discard(self) -> None:
+        if self._upload is not None:
+            self._upload.abort()
+        else:
+            self._out.discard()
+
+
+def open_part_output(target: str, *, mode: int, force: bool, node: str | None,
+                     check: bool = True) -> Any:
     """The part output for a path or URL (a local file is created unnamed, mode ``mode``;
-    an existing output is refused unless ``force``)."""
+    an existing output is refused unless ``force``; ``check=False``: the caller already
+    made sure no S3 object is there, which the upload's completion checks again)."""
     from pqml.storage.urls import is_url, local_path, locate
 
     if not is_url(target):
@@ -120,5 +167,5 @@ def open_part_output(target: str, *, mode: int, force: bool, node: str | None) -
         return LocalPartOutput(AtomicOutput(local_path(target), mode=mode, overwrite=force),
                                node)
     if locate(target).scheme in ("s3", "s3a"):
-        return MultipartPartOutput(target, force=force)
+        return MultipartPartOutput(target, force=force, check=check)
     return OrderedPartOutput(target, force=force)

@@ -5,16 +5,23 @@ object under a prefix, and its relative names are the key remainders. :func:`wal
 yields them in a stable (sorted) order, like the local tree walkers, so planners and
 manifests built from a listing are reproducible. Local paths work too (regular files
 only; symbolic links are the local walkers' business, not this one's).
+
+Which URL names a tree is explicit (:func:`names_tree`): one ending in ``/``. A URL
+without the slash is one object; if only a prefix answers to it, the caller is told to
+add the slash rather than guessed at, since ``s3://b/data`` may be an object and a
+prefix at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat as stat_module
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from pqml.storage.errors import StorageError
+from pqml.storage.errors import StorageError, StorageURLError
 from pqml.storage.reader import storage_error
 from pqml.storage.urls import is_url, local_path, locate
 
@@ -68,6 +75,39 @@ def is_dir(target: str | os.PathLike[str]) -> bool:
         raise storage_error(exc, loc.url, "look it up") from None
 
 
+def names_tree(target: str | os.PathLike[str]) -> bool:
+    """Whether ``target`` names a tree: a local directory, or a URL ending in ``/``
+    (``s3://bucket/data/``, ``memory://b/``). A URL without the trailing slash names one
+    object; when no object but a prefix answers to it, StorageURLError says to add the
+    slash (one metadata request; a missing object is left to the reader to report)."""
+    if not is_url(target):
+        return os.path.isdir(local_path(target))
+    text = str(target)
+    if text.endswith("/"):
+        return True
+    try:
+        found = stat(text)
+    except StorageError:
+        return False
+    if found.is_dir:
+        raise StorageURLError(f"{text}: is a prefix, not an object; to take every object "
+                              f"under it as a tree, write {text}/ (with a trailing slash)")
+    return False
+
+
+def _forget(fs: Any, prefix: str) -> None:
+    """Drop fsspec's cached listings at and under ``prefix`` (s3fs caches them per
+    filesystem instance, which lives as long as the process: a stale size would make a
+    later range read of a rewritten object look truncated)."""
+    cache = getattr(fs, "dircache", None)
+    if cache is None:
+        return
+    with contextlib.suppress(Exception):
+        for key in [k for k in list(cache) if k == prefix or k.startswith(prefix + "/")]:
+            cache.pop(key, None)
+        fs.invalidate_cache(prefix)
+
+
 def walk(root: str | os.PathLike[str]) -> Iterator[Info]:
     """Every object (regular file) under ``root``, sorted by relative name."""
     if not is_url(root):
@@ -85,10 +125,13 @@ def walk(root: str | os.PathLike[str]) -> Iterator[Info]:
         return
     loc = locate(str(root))
     prefix = loc.path.rstrip("/")
+    _forget(loc.fs, prefix)  # list what is there now, not what an earlier listing saw
     try:
         listed = loc.fs.find(prefix, detail=True, withdirs=False)
     except Exception as exc:
         raise storage_error(exc, loc.url, "list it") from None
+    finally:
+        _forget(loc.fs, prefix)  # nor let later reads take sizes from this listing
     base_url = loc.url.rstrip("/")
     entries = []
     for path, info in listed.items():
