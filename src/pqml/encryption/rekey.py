@@ -55,7 +55,13 @@ kept when the passphrase is given. The result says which guarantee the caller go
 ``drop`` (``--drop-revoked``: :func:`revoked_keys` asks the keyring) removes the stanzas
 of revoked or compromised keys: pqml/v1 stanzas by key id, age stanzas by unwrapping with
 the key's private key (an age stanza names no recipient; a revoked key still opens old
-files, so the keyring keeps it). A file with none of them is skipped, not an error.
+files, so the keyring keeps it). A file with none of them is skipped, not an error (by
+:func:`rekey_many`; :func:`rekey` of that one file says so with a RekeyError).
+
+Objects (URLs) take every option above with the same checks and guarantees
+(:mod:`pqml.storage.encrypted_objects`); with no in-place write on an object store, each
+is rewritten as a new version that appears only when complete (S3: a multipart upload
+completed with ``If-Match`` on the version that was checked, aborted on any failure).
 """
 
 from __future__ import annotations
@@ -186,7 +192,7 @@ class _Job:
 class _Plan:
     """One file's checked rekey: all that writing it needs, computed before any write."""
 
-    path: Path
+    path: Path | str  # a str is an object's URL
     detected: fmts.Detected
     located: Located  # the header that opened (its slot too) and where the payload starts
     file_size: int
@@ -199,6 +205,7 @@ class _Plan:
     skip: str | None = None  # why the file is skipped (skip_missing)
     new_recipients: list[Any] = field(default_factory=list)  # new file key: every recipient
     dropped: list[str] = field(default_factory=list)
+    version: str | None = None  # an object's version tag (ETag) when it was checked
 
 
 _NO_COPY_FILE_RANGE = {errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EBADF}
@@ -300,11 +307,9 @@ def rekey(path: str | os.PathLike[str], identities: Iterable[Any], *,
     if is_url(path):  # an object: rewritten as a new object (no in-place header area)
         from pqml.storage.encrypted_objects import rekey_object
 
-        if new_file_key or drop is not None:
-            raise RekeyError(f"{path}: --new-file-key and --drop-revoked are not supported "
-                             "for objects yet")
         return rekey_object(str(path), identities, add=add, remove=remove, reset=reset,
-                            allow_classical=allow_classical)
+                            allow_classical=allow_classical, new_file_key=new_file_key,
+                            keep=keep, find_public=find_public, drop=drop)
     path = Path(path)
     ids_in, job = _resolve_job(identities, add, remove, reset, allow_classical, False,
                                f"{path}: ", new_file_key=new_file_key, keep=keep,
@@ -331,14 +336,8 @@ def rekey_many(paths: Iterable[str | os.PathLike[str]], identities: Iterable[Any
     failed, and RekeyError before touching any file for a request that cannot work.
     ``new_file_key``, ``keep``, ``find_public``, ``drop``: as for :func:`rekey`; a file
     without a stanza to ``drop`` is skipped."""
-    paths = list(paths)
-    if any(is_url(p) for p in paths):  # objects: each checked and rewritten in turn
-        add, remove = list(add), list(remove)
-        return [RekeyOutcome(str(p), "changed", result=rekey(
-            p, identities, add=add, remove=remove, reset=reset,
-            allow_classical=allow_classical, new_file_key=new_file_key,
-            drop=drop)) for p in paths]
-    files = [Path(p) for p in paths]
+    # objects (URLs) are checked and written alike (pqml.storage.encrypted_objects)
+    files: list[Path | str] = [p if is_url(p) else Path(p) for p in paths]  # type: ignore[misc]
     if not files:
         raise RekeyError("no files to rekey")
     _refuse_duplicates(files)
@@ -362,30 +361,33 @@ def rekey_many(paths: Iterable[str | os.PathLike[str]], identities: Iterable[Any
     return _apply_all([c for c in checked if isinstance(c, _Plan)])
 
 
-def _refuse_duplicates(files: list[Path]) -> None:
+def _refuse_duplicates(files: list[Path | str]) -> None:
     """The same file twice would fail at its second write, after the first changed it."""
-    seen: dict[Any, Path] = {}
+    seen: dict[Any, Path | str] = {}
     for path in files:
-        try:
-            st = path.stat()
-            key: Any = (st.st_dev, st.st_ino)
-        except OSError:
-            key = os.path.abspath(path)  # reported by its check
+        if isinstance(path, str):  # an object URL
+            key: Any = path
+        else:
+            try:
+                st = path.stat()
+                key = (st.st_dev, st.st_ino)
+            except OSError:
+                key = os.path.abspath(path)  # reported by its check
         if key in seen:
             raise RekeyError(f"{path}: given twice (also as {seen[key]}); nothing was changed")
         seen[key] = path
 
 
-def _reason(text: str | None, path: Path) -> str | None:
+def _reason(text: str | None, path: Path | str) -> str | None:
     """A message without the file name in front (the outcome names the file)."""
     return None if text is None else text.removeprefix(f"{path}: ")
 
 
-def _failed(path: Path, exc: Exception) -> RekeyOutcome:
+def _failed(path: Path | str, exc: Exception) -> RekeyOutcome:
     return RekeyOutcome(str(path), "failed", _reason(str(exc), path), error=exc)
 
 
-def _as_error(exc: Exception, path: Path) -> PqmlError:
+def _as_error(exc: Exception, path: Path | str) -> PqmlError:
     """A PqmlError naming ``path`` for any failure of one file (OSError included)."""
     if isinstance(exc, PqmlError):
         return named(exc, path)
@@ -394,11 +396,18 @@ def _as_error(exc: Exception, path: Path) -> PqmlError:
     raise exc
 
 
-def _check_all(files: list[Path], ids_in: list[Any], job: _Job) -> list[_Plan | PqmlError]:
-    """Every file's plan, or the error that rules it out; no file is written."""
+def _check_all(files: list[Path | str], ids_in: list[Any], job: _Job
+               ) -> list[_Plan | PqmlError]:
+    """Every file's plan, or the error that rules it out; no file is written. A URL (a
+    ``str``) is an object, checked by :func:`pqml.storage.encrypted_objects.check_object`."""
     checked: list[_Plan | PqmlError] = []
     for path in files:
         try:
+            if isinstance(path, str):
+                from pqml.storage.encrypted_objects import check_object
+
+                checked.append(check_object(path, ids_in, job))
+                continue
             with _open_locked(path) as (raw, _writable):
                 checked.append(_plan(path, raw, ids_in, job)[0])
         except (PqmlError, OSError) as exc:
@@ -415,9 +424,14 @@ def _apply_all(plans: list[_Plan]) -> list[RekeyOutcome]:
                                          _reason(plan.skip, plan.path)))
             continue
         try:
-            with _open_locked(plan.path) as (raw, writable):
-                source = _check_unchanged(plan, raw)
-                result = _apply(plan, raw, writable, source)
+            if isinstance(plan.path, str):  # an object: rewritten as a new object
+                from pqml.storage.encrypted_objects import apply_object
+
+                result = apply_object(plan)
+            else:
+                with _open_locked(plan.path) as (raw, writable):
+                    source = _check_unchanged(plan, raw)
+                    result = _apply(plan, raw, writable, source)
         except (PqmlError, OSError) as exc:
             error = _as_error(exc, plan.path)
             outcomes.append(_failed(plan.path, error))
@@ -470,10 +484,17 @@ def _open_locked(path: Path) -> Iterator[tuple[Any, bool]]:
 def _rekey(path: Path, ids_in: list[Any], job: _Job) -> RekeyResult:
     with _open_locked(path) as (raw, writable):
         plan, source = _plan(path, raw, ids_in, job)
+        if plan.skip:  # one file asked for: nothing to do is worth saying (no --skip-missing)
+            raise RekeyError(plan.skip)
         return _apply(plan, raw, writable, source)
 
 
-def _plan(path: Path, raw: Any, ids_in: list[Any], job: _Job) -> tuple[_Plan, Source]:
+def _size(raw: Any) -> int:
+    """The size of an open file, or of an object (its reader knows it)."""
+    return raw.size if hasattr(raw, "size") else os.fstat(raw.fileno()).st_size
+
+
+def _plan(path: Path | str, raw: Any, ids_in: list[Any], job: _Job) -> tuple[_Plan, Source]:
     """Unwrap the file key and build the new header (or find why not); no write. The
     returned source is at the payload."""
     probe = Source(raw)
@@ -485,8 +506,7 @@ def _plan(path: Path, raw: Any, ids_in: list[Any], job: _Job) -> tuple[_Plan, So
     header, file_key = located.header, located.file_key
     assert file_key is not None
     current = fmts.recipient_stanzas(fmt, header)
-    size = raw.size if hasattr(raw, "size") else os.fstat(raw.fileno()).st_size  # an object
-    plan = _Plan(path, detected, located, size, len(current))
+    plan = _Plan(path, detected, located, _size(raw), len(current))
     drop, missing = _removal_stanzas(fmt, current, job.removes, identities, path)
     if missing is not None:
         if not job.skip_missing:
@@ -541,7 +561,7 @@ def _check_unchanged(plan: _Plan, raw: Any) -> Source:
     if (detected != plan.detected or now.header.marshal() != then.header.marshal()
             or (now.payload_offset, now.area_size) != (then.payload_offset, then.area_size)
             or (then.slot is not None and now.slot != then.slot)
-            or os.fstat(raw.fileno()).st_size != plan.file_size):
+            or _size(raw) != plan.file_size):
         raise RekeyError("the file changed since it was checked (another program wrote it); "
                          "it was not rekeyed: run the rekey again")
     return source
@@ -850,31 +870,48 @@ def _reencrypt(plan: _Plan, raw: Any, source: Source) -> RekeyResult:
     file key for ``plan.new_recipients`` into an unnamed file that replaces ``plan.path``
     only once complete (same format, armor and mode; a header area as encryption gives
     one). A failure, SIGKILL included, leaves the old file as it was."""
-    from pqml._internal.write_behind import WriteBehind
-
-    fmt, located, detected = plan.detected.format, plan.located, plan.detected
-    objs, _ = fmts.prepare_recipients(fmt, plan.new_recipients, allow_classical=True)
     mode = os.fstat(raw.fileno()).st_mode & 0o7777
-    old_payload = plan.file_size - located.payload_offset
-    reader = _PlaintextReader(_plaintext_blocks(plan, raw, source))
     target = Path(os.path.realpath(plan.path))
     with atomic_output(target, mode=mode) as out:
-        with WriteBehind(out) as sink:
-            dst: Any = sink
-            if detected.armored:
-                from pqml.formats.age import armor
-
-                dst = armor.ArmorWriter(sink, fmts.armor_label(fmt))
-            header, head = _write_fresh(fmt, objs, dst, reader, detected.armored,
-                                        located.area_size, _plaintext_size(old_payload))
-            if detected.armored:
-                dst.close()
+        header, head = reencrypt_to(plan, raw, source, out, plan.located.area_size)
         try:
             os.fdatasync(out.fileno())  # the rename must not land before the data
         except OSError as exc:
             raise OutputPathError(f"{target}: cannot write: {exc.strerror or exc} (no "
                                   "output was left)") from None
         written = out.size
+    return rotated_result(plan, header, head, written)
+
+
+def reencrypt_to(plan: _Plan, raw: Any, source: Source, out: Any, area: int | None
+                 ) -> tuple[Header, bytes]:
+    """The I/O-free half of file-key rotation, shared by files and objects: the new
+    header (a fresh file key wrapped to ``plan.new_recipients``, header area ``area``:
+    0 none, None automatic) and the re-encrypted payload, written to ``out`` as the old
+    payload is decrypted from ``raw`` / ``source`` (at the payload), in constant memory.
+    Nothing is committed here: the caller's output decides when the new version appears."""
+    from pqml._internal.write_behind import WriteBehind
+
+    fmt, located, detected = plan.detected.format, plan.located, plan.detected
+    objs, _ = fmts.prepare_recipients(fmt, plan.new_recipients, allow_classical=True)
+    old_payload = plan.file_size - located.payload_offset
+    reader = _PlaintextReader(_plaintext_blocks(plan, raw, source))
+    with WriteBehind(out) as sink:
+        dst: Any = sink
+        if detected.armored:
+            from pqml.formats.age import armor
+
+            dst = armor.ArmorWriter(sink, fmts.armor_label(fmt))
+        header, head = _write_fresh(fmt, objs, dst, reader, detected.armored, area,
+                                    _plaintext_size(old_payload))
+        if detected.armored:
+            dst.close()
+    return header, head
+
+
+def rotated_result(plan: _Plan, header: Header, head: bytes, written: int) -> RekeyResult:
+    """The :class:`RekeyResult` of a file-key rotation that wrote ``written`` bytes."""
+    fmt, located, detected = plan.detected.format, plan.located, plan.detected
     stanzas = fmts.recipient_stanzas(fmt, header)
     described = [fmts.describe_stanza(fmt, s) for s in stanzas]
     return RekeyResult(

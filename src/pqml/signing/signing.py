@@ -147,14 +147,70 @@ def _text(target: str | os.PathLike[str] | None) -> str | None:
     return None if target is None else os.fspath(target)
 
 
-def _no_url_options(model: Any, **options: Any) -> None:
-    """Options the object-storage path does not take yet: refused, never ignored."""
-    given = [name.replace("_", " ") for name, value in options.items() if value]
-    if given:
-        from pqml.storage.errors import StorageURLError
+@dataclass(frozen=True)
+class Signers:
+    """The checked signing keys of one signing run, the hash they sign over and, for a
+    certificate-method bundle, its certificates: everything but the model's bytes, shared
+    by local and object-storage signing so both write the same bundle."""
 
-        raise StorageURLError(f"{os.fspath(model)}: {', '.join(given)} cannot be used with "
-                              "a URL yet")
+    keys: tuple[SigningKey, ...]
+    hash_type: str
+    material: Any = None  # certificate_bundles.CertificateMaterial, or None
+
+    @property
+    def first(self) -> SigningKey:
+        return self.keys[0]
+
+    @property
+    def algorithms(self) -> list[str]:
+        return [k.algorithm for k in self.keys]
+
+    @property
+    def hints(self) -> tuple[str, ...]:
+        return tuple(trust_policy.key_hint(k.public_key()) for k in self.keys)
+
+    def bundle(self, statement: oms.Statement) -> oms.Bundle:
+        """``statement`` signed by every key, in order, as one OMS bundle."""
+        if self.material is not None:
+            statement = self.material.add_time(statement)
+        payload = statement.to_payload()
+        pae = oms.pae(oms.IN_TOTO_PAYLOAD_TYPE, payload)
+        hints = self.hints
+        sigs = tuple(oms.Signature(k.sign(pae), keyid=h)
+                     for k, h in zip(self.keys, hints, strict=True))
+        content: oms.KeyMaterial = oms.PublicKeyIdentifier(hint=hints[0]) \
+            if self.material is None else oms.CertificateChain(self.material.certificates)
+        return oms.Bundle(oms.VerificationMaterial(content), oms.Envelope(payload, sigs))
+
+
+def prepare_signers(
+    keys: Sequence[SigningKey | PrivateKey | str | os.PathLike[str]], *,
+    profile: str = "default", hash: str | None = None, passphrase: bytes | None = None,
+    certificate: str | os.PathLike[str] | None = None,
+    certificate_chain: Sequence[str | os.PathLike[str]] = (),
+) -> Signers:
+    """Load and check the keys against ``profile``, the certificate against the first key
+    and the hash against the profile: every check that needs no model byte, done first."""
+    from pqml.primitives import registry
+
+    if not keys:
+        raise PolicyError("at least one signing key is required (-k KEY)")
+    prof = registry.profile(profile)
+    signers = [_signing_key(k, passphrase) for k in keys]
+    for key, where in signers:
+        try:
+            prof.check(registry.get(key.algorithm))
+        except PolicyError as exc:
+            raise PolicyError(f"{where}: {exc}") from None
+    material = None
+    if certificate is not None:
+        from pqml.signing import certificate_bundles
+
+        material = certificate_bundles.prepare(signers[0][0], certificate, certificate_chain)
+    htype = manifest.hash_type(hash or prof.default("hash").name)
+    prof.check(registry.get(manifest.registry_name(htype)))
+    registry.get(manifest.registry_name(htype)).require_available()
+    return Signers(tuple(k for k, _ in signers), htype, material)
 
 
 def subject_name(model: Path) -> str:
@@ -196,38 +252,23 @@ def sign_model(
     (its intermediates) the bundle is a certificate-method one; see
     :mod:`pqml.signing.certificate_bundles`.
     """
-    from pqml.primitives import registry
-
     if _urls(model, signature):  # object storage: same manifest and bundle, other ends
         from pqml.storage.signed_objects import sign_object
 
-        _no_url_options(model, ignore_paths=list(ignore_paths), certificate=certificate,
-                        allow_symlinks=allow_symlinks)
+        # allow_symlinks: an object store has no links, so there is nothing it could allow
         return sign_object(os.fspath(model), keys, signature=_text(signature),
                            profile=profile, hash=hash, method=method, shard_size=shard_size,
-                           passphrase=passphrase, force=force)
+                           ignore_paths=ignore_paths, ignore_git_paths=ignore_git_paths,
+                           passphrase=passphrase, force=force, certificate=certificate,
+                           certificate_chain=certificate_chain)
     root = Path(model)
-    if not keys:
-        raise PolicyError("at least one signing key is required (-k KEY)")
-    prof = registry.profile(profile)
-    signers = [_signing_key(k, passphrase) for k in keys]
-    for key, where in signers:
-        try:
-            prof.check(registry.get(key.algorithm))
-        except PolicyError as exc:
-            raise PolicyError(f"{where}: {exc}") from None
-    material = None
-    if certificate is not None:
-        from pqml.signing import certificate_bundles
-
-        material = certificate_bundles.prepare(signers[0][0], certificate, certificate_chain)
-    htype = manifest.hash_type(hash or prof.default("hash").name)
-    prof.check(registry.get(manifest.registry_name(htype)))
-    registry.get(manifest.registry_name(htype)).require_available()
+    signers = prepare_signers(keys, profile=profile, hash=hash, passphrase=passphrase,
+                              certificate=certificate, certificate_chain=certificate_chain)
+    htype = signers.hash_type
     sig_path = Path(signature) if signature is not None else default_signature_path(root)
     ignore = manifest.default_ignore_paths(root, ignore_paths, ignore_git_paths, sig_path)
     listing = model_tree.list_model(root, ignore_paths=ignore, allow_symlinks=allow_symlinks)
-    chosen = _choose_method(method, htype, signers[0][0].algorithm, shard_size, listing.files)
+    chosen = _choose_method(method, htype, signers.first.algorithm, shard_size, listing.files)
     if chosen == "shards":
         shard_size = shard_size or manifest.DEFAULT_SHARD_SIZE
         if shard_size <= 0:
@@ -242,31 +283,16 @@ def sign_model(
     if not found.files:
         raise PqmlError(f"{root}: no files to sign")
     given = [model_tree.normalize_relative(p, root) for p in ignore_paths]
-    warnings = _sign_warnings(root, [k.algorithm for k, _ in signers], htype, chosen, given,
-                              listing)
+    warnings = _sign_warnings(root, signers.algorithms, htype, chosen, given, listing)
     statement = found.to_statement(
         subject_name(root), allow_symlinks=allow_symlinks, ignore_paths=ignore
     )
-    if material is not None:
-        statement = material.add_time(statement)
-    payload = statement.to_payload()
-    pae = oms.pae(oms.IN_TOTO_PAYLOAD_TYPE, payload)
-    hints = [trust_policy.key_hint(k.public_key()) for k, _ in signers]
-    sigs = tuple(oms.Signature(k.sign(pae), keyid=h) for (k, _), h in zip(signers, hints,
-                                                                          strict=True))
-    content: oms.KeyMaterial = oms.PublicKeyIdentifier(hint=hints[0]) if material is None \
-        else oms.CertificateChain(material.certificates)
-    bundle = oms.Bundle(
-        oms.VerificationMaterial(content),
-        oms.Envelope(payload, sigs),
-    )
+    bundle = signers.bundle(statement)
     from pqml._internal.output_file import write_atomic
 
     write_atomic(sig_path, bundle.to_json(), overwrite=force)  # link: never clobbers
-    return SignResult(
-        root, sig_path, found, tuple(k.algorithm for k, _ in signers), tuple(hints),
-        tuple(ignore), tuple(warnings),
-    )
+    return SignResult(root, sig_path, found, tuple(signers.algorithms), signers.hints,
+                      tuple(ignore), tuple(warnings))
 
 
 def _sign_warnings(root: Path, algorithms: list[str], htype: str, method: str,
@@ -505,6 +531,14 @@ def authenticate(
         raise PqmlError(f"{root}: no such file or directory")
     sig_path = Path(signature) if signature is not None else find_signature(root)
     bundle = read_bundle(sig_path, given=signature is not None)
+    return authenticate_bundle(root, sig_path, bundle, trust)
+
+
+def authenticate_bundle(root: Any, sig_path: Any, bundle: oms.Bundle, trust: TrustPolicy
+                        ) -> Authenticated:
+    """:func:`authenticate` once the bundle is read: no I/O but the trust material's own
+    files (certificate chains, CRLs), so a model in object storage is checked by the same
+    code. ``root`` and ``sig_path`` only name the model and the bundle in reports."""
     checks, notes = check_signatures(bundle, trust)
     outcome = trust_policy.evaluate(trust, checks)
     warnings = tuple(outcome.warnings + notes)
@@ -607,17 +641,21 @@ def digest_as_recorded(
     choose how to hash, and a digest is no verification. Without a bundle the defaults are
     used, ``default_hash`` over ``default_method``.
     """
-    if _urls(model, signature):
+    ignore = list(ignore_paths) if ignore_paths is not None else []
+    given = [name for name, value in (("hash", hash), ("method", method),
+                                      ("shard size", shard_size), ("ignore paths", ignore))
+             if value]
+    if _urls(model, signature):  # allow_symlinks: no links in an object store
         from pqml.storage import signed_objects
 
-        _no_url_options(model, ignore_paths=list(ignore_paths or ()),
-                        allow_symlinks=allow_symlinks)
         url = os.fspath(model)
         sig = _text(signature) or signed_objects.default_signature(url)
         found, followed = signed_objects.digest_object(
             url, hash=hash, method=method, shard_size=shard_size, signature=sig,
+            ignore_paths=ignore_paths, ignore_git_paths=ignore_git_paths,
             default_hash=default_hash, default_method=default_method)
-        return DigestResult(url, found, sig if followed else None, sig)  # type: ignore[arg-type]
+        return DigestResult(url, found, sig if followed else None, sig,  # type: ignore[arg-type]
+                            tuple(given) if followed else ())
     root = Path(model)
     if not root.exists():
         raise PqmlError(f"{root}: no such file or directory")
@@ -634,10 +672,6 @@ def digest_as_recorded(
         base, sig = os.path.realpath(root), os.path.realpath(sig_path)
         if sig.startswith(base.rstrip(os.sep) + os.sep):
             exclude.append(os.path.relpath(sig, base).replace(os.sep, "/"))
-    ignore = list(ignore_paths) if ignore_paths is not None else []
-    given = [name for name, value in (("hash", hash), ("method", method),
-                                      ("shard size", shard_size), ("ignore paths", ignore))
-             if value]
     if method is None and shard_size is not None:
         method = "shards"  # a shard size asks for shards, whatever the bundle records
     if serialization is None:
@@ -695,12 +729,12 @@ def verify_model(
     if _urls(model, signature):  # object storage: range reads, same checks
         from pqml.storage.signed_objects import verify_object
 
-        _no_url_options(model, certificate_chain=list(certificate_chain), files=files,
-                        crls=list(crls), allow_symlinks=allow_symlinks)
+        # allow_symlinks: an object store has no links, so there is nothing it could allow
         return verify_object(os.fspath(model), trusted_keys, signature=_text(signature),
-                             policy=policy, require_pq=require_pq,
-                             allow_unsigned_files=allow_unsigned_files,
-                             expect_name=expect_name, expect_digest=expect_digest)
+                             certificate_chain=certificate_chain, policy=policy,
+                             require_pq=require_pq, allow_unsigned_files=allow_unsigned_files,
+                             files=files, expect_name=expect_name,
+                             expect_digest=expect_digest, crls=crls)
     trust = build_trust(trusted_keys, certificate_chain, policy, require_pq,
                         expect_name=expect_name, expect_digest=expect_digest, crls=crls)
     auth = authenticate(model, trust, signature=signature)

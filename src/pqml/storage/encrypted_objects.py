@@ -9,11 +9,15 @@ the whole input was read and, for decryption, authenticated). Memory stays const
 one read buffer, the write-behind blocks and one upload part.
 
 Objects never get a pqml/v1 header area: there is no in-place write on an object store,
-so a rekey rewrites the object (see :func:`rekey_object`'s note in the report).
+so a rekey rewrites the object (:func:`rekey_object`): checked first, then streamed into
+a new version that replaces the old one only when complete (S3: a multipart upload
+completed with ``If-Match`` on the ETag that was checked, aborted on any failure), with
+``--new-file-key`` (every chunk re-encrypted) and ``--drop-revoked`` as for files.
 """
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterable
 from pathlib import PurePosixPath
@@ -141,50 +145,135 @@ def inspect_object(url: str) -> dict[str, Any]:
             raise feature.named(exc, url) from None
 
 
-def rekey_object(url: str, identities: Iterable[Any], *, add: Iterable[Any] = (),
-                 remove: Iterable[Any] = (), reset: bool = False,
-                 allow_classical: bool = False) -> Any:
-    """Change an encrypted object's recipients: the same checks and new header as a local
-    rekey (:mod:`pqml.encryption.rekey`), written as a new object (the new header, then
-    the payload copied by range reads) that replaces the old one only if it is still the
-    version that was read (S3 ``If-Match`` on its ETag). Objects have no in-place header
-    area: every rekey rewrites the object. Armored objects and a new file key are not
-    done here (decrypt and encrypt again)."""
-    from pqml.encryption import rekey as rekeying
+HEADER_READ = 256 * 1024  # a header, two 64 KiB area slots included, in one range request
+PAYLOAD_READ = 8 * 1024 * 1024  # one range request per 8 MiB when streaming the payload
+
+
+class _ObjectReader(io.BufferedReader):
+    """A buffered reader of one object that still knows the object's size and version:
+    what :mod:`pqml.encryption.rekey` plans and streams from (one range request per
+    buffer fill, not one per 64 KiB chunk)."""
+
+    @property
+    def size(self) -> int:
+        return int(self.raw.size)  # type: ignore[attr-defined]
+
+    @property
+    def etag(self) -> str | None:
+        return self.raw.etag  # type: ignore[attr-defined,no-any-return]
+
+
+def _open_object(url: str, buffer_size: int) -> _ObjectReader:
     from pqml.storage.reader import open_input
+
+    return _ObjectReader(open_input(url), buffer_size=buffer_size)  # type: ignore[arg-type]
+
+
+def _if_match(url: str, version: str | None) -> str | None:
+    """The version to make the replacement conditional on: S3's ``If-Match`` on the
+    ETag; other stores take no condition (the version is still compared on reopening)."""
+    from pqml.storage.urls import scheme_of
+
+    return version if scheme_of(url) in ("s3", "s3a") else None
+
+
+def check_object(url: str, ids_in: list[Any], job: Any) -> Any:
+    """The rekey plan of the object at ``url`` (:func:`pqml.encryption.rekey._plan`:
+    the file key unwrapped, the stanzas to remove or drop found, the new header or the
+    recipients of a new file key), with the object's version; nothing is written."""
+    from pqml.encryption import rekey as rekeying
+
+    with _open_object(url, HEADER_READ) as reader:
+        plan, _ = rekeying._plan(url, reader, ids_in, job)
+        plan.version = reader.etag
+    if plan.detected.armored and not plan.new_recipients and not plan.skip:
+        raise StorageURLError(f"{url}: an armored object cannot be rewrapped here; use "
+                              "--new-file-key (it re-encrypts), or decrypt it and encrypt "
+                              "it again")
+    return plan
+
+
+def apply_object(plan: Any) -> Any:
+    """Write a checked plan (:func:`check_object`) as a new version of the object.
+
+    The object is reopened and must still be the version checked (same ETag, header and
+    size). The new version is streamed into an :class:`~pqml.storage.writer.ObjectOutput`
+    (an S3 multipart upload, conditional on that ETag) and appears only on
+    :meth:`~pqml.storage.writer.ObjectOutput.commit`, after the whole old payload was
+    read and, for a new file key, authenticated; any failure aborts the upload, so the
+    old object stays as it was and no new version appears. Rewrap: the new header, then
+    the payload bytes copied by range reads. New file key: every chunk decrypted and
+    re-encrypted (:func:`pqml.encryption.rekey.reencrypt_to`); an existing header area
+    is kept, none is added (an object is never rewritten in place)."""
+    from pqml.encryption import rekey as rekeying
+    from pqml.encryption.errors import RekeyError
     from pqml.storage.writer import open_output
 
-    ids_in, job = rekeying._resolve_job(identities, add, remove, reset, allow_classical,
-                                        False, f"{url}: ")
-    try:
-        with open_input(url) as raw:
-            plan, _ = rekeying._plan(url, raw, ids_in, job)  # type: ignore[arg-type]
-            if plan.detected.armored:
-                raise StorageURLError(f"{url}: an armored object cannot be rekeyed here; "
-                                      "decrypt it and encrypt it again")
-            assert plan.new_header is not None
-            fmt, located = plan.detected.format, plan.located
-            out = open_output(url, force=True, if_match=getattr(raw, "etag", None))
-            try:
-                out.write(rekeying._marshal(fmt, plan.new_header))
-                offset = located.payload_offset
-                while offset < raw.size:
-                    block = raw.pread(8 * 1024 * 1024, offset)
+    url = str(plan.path)
+    rotate = bool(plan.new_recipients)
+    with _open_object(url, PAYLOAD_READ if rotate else HEADER_READ) as reader:
+        if plan.version is not None and reader.etag != plan.version:
+            raise RekeyError("the object changed since it was checked (another writer); it "
+                             "was not rekeyed: run the rekey again")
+        source = rekeying._check_unchanged(plan, reader)
+        located = plan.located
+        out = open_output(url, force=True, if_match=_if_match(url, plan.version))
+        try:
+            if rotate:
+                header, head = rekeying.reencrypt_to(plan, reader, source, out,
+                                                     located.area_size or 0)
+            else:
+                new = rekeying._marshal(plan.detected.format, plan.new_header)
+                out.write(new)
+                raw, offset = reader.raw, located.payload_offset
+                while offset < plan.file_size:
+                    block = raw.pread(PAYLOAD_READ, offset)  # type: ignore[attr-defined]
+                    if not block:
+                        raise RekeyError("the object is truncated (it changed during the "
+                                         "rekey)")
                     out.write(block)
                     offset += len(block)
-            except BaseException:
-                out.discard()
-                raise
-            out.commit()
+        except BaseException:
+            out.discard()
+            raise
+        out.commit()
+    if rotate:
+        return rekeying.rotated_result(plan, header, head, out.size)
+    fmt = plan.detected.format
+    described = [fmts.describe_stanza(fmt, s) for s in plan.stanzas]
+    return rekeying.RekeyResult(
+        url, plan.detected.name, False, plan.stanzas_before, len(plan.stanzas), plan.added,
+        plan.removed, len(located.header.marshal()), len(new),
+        plan.file_size - located.payload_offset,
+        sum(1 for d in described if d.get("quantum_vulnerable")), False, plan.area,
+        removed_may_still_decrypt=True if plan.removed else None, dropped=plan.dropped)
+
+
+def rekey_object(url: str, identities: Iterable[Any], *, add: Iterable[Any] = (),
+                 remove: Iterable[Any] = (), reset: bool = False,
+                 allow_classical: bool = False, new_file_key: bool = False,
+                 keep: Iterable[Any] = (), find_public: Any = None,
+                 drop: Iterable[Any] | None = None) -> Any:
+    """:func:`pqml.rekey` of one object: the same checks, options and guarantees as a
+    local rekey (:mod:`pqml.encryption.rekey`), written as a new object by
+    :func:`apply_object` (objects have no in-place header area: every rekey rewrites the
+    object). ``new_file_key`` re-encrypts every chunk under a fresh file key, so a
+    removed recipient who kept the old file key cannot decrypt the new version; ``drop``
+    removes the stanzas of revoked keys (:func:`pqml.encryption.rekey.revoked_keys`).
+    An object with nothing to drop is a RekeyError here (:func:`pqml.rekey_many` skips
+    it instead). Armored objects are rekeyed only with a new file key."""
+    from pqml.encryption import rekey as rekeying
+    from pqml.encryption.errors import RekeyError
+
+    ids_in, job = rekeying._resolve_job(identities, add, remove, reset, allow_classical,
+                                        False, f"{url}: ", new_file_key=new_file_key,
+                                        keep=keep, find_public=find_public, drop=drop)
+    try:
+        plan = check_object(url, ids_in, job)
+        if plan.skip:
+            raise RekeyError(plan.skip)
+        return apply_object(plan)
     except feature.OutputPathError:
         raise
     except PqmlError as exc:
         raise feature.named(exc, url) from None
-    header = rekeying._marshal(fmt, plan.new_header)
-    described = [fmts.describe_stanza(fmt, s) for s in plan.stanzas]
-    return rekeying.RekeyResult(
-        url, plan.detected.name, False, plan.stanzas_before, len(plan.stanzas), plan.added,
-        plan.removed, len(located.header.marshal()), len(header),
-        raw.size - located.payload_offset,
-        sum(1 for d in described if d.get("quantum_vulnerable")), False, plan.area,
-        removed_may_still_decrypt=True if plan.removed else None)
