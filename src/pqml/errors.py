@@ -96,6 +96,8 @@ each class lives::
     │   └── MissingExtraError                   storage.errors
     ├── ParquetKeyError                         storage.parquet_kms
     └── ScanError (exit code 2)                 scan.errors
+        └── ScanStorageError (StorageError)     scan.remote
+            └── ScanMissingExtraError (MissingExtraError) scan.remote
 
 Code inside pqml imports each error from its home module, so that no layer depends on
 this one (tests/test_layers.py); this module is for users.
@@ -192,6 +194,7 @@ from pqml.primitives.errors import (
     WrongKeyTypeError,
 )
 from pqml.scan.errors import ScanError
+from pqml.scan.remote import ScanMissingExtraError, ScanStorageError
 from pqml.signing.errors import (
     CertificateChainError,
     FileChangedError,
@@ -273,6 +276,8 @@ __all__ = [
     "RotationPolicyError",
     "SafetensorsFormatError",
     "ScanError",
+    "ScanMissingExtraError",
+    "ScanStorageError",
     "SecAggConfigError",
     "SecAggError",
     "SecAggMessageError",

@@ -2,7 +2,12 @@
 
 A thin shell over :mod:`pqml.scan`: options in, report out, exit code for CI.
 Exit codes: 0 no finding matched ``--fail-on``; 1 findings matched ``--fail-on``;
-2 usage or input error (unknown option value, missing path, malformed config/baseline).
+2 usage or input error (unknown option value, missing path, malformed config/baseline,
+an object store that cannot be listed or read, a missing storage extra).
+
+PATHS, ``--config`` and ``-o`` also take fsspec URLs (``s3://bucket/prefix/``,
+``gs://``, ``az://``, ``hf://``, ``memory://``): a prefix is scanned as a directory
+would be, its own ``pqml.toml`` and ``.gitignore`` objects included.
 """
 
 from __future__ import annotations
@@ -24,9 +29,18 @@ def _split(values: tuple[str, ...]) -> list[str]:
 
 
 def _write(path: str, text: str) -> None:
-    """Write the report atomically: a half-written CBOM is worse than none."""
+    """Write the report atomically: a half-written CBOM is worse than none (to a URL:
+    the object appears only once whole)."""
     from pqml.scan.errors import ScanError
+    from pqml.storage.urls import is_url
 
+    if is_url(path):
+        from pqml.scan.remote import storage_errors
+        from pqml.storage.writer import write_bytes
+
+        with storage_errors():
+            write_bytes(path, text.encode("utf-8"), force=True)
+        return
     target = Path(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
@@ -52,6 +66,39 @@ def _progress_callback():  # -> (callback, stop) or (None, None)
     return update, progress.stop
 
 
+def _load_config(paths: tuple[str, ...], config_path: str | None, repo_config: bool):
+    """The scan settings: ``--config`` (a file or URL), else the first scanned
+    directory's (or prefix's) own ``pqml.toml``, else the working directory's."""
+    from pqml.scan import config as scan_config
+    from pqml.scan.errors import ScanError
+    from pqml.storage.urls import is_url
+
+    if config_path is not None and is_url(config_path):
+        from pqml.scan.remote import read_config
+
+        cfg = read_config(config_path, from_repository=False)
+        if cfg is None:
+            raise ScanError(f"{config_path}: config file not found")
+        return cfg
+    first = next((p for p in paths if _is_dir(p)), None)
+    if config_path is None and repo_config and first is not None and is_url(first):
+        from pqml.scan.remote import join, read_config
+
+        found = read_config(join(first, "pqml.toml"), from_repository=True)
+        return found or scan_config.load(None, [], repo_config=True)
+    return scan_config.load(config_path, [first] if first else [], repo_config=repo_config)
+
+
+def _is_dir(path: str) -> bool:
+    from pqml.storage.urls import is_url
+
+    if is_url(path):
+        from pqml.scan.remote import is_prefix
+
+        return is_prefix(path)
+    return os.path.isdir(path)
+
+
 def _stderr_console():
     from rich.console import Console
 
@@ -60,10 +107,12 @@ def _stderr_console():
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
-@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="table",
-              show_default=True, help="Report format.")
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default=None,
+              help="Report format.  [default: table]")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("-o", "--output", metavar="FILE",
-              help="Write the report here (default, or \"-\": standard output).")
+              help="Write the report here, a file or URL (default, or \"-\": standard "
+                   "output).")
 @click.option("--plan", is_flag=True,
               help="Print the prioritized migration plan (table), or add it to the JSON.")
 @click.option("--fail-on", "fail_on", multiple=True, metavar="POLICY",
@@ -74,11 +123,13 @@ def _stderr_console():
 @click.option("--write-baseline", metavar="FILE",
               help="Write the current findings as a baseline file and exit 0.")
 @click.option("--ignore", multiple=True, metavar="PATTERN",
-              help="Skip paths matching this glob (relative to each PATH; repeatable).")
+              help="Skip paths matching this glob (relative to each PATH or URL prefix; "
+                   "repeatable).")
 @click.option("--no-gitignore", is_flag=True,
               help="Also scan what .gitignore files exclude (they are honoured by default).")
 @click.option("--config", "config_path", metavar="FILE",
-              help="Settings file (default: pqml.toml in the first PATH or the working dir).")
+              help="Settings file or URL (default: pqml.toml in the first PATH or the "
+                   "working dir).")
 @click.option("--no-repo-config", is_flag=True,
               help="Ignore the scanned repository's own pqml.toml (it can never hide ML "
                    "artifacts; this also keeps its other settings out).")
@@ -86,14 +137,16 @@ def _stderr_console():
               help="Worker processes (default: CPUs available).")
 @click.option("--no-progress", is_flag=True, help="No progress bar, even on a terminal.")
 @cli_engine.engine_options
-def scan(paths: tuple[str, ...], fmt: str, output: str | None, plan: bool,
+def scan(paths: tuple[str, ...], fmt: str | None, as_json: bool, output: str | None, plan: bool,
          fail_on: tuple[str, ...], baseline: str | None, write_baseline: str | None,
          ignore: tuple[str, ...], no_gitignore: bool, config_path: str | None,
          no_repo_config: bool,
          jobs: int | None, no_progress: bool, engine: str, address: str | None) -> None:
     """Find the cryptography in code, configs, keys and ML artifacts.
 
-    Reads code, configs, keys, certificates and ML artifacts under PATHS and reports each
+    Reads code, configs, keys, certificates and ML artifacts under each PATH (a file,
+    a directory, or an object-storage URL: s3://bucket/prefix/, gs://, az://, hf://,
+    memory://) and reports each
     use with its algorithm, quantum vulnerability, risk (Mosca's inequality, NIST IR 8547
     and CNSA 2.0 deadlines) and the replacement, as a table, JSON, a CycloneDX 1.6 CBOM,
     SARIF 2.1.0 or a self-contained HTML report.
@@ -106,22 +159,32 @@ def scan(paths: tuple[str, ...], fmt: str, output: str | None, plan: bool,
       pqml scan . -f sarif -o pqml.sarif --fail-on deadline-2030
       pqml scan . --write-baseline .pqml-baseline.json
       pqml scan . --baseline .pqml-baseline.json --fail-on quantum-vulnerable
+      pqml scan s3://bucket/models/ --json         # objects read by range requests
+      pqml scan s3://bucket/models/ --engine ray   # objects read by the Ray workers
 
-    Exit codes: 0 ok, 1 findings matched --fail-on, 2 any failure (usage or input error).
+    Exit codes: 0 ok, 1 findings matched --fail-on, 2 any failure (usage or input error,
+    an object store that cannot be listed or read, a missing storage extra).
     """
     from pqml.scan import config as scan_config
     from pqml.scan import fail_on as gate
     from pqml.scan.errors import ScanError
     from pqml.scan.runner import ScanOptions, run
 
+    if as_json and fmt not in (None, "json"):
+        raise ScanError(f"--json and --format {fmt} cannot be used together")
+    fmt = "json" if as_json else fmt or "table"
     if output == "-":  # as everywhere in pqml: standard output
         output = None
     if plan and fmt in ("cbom", "sarif"):
         raise ScanError(f"--plan works with --format table, json or html, not {fmt}")
     if baseline and write_baseline:
         raise ScanError("--baseline and --write-baseline cannot be used together")
-    search = [p for p in paths if os.path.isdir(p)][:1]
-    cfg = scan_config.load(config_path, search, repo_config=not no_repo_config)
+    from pqml.storage.urls import is_url
+
+    for option, value in (("--baseline", baseline), ("--write-baseline", write_baseline)):
+        if is_url(value):
+            raise ScanError(f"{option} takes a local file, not a URL ({value})")
+    cfg = _load_config(paths, config_path, repo_config=not no_repo_config)
     if cfg.from_repository:  # untrusted: say so, a CI log must show what shaped the result
         click.echo(f"pqml: applied repository config {cfg.source} (it cannot hide ML "
                    "artifacts; --no-repo-config skips it)", err=True)
@@ -173,7 +236,14 @@ def scan(paths: tuple[str, ...], fmt: str, output: str | None, plan: bool,
         elif fmt == "sarif":
             from pqml.scan.report import sarif
 
-            text = sarif.render(result)
+            if result.url_bases:  # the report module resolves roots as directories
+                import json
+
+                from pqml.scan.remote import sarif_document
+
+                text = json.dumps(sarif_document(result), indent=2, ensure_ascii=False) + "\n"
+            else:
+                text = sarif.render(result)
         else:
             from pqml.scan.report import html_report
 

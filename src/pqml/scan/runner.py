@@ -1,5 +1,12 @@
 """Run a scan: walk the roots, analyse files in parallel processes, then join the results.
 
+Roots are local paths or fsspec URLs (``s3://bucket/prefix/``, ``memory://…``): a URL's
+objects are listed (:func:`pqml.scan.walk.iter_objects`) and each is read by whoever
+analyses it — a worker process here, or a worker of an engine — through range reads
+(:mod:`pqml.scan.remote`), so the findings are those of the same tree on disk. Their
+locations show as URLs; finding paths (and so fingerprints and baselines) stay relative
+to the root, as for a local tree. A storage failure stops the scan (exit code 2).
+
 Per-file analysis (:mod:`detect`) is independent, so files are batched across worker
 processes (the AST work holds the GIL; threads would not help). What needs the whole tree
 runs afterwards in the parent: linking OMS bundles to the artifacts they sign, risk
@@ -24,7 +31,8 @@ from pqml.scan.detect import FileResult, scan_file
 from pqml.scan.errors import ScanError
 from pqml.scan.files import artifacts, oms_bundles
 from pqml.scan.model import Finding, ScanWarning, assign_fingerprints
-from pqml.scan.walk import FileEntry, IgnoreRules, iter_files
+from pqml.scan.walk import FileEntry, IgnoreRules, iter_files, iter_objects
+from pqml.storage.urls import is_url
 
 Progress = Callable[[int, int], None]  # (files done so far, total files)
 
@@ -75,11 +83,18 @@ class ScanResult:
     config: ScanConfig = field(default_factory=ScanConfig)
     #: the directory each root's finding paths are relative to (a file root: its parent)
     root_dirs: list[str] = field(default_factory=list)
+    #: URL roots -> the URL their finding paths are relative to (a prefix, or an
+    #: object's parent)
+    url_bases: dict[str, str] = field(default_factory=dict)
 
     def display_path(self, f: Finding) -> str:
         """Where a person finds ``f``: its root-relative path when one root was scanned;
         with several (``pqml scan a/ b/``), joined to its root (``a/x.py``), since
-        ``x.py`` alone could be either. Every report shows this form."""
+        ``x.py`` alone could be either. Every report shows this form. A finding under a
+        URL root shows as its URL (``s3://bucket/prefix/x.py``), with one root or many."""
+        base_url = self.url_bases.get(f.root)
+        if base_url is not None:
+            return f"{base_url.rstrip('/')}/{f.path}"
         if len(self.roots) <= 1:
             return f.path
         dirs = dict(zip(self.roots, self.root_dirs or self.roots, strict=False))
@@ -140,7 +155,12 @@ def _scan_batch(batch: list[tuple[int, str, str, int]],
     suppressions, risk and fingerprints (fingerprints only depend on the file itself)."""
     out = []
     for root_index, path, rel, size in batch:
-        r = scan_file(path, rel, size)
+        if is_url(path):
+            from pqml.scan.remote import scan_object
+
+            r = scan_object(path, rel, size)
+        else:
+            r = scan_file(path, rel, size)
         r.findings = [f for f in r.findings
                       if "pqml: ignore" not in f.evidence and "pqml:ignore" not in f.evidence]
         for f in r.findings:
@@ -165,16 +185,48 @@ def default_jobs() -> int:
 def collect(roots: Sequence[str], ignore: IgnoreRules, default_excludes: bool,
             gitignore: bool = True,
             warnings: list[ScanWarning] | None = None) -> list[FileEntry]:
+    """The files (and objects, for URL roots) to scan, in walk order."""
     entries: list[FileEntry] = []
     for i, root in enumerate(roots):
+        if is_url(root):
+            entries.extend(iter_objects(root, i, ignore, default_excludes, gitignore,
+                                        warnings))
+            continue
         if not os.path.exists(root):
             raise ScanError(f"{root}: no such file or directory")
         entries.extend(iter_files(root, i, ignore, default_excludes, gitignore, warnings))
     return entries
 
 
+def _url_bases(roots: Sequence[str], entries: list[FileEntry]) -> dict[str, str]:
+    """Each URL root's base: itself if a prefix, else its parent. A root whose walk
+    yielded exactly itself is an object; one that yielded nothing is looked up."""
+    from pqml.scan import remote
+
+    bases = {}
+    for i, root in enumerate(roots):
+        if not is_url(root):
+            continue
+        own = [e for e in entries if e.root_index == i][:2]
+        prefix = not (len(own) == 1 and own[0].path == root) if own else remote.is_prefix(root)
+        bases[root] = remote.base_of(root, prefix)
+    return bases
+
+
 def run(roots: Sequence[str], options: ScanOptions | None = None,
         progress: Progress | None = None) -> ScanResult:
+    """Scan ``roots`` (paths or URLs). Raises :class:`ScanError` (storage failures as
+    :class:`pqml.scan.remote.ScanStorageError`, also a StorageError)."""
+    if not any(is_url(r) for r in roots):
+        return _run(roots, options, progress)
+    from pqml.scan.remote import storage_errors
+
+    with storage_errors():
+        return _run(roots, options, progress)
+
+
+def _run(roots: Sequence[str], options: ScanOptions | None,
+         progress: Progress | None) -> ScanResult:
     options = options or ScanOptions()
     cfg = options.config
     started = time.perf_counter()
@@ -183,9 +235,11 @@ def run(roots: Sequence[str], options: ScanOptions | None = None,
     repo_rules = IgnoreRules(cfg.ignore) if cfg.from_repository else None
     ignore = IgnoreRules([*options.ignore] if repo_rules else [*cfg.ignore, *options.ignore])
     walk_warnings: list[ScanWarning] = []
-    root_dirs = [r if os.path.isdir(r) else os.path.dirname(r) for r in roots]
     entries = collect(roots, ignore, cfg.default_excludes, options.gitignore and cfg.gitignore,
                       walk_warnings)
+    url_bases = _url_bases(roots, entries)
+    root_dirs = [url_bases[r] if r in url_bases else r if os.path.isdir(r)
+                 else os.path.dirname(r) for r in roots]
     jobs = options.jobs or cfg.jobs or default_jobs()
     accepted = baseline.load(options.baseline) if options.baseline else None
     results: list[tuple[int, FileResult]] = []
@@ -206,12 +260,16 @@ def run(roots: Sequence[str], options: ScanOptions | None = None,
         _preload()
         with ProcessPoolExecutor(max_workers=min(jobs, len(batches))) as pool:
             futures = [pool.submit(_scan_batch, b, cfg.risk) for b in plain]
-            for fut in as_completed(futures):
-                part = fut.result()
-                results.extend(part)
-                done += len(part)
-                if progress:
-                    progress(done, total)
+            try:
+                for fut in as_completed(futures):
+                    part = fut.result()
+                    results.extend(part)
+                    done += len(part)
+                    if progress:
+                        progress(done, total)
+            except BaseException:  # a store failing, Ctrl-C: do not wait for the rest
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
     else:
         jobs = 1
         for b in plain:
@@ -228,6 +286,7 @@ def run(roots: Sequence[str], options: ScanOptions | None = None,
     results.sort(key=lambda r: (r[0], r[1].rel))
     result = _finish(list(roots), results, cfg, jobs, accepted, started, walk_warnings)
     result.root_dirs = root_dirs
+    result.url_bases = url_bases
     if options.baseline_from_repository:
         for f in result.findings:
             if f.baselined and f.kind == "artifact":

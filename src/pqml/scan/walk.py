@@ -20,6 +20,11 @@ command line is always read.
 
 An ignored directory is not descended into. Symbolic links are not followed (a link can
 point outside the tree, or back into it forever).
+
+A URL root (``s3://bucket/prefix/``) is walked by :func:`iter_objects`: key remainders
+under the prefix stand for relative paths, and the same exclusions, globs and in-tree
+``.gitignore`` objects apply relative to the prefix (a bucket is no git work tree, so
+nothing above the prefix does).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from dataclasses import dataclass
 from pqml.scan.errors import ScanError
 from pqml.scan.ignore_patterns import PatternError, PatternList
 from pqml.scan.model import ScanWarning
+from pqml.storage.errors import StorageError
 
 DEFAULT_EXCLUDED_DIRS = frozenset({
     ".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".tox", ".nox",
@@ -90,6 +96,12 @@ def _read_rules(path: str, shown: str, lead: tuple[str, ...], depth: int,
             data = fh.read(MAX_GITIGNORE_BYTES + 1)
     except OSError:
         return None
+    return _parse_rules(data, shown, lead, depth, warnings)
+
+
+def _parse_rules(data: bytes, shown: str, lead: tuple[str, ...], depth: int,
+                 warnings: list[ScanWarning]) -> _GitRules | None:
+    """The rules of one ``.gitignore``'s bytes (at most ``MAX_GITIGNORE_BYTES + 1`` read)."""
     if len(data) > MAX_GITIGNORE_BYTES:
         warnings.append(ScanWarning(shown, f"not honoured: larger than "
                                            f"{MAX_GITIGNORE_BYTES >> 10} KiB"))
@@ -204,3 +216,77 @@ def iter_files(root: str, root_index: int, ignore: IgnoreRules,
             except OSError:
                 continue
         stack.extend(reversed(dirs))
+
+
+def _tree_order(rel: str) -> tuple[tuple[int, str], ...]:
+    """Sort key giving :func:`iter_files`' order: in each directory its files (by name),
+    then its subdirectories (by name), depth first."""
+    parts = rel.split("/")
+    return (*((1, p) for p in parts[:-1]), (0, parts[-1]))
+
+
+def iter_objects(root: str, root_index: int, ignore: IgnoreRules,
+                 default_excludes: bool = True, gitignore: bool = True,
+                 warnings: list[ScanWarning] | None = None) -> Iterator[FileEntry]:
+    """The objects under the URL ``root`` (or the one object it names), filtered as
+    :func:`iter_files` filters a local tree: key remainders stand for relative paths, a
+    "directory" is a ``/``-separated key prefix, and the same default exclusions,
+    ``--ignore`` globs and ``.gitignore`` rules apply relative to ``root``.
+
+    The ``.gitignore`` objects inside the tree are honoured as a local tree's are outside
+    a git work tree: a bucket is not a work tree, so there are no parent ``.gitignore``
+    files above ``root`` and no ``.git/info/exclude`` (``.git/`` is excluded by default
+    anyway). A tree uploaded from outside a work tree therefore yields the files a local
+    scan of it reads. The listing is complete or a :class:`~pqml.storage.StorageError`:
+    never a partial tree."""
+    from pqml.scan import remote
+    from pqml.storage import listing
+
+    if warnings is None:
+        warnings = []
+    try:
+        objects = sorted(listing.walk(root), key=lambda i: _tree_order(i.rel))
+    except StorageError as exc:
+        if not remote.is_absent(exc):
+            raise
+        objects = []  # no bucket, say: stat_root says so in the scan's words
+    if not objects:
+        info = remote.stat_root(root)
+        if info.is_dir:
+            return  # an empty bucket or prefix
+        name = root.rstrip("/").rsplit("/", 1)[-1]
+        if not ignore.matches(name):
+            yield FileEntry(root_index, info.url, name, info.size)
+        return
+    rules_at = {tuple(o.rel.split("/")[:-1]): o for o in objects
+                if gitignore and o.rel.rsplit("/", 1)[-1] == GITIGNORE}
+
+    def own_rules(dir_parts: tuple[str, ...], chain: tuple[_GitRules, ...]
+                  ) -> tuple[_GitRules, ...]:
+        obj = rules_at.get(dir_parts)
+        if obj is None:
+            return chain
+        data = remote.read_head(obj.url, MAX_GITIGNORE_BYTES + 1)
+        if data is None:  # gone since the listing: as a local file that cannot be read
+            return chain
+        rules = _parse_rules(data, obj.rel, (), len(dir_parts), warnings)
+        return tuple(_push(chain, rules, obj.rel, warnings))
+
+    # each "directory" reached: the rules in force inside it, or None if it is skipped
+    chains: dict[tuple[str, ...], tuple[_GitRules, ...] | None] = {(): own_rules((), ())}
+    for obj in objects:
+        parts = tuple(obj.rel.split("/"))
+        chain = chains[()] or ()
+        for depth in range(1, len(parts)):  # each directory down to the object's
+            here = parts[:depth]
+            if here not in chains:  # first visit: the parent's chain is in force
+                skipped = (default_excludes and here[-1] in DEFAULT_EXCLUDED_DIRS) or (
+                    _ignored(here, True, chain, ignore))
+                chains[here] = None if skipped else own_rules(here, chain)
+            found = chains[here]
+            if found is None:
+                break
+            chain = found
+        else:
+            if not _ignored(parts, False, chain, ignore):
+                yield FileEntry(root_index, obj.url, obj.rel, obj.size)
