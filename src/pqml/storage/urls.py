@@ -10,6 +10,13 @@ is a one-line :class:`MissingExtraError` that names the extra, never an ImportEr
 Credentials and endpoints come from each backend's usual environment (``AWS_*``,
 ``AWS_ENDPOINT_URL`` for S3-compatible servers such as MinIO or moto,
 ``GOOGLE_APPLICATION_CREDENTIALS``, ``AZURE_STORAGE_*``, ``HF_TOKEN``).
+
+A GCS emulator (``STORAGE_EMULATOR_HOST``, as Google's own clients read it) is reached
+anonymously, as google-cloud-storage does, and with gcsfs's plain JSON-API filesystem:
+its default one first asks the gRPC Storage Control API for each bucket's layout, which
+emulators do not serve (a minute of retries per call), and probing for credentials would
+query the GCE metadata server. Azure emulators (Azurite) need only their connection
+string in ``AZURE_STORAGE_CONNECTION_STRING``.
 """
 
 from __future__ import annotations
@@ -108,7 +115,17 @@ def _filesystem(scheme: str, url: str, options: dict[str, Any]) -> Any:
     if protocol == "s3" and "endpoint_url" not in options and os.environ.get("AWS_ENDPOINT_URL"):
         # part of fsspec's instance-cache key: a changed endpoint gets its own client
         options = {**options, "endpoint_url": os.environ["AWS_ENDPOINT_URL"]}
+    if protocol in ("az", "abfs") and "connection_string" not in options and \
+            os.environ.get("AZURE_STORAGE_CONNECTION_STRING"):  # the cache key, as for s3
+        options = {**options, "connection_string": os.environ["AZURE_STORAGE_CONNECTION_STRING"]}
+    emulator = os.environ.get("STORAGE_EMULATOR_HOST", "")
     try:
+        if protocol == "gs" and emulator not in ("", "default") and "endpoint_url" not in options:
+            from gcsfs.core import GCSFileSystem  # the JSON-API one (see the module doc)
+
+            if "://" not in emulator:
+                emulator = f"http://{emulator}"
+            return GCSFileSystem(**{"token": "anon", **options, "endpoint_url": emulator})
         return fsspec.filesystem(protocol, **options)
     except ImportError:
         raise missing_extra(scheme, url) from None

@@ -15,10 +15,17 @@ S3 limits: parts of 5 MiB to 5 GiB, at most 10,000 per upload. Parts start at
 :data:`PART_SIZE` (8 MiB) and double every 1,000 parts, so an upload of unknown length
 can reach ~8 TiB (S3's object limit is 5 TiB) in 10,000 parts.
 
-Other fsspec stores (gs://, az://, hf://) commit on close and discard on
-failure, as their file objects do (GCS resumable uploads, Azure block lists); there the
-no-overwrite check is done up front only. ``memory://`` objects are built in memory and
-stored on commit.
+Other fsspec stores commit on close and discard on failure, as their file objects
+do. gs:// (gcsfs): an object that fits one 5 MiB block is one upload at commit; a larger
+one is a resumable upload whose 5 MiB chunks go up as written and which is finalized
+only by the last chunk at commit (a failure cancels the session; a killed process leaves
+an unfinalized session, invisible, that GCS drops after a week). az:// (adlfs): blocks of
+50 MiB are staged as written and the block list is committed at commit (a failure or a
+kill leaves uncommitted blocks, invisible, that Azure drops after a week); memory holds
+one block. On both, without ``force`` the object is created conditionally
+(``ifGenerationMatch=0`` / ``If-None-Match: *``) besides the up-front check, so an object
+that appeared meanwhile is never replaced. hf:// uploads on close, with the up-front
+check only. ``memory://`` objects are built in memory and stored on commit.
 
 :class:`MultipartUpload` is the low-level seam for engines that upload parts from
 several workers (one chunk-aligned part per task): start it on the driver, hand
@@ -62,6 +69,10 @@ def part_size_for_total(total: int, base: int = PART_SIZE) -> int:
     if size > MAX_PART:
         raise StorageError(f"{total} bytes do not fit in {MAX_PARTS} parts of at most 5 GiB")
     return size
+
+
+_CONDITIONAL_CREATE = frozenset({"gs", "gcs", "az", "abfs", "abfss"})
+"""Schemes whose fsspec files create conditionally in mode ``"xb"`` (gcsfs, adlfs)."""
 
 
 def _is_s3(location: Location) -> bool:
@@ -215,8 +226,11 @@ class ObjectOutput:
         if location.scheme == "memory":  # fsspec's memory files appear at open: buffer
             self._file = io.BytesIO()
         elif not _is_s3(location):
+            # gcsfs and adlfs make "xb" a conditional create, checked when the upload
+            # is finalized: an object that appeared since the check above is kept
+            mode = "xb" if not force and location.scheme in _CONDITIONAL_CREATE else "wb"
             try:
-                self._file = location.fs.open(location.path, "wb")
+                self._file = location.fs.open(location.path, mode)
             except Exception as exc:
                 raise storage_error(exc, location.url, "write it") from None
 
@@ -264,7 +278,12 @@ class ObjectOutput:
             if isinstance(self._file, io.BytesIO):
                 self.location.fs.pipe_file(self.location.path, self._file.getvalue())
             elif self._file is not None:
-                self._file.close()
+                try:
+                    self._file.close()
+                except Exception as exc:
+                    if _precondition_failed(exc):
+                        raise _condition_error(self.target, None) from None
+                    raise storage_error(exc, self.target, "write it") from None
                 _invalidate(self.location)
             elif self._upload is None:
                 self._put_small()

@@ -1,0 +1,184 @@
+"""gs:// through a real GCS JSON-API server (fake-gcs-server on loopback): objects decrypt
+locally byte for byte, outputs never appear half-written, random access reads only its
+chunks, model signatures over objects verify."""
+
+# ruff: noqa: F811 - the emulator fixtures are imported, then named as parameters
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import pqml
+from pqml import storage
+from pqml.errors import IntegrityError, OutputExistsError, PqmlError, SignatureVerificationError
+from storage.gcs_emulator import gcs, gcs_bucket, gcs_endpoint  # noqa: F401 - fixtures
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def keys() -> tuple[Any, Any]:
+    key = pqml.generate_key("x-wing")
+    return key, key.public_key()
+
+
+def test_encrypt_to_object_decrypts_locally_byte_for_byte(
+        tmp_path: Path, gcs: Any, gcs_bucket: str, keys: tuple[Any, Any]) -> None:
+    data = os.urandom(12 * MiB + 12345)  # more than two 5 MiB gcsfs chunks: resumable
+    (tmp_path / "weights.bin").write_bytes(data)
+    url = f"gs://{gcs_bucket}/models/x.pqml"
+    result = pqml.encrypt_file(tmp_path / "weights.bin", url, [keys[1]])
+    assert result.output == url and result.plaintext_size == len(data)
+    assert gcs.info(f"{gcs_bucket}/models/x.pqml")["size"] == result.encrypted_size
+    (tmp_path / "copy.pqml").write_bytes(gcs.cat_file(f"{gcs_bucket}/models/x.pqml"))
+    pqml.decrypt_file(tmp_path / "copy.pqml", tmp_path / "out.bin", [keys[0]])
+    assert (tmp_path / "out.bin").read_bytes() == data
+    pqml.decrypt_file(url, tmp_path / "out2.bin", [keys[0]])  # straight from the object
+    assert (tmp_path / "out2.bin").read_bytes() == data
+    pqml.decrypt_file(url, f"gs://{gcs_bucket}/plain/x.bin", [keys[0]])  # object to object
+    assert gcs.cat_file(f"{gcs_bucket}/plain/x.bin") == data
+
+
+def test_chunks_uploaded_before_commit_stay_invisible(gcs: Any, gcs_bucket: str) -> None:
+    data = os.urandom(11 * MiB)
+    out = storage.open_output(f"gs://{gcs_bucket}/big.bin")
+    out.write(data)
+    assert out._file.offset >= 10 * MiB  # gcsfs: bytes the server acknowledged
+    assert not gcs.exists(f"{gcs_bucket}/big.bin")
+    out.commit()
+    assert gcs.cat_file(f"{gcs_bucket}/big.bin") == data
+
+
+def test_failure_mid_upload_leaves_no_object(tmp_path: Path, gcs: Any, gcs_bucket: str,
+                                             keys: tuple[Any, Any]) -> None:
+    (tmp_path / "big.bin").write_bytes(os.urandom(16 * MiB))
+    seen = 0
+
+    def fail_late(n: int) -> None:
+        nonlocal seen
+        seen += n
+        if seen > 12 * MiB:  # two chunks are on the server
+            raise KeyboardInterrupt
+
+    url = f"gs://{gcs_bucket}/big.bin.pqml"
+    with pytest.raises(KeyboardInterrupt):
+        pqml.encrypt_file(tmp_path / "big.bin", url, [keys[1]], progress=fail_late)
+    assert not gcs.exists(f"{gcs_bucket}/big.bin.pqml")
+
+
+def test_wrong_key_or_tampered_object_leaves_no_output(
+        tmp_path: Path, gcs: Any, gcs_bucket: str, keys: tuple[Any, Any]) -> None:
+    (tmp_path / "p.bin").write_bytes(os.urandom(100_000))
+    url = f"gs://{gcs_bucket}/p.bin.pqml"
+    pqml.encrypt_file(tmp_path / "p.bin", url, [keys[1]])
+    with pytest.raises(PqmlError, match=url):
+        pqml.decrypt_file(url, f"gs://{gcs_bucket}/out.bin", [pqml.generate_key("x-wing")])
+    assert not gcs.exists(f"{gcs_bucket}/out.bin")
+    blob = bytearray(gcs.cat_file(f"{gcs_bucket}/p.bin.pqml"))
+    blob[-100] ^= 1
+    gcs.pipe_file(f"{gcs_bucket}/bad.pqml", bytes(blob))
+    with pytest.raises(PqmlError):
+        pqml.decrypt_file(f"gs://{gcs_bucket}/bad.pqml", f"gs://{gcs_bucket}/bad.out",
+                          [keys[0]])
+    assert not gcs.exists(f"{gcs_bucket}/bad.out")
+
+
+def test_existing_object_refused_unless_force(tmp_path: Path, gcs: Any, gcs_bucket: str,
+                                              keys: tuple[Any, Any]) -> None:
+    (tmp_path / "p.bin").write_bytes(b"new contents")
+    gcs.pipe_file(f"{gcs_bucket}/p.pqml", b"old")
+    with pytest.raises(OutputExistsError, match="already exists"):
+        pqml.encrypt_file(tmp_path / "p.bin", f"gs://{gcs_bucket}/p.pqml", [keys[1]])
+    assert gcs.cat_file(f"{gcs_bucket}/p.pqml") == b"old"
+    pqml.encrypt_file(tmp_path / "p.bin", f"gs://{gcs_bucket}/p.pqml", [keys[1]], force=True)
+    with pqml.open(f"gs://{gcs_bucket}/p.pqml", keys[0]) as f:
+        assert f.read() == b"new contents"
+
+
+KILLED_WRITER = textwrap.dedent("""
+    import os, sys
+    from pqml import storage
+    out = storage.open_output(sys.argv[1])
+    out.write(os.urandom(11 << 20))  # two 5 MiB chunks uploaded
+    print("uploaded", out._file.offset >= 10 << 20, flush=True)
+    sys.stdin.read()  # killed here
+    out.commit()
+""")
+
+
+def test_sigkill_mid_upload_leaves_no_object(gcs: Any, gcs_bucket: str) -> None:
+    url = f"gs://{gcs_bucket}/killed.bin"
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, url], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "uploaded True"
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not gcs.exists(f"{gcs_bucket}/killed.bin")
+
+
+def test_one_tensor_reads_only_its_chunks(gcs: Any, gcs_bucket: str,
+                                          keys: tuple[Any, Any]) -> None:
+    np = pytest.importorskip("numpy")
+    pst = pytest.importorskip("pqml.safetensors")
+    tensors = {f"layer{i}": np.random.default_rng(i).random((256, 256)).astype("float32")
+               for i in range(32)}  # 32 x 256 KiB = 8 MiB
+    url = f"gs://{gcs_bucket}/model.safetensors.pqml"
+    pst.save_file(tensors, url, [keys[1]])
+    size = gcs.info(f"{gcs_bucket}/model.safetensors.pqml")["size"]
+    with pst.safe_open(url, [keys[0]]) as f:
+        source = f._f.raw._f  # the object input under the decrypting reader
+        before_bytes, before_requests = source.bytes_read, source.requests
+        got = f.get_tensor("layer17")
+        read = source.bytes_read - before_bytes
+        requests = source.requests - before_requests
+    assert (got == tensors["layer17"]).all()
+    # 256 KiB of tensor = 16 chunks of 16 KiB (+ up to 2 partial): nothing else is fetched
+    assert 256 * 1024 <= read <= 18 * (16 * 1024 + 16)
+    assert requests <= 18
+    assert source.bytes_read < size / 10  # header + final chunk + one tensor
+
+
+def _model(gcs: Any, bucket: str, local: Path) -> None:
+    files = {"config.json": b'{"a": 1}', "weights/part-0.safetensors": os.urandom(300_000),
+             "weights/part-1.safetensors": os.urandom(70_000)}
+    for name, data in files.items():
+        gcs.pipe_file(f"{bucket}/model/{name}", data)
+        (local / name).parent.mkdir(parents=True, exist_ok=True)
+        (local / name).write_bytes(data)
+
+
+def test_sign_and_verify_a_model_in_a_bucket(tmp_path: Path, gcs: Any, gcs_bucket: str) -> None:
+    _model(gcs, gcs_bucket, tmp_path / "model")
+    key = pqml.generate_key("ml-dsa-65")
+    url = f"gs://{gcs_bucket}/model"
+    remote = pqml.sign_model(url, [key])
+    assert remote.root_digest == pqml.sign_model(tmp_path / "model", [key]).root_digest
+    assert remote.signature == f"{url}/model.sig" and gcs.exists(f"{gcs_bucket}/model/model.sig")
+    assert pqml.verify_model(url, [key.public_key()]).ok
+    (tmp_path / "model" / "model.sig").write_bytes(gcs.cat_file(f"{gcs_bucket}/model/model.sig"))
+    assert pqml.verify_model(tmp_path / "model", [key.public_key()]).ok  # same statement
+    with pytest.raises(SignatureVerificationError):
+        pqml.verify_model(url, [pqml.generate_key("ml-dsa-65").public_key()])
+    gcs.pipe_file(f"{gcs_bucket}/model/weights/part-1.safetensors", b"tampered")
+    with pytest.raises(IntegrityError, match=r"part-1\.safetensors"):
+        pqml.verify_model(url, [key.public_key()])
+
+
+def test_missing_gcs_extra_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "gcsfs", None)  # as if the extra were not installed
+    with pytest.raises(storage.MissingExtraError) as info:
+        pqml.decrypt_file("gs://bucket/x.pqml", "out.bin", [])
+    text = str(info.value)
+    assert "pqml[gcs]" in text and "gcsfs" in text and "\n" not in text
