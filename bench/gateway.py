@@ -11,10 +11,19 @@
   clock starts (each distinct, so none is a replay) and not decrypting the answers: the
   gateway's own cost, without the client's share of the 2 CPUs.
 
-Each server is one uvicorn worker in its own process; one client process keeps
-``--concurrency`` requests in flight for ``--duration`` seconds per body size after a
-warm-up, and reports requests/s and p50/p99 latency as the client sees them (client-side
-encryption included: that is what a user pays). Bounded: every run ends by its clock.
+Each server is one uvicorn worker in its own process. Two phases per server and body size,
+each ``--duration`` seconds after a warm-up, interleaved over ``--rounds`` rounds:
+
+- *latency* (concurrency 1, the machine otherwise idle): p50/p99 as the client sees them,
+  client-side encryption included. pqml minus plain is the latency the gateway *adds* to a
+  request, which is what "p99 overhead" means;
+- *throughput* (``--concurrency`` requests in flight): requests/s, with p50/p99 too, but
+  at saturation those latencies are mostly queueing (each is about concurrency / req/s),
+  so their difference measures lost throughput again, not per-request overhead.
+
+The client shares the machine's CPUs with the server, so its own encryption work lowers
+the measured throughput of pqml and hpke-http (``pqml-raw`` shows the gateway without it).
+Bounded: every run ends by its clock.
 
     python bench/gateway.py [--duration 3] [--rounds 3] [--concurrency 8] [--sizes 1024,65536]
 """
@@ -332,7 +341,10 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=float, default=1.0)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=8,
+                        help="requests in flight in the throughput phase")
+    parser.add_argument("--phases", default="latency,throughput",
+                        help="latency (concurrency 1), throughput (--concurrency), or both")
     parser.add_argument("--sizes", default="1024,65536")
     parser.add_argument("--cpu-count", type=int, default=400,
                         help="requests per cell of the in-process CPU-cost measurement")
@@ -372,16 +384,21 @@ def main() -> int:
                 wait_ready(port, servers[served][1])
             # rounds interleave the servers, so a burst of load from elsewhere on the
             # machine hits them alike; each cell reports its median round
-            rounds: dict[tuple[str, int], list[dict[str, Any]]] = {}
+            phases = {"latency": 1, "throughput": args.concurrency}
+            wanted = [p for p in args.phases.split(",") if p]
+            rounds: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
             for _ in range(args.rounds):
-                for kind in kinds:
-                    for size in sizes:
-                        port = servers[SERVED[kind]][0]
-                        rounds.setdefault((kind, size), []).append(asyncio.run(
-                            load(kind, port, workdir, size, args.duration, args.concurrency,
-                                 args.warmup, args.pregen)))
-            for cells in rounds.values():
-                cells.sort(key=lambda r: r["rps"])
+                for phase in wanted:
+                    for kind in kinds:
+                        for size in sizes:
+                            port = servers[SERVED[kind]][0]
+                            cell = asyncio.run(load(kind, port, workdir, size, args.duration,
+                                                    phases[phase], args.warmup, args.pregen))
+                            cell["phase"] = phase
+                            rounds.setdefault((phase, kind, size), []).append(cell)
+            for (phase, _, _), cells in rounds.items():
+                # the median round: by req/s for throughput, by p99 for latency
+                cells.sort(key=lambda r: r["rps"] if phase == "throughput" else r["p99_ms"])
                 results.append(cells[len(cells) // 2])
         finally:
             for _, process in servers.values():
@@ -400,34 +417,55 @@ def report(results: list[dict[str, Any]], costs: list[dict[str, Any]],
           f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"cryptography {cryptography.__version__}")
     print(f"# command: python {' '.join(shlex.quote(a) for a in sys.argv)}")
-    print(f"# one uvicorn worker per server, client in one process, concurrency "
-          f"{args.concurrency}, {args.duration:g} s per cell after {args.warmup:g} s warm-up, "
-          f"median of {args.rounds} interleaved rounds; load average "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at the end")
-    print(f"{'server':<10} {'body':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
-    by = {(r["kind"], r["size"]): r for r in results}
-    for r in results:
-        print(f"{r['kind']:<10} {r['size']:>7} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} "
-              f"{r['p99_ms']:>8.2f} {r['errors']:>7}")
-    for size in sorted({r["size"] for r in results}):
-        plain, ours, peer, raw = (by.get((k, size)) for k in KINDS)
-        if plain and ours:
-            print(f"# {size} B: pqml/plain throughput {ours['rps'] / plain['rps']:.0%}, "
-                  f"p99 overhead {ours['p99_ms'] - plain['p99_ms']:+.2f} ms (client "
-                  "encryption included)")
-        if plain and raw:
-            print(f"# {size} B: gateway alone (pre-encrypted requests)/plain throughput "
-                  f"{raw['rps'] / plain['rps']:.0%}, p99 overhead "
-                  f"{raw['p99_ms'] - plain['p99_ms']:+.2f} ms")
-        if peer and ours:
-            print(f"# {size} B: pqml/hpke-http throughput {ours['rps'] / peer['rps']:.0%}")
-    print("# server CPU time per request, in process (no network; immune to other load):")
+    print(f"# one uvicorn worker per server, client in one process, {args.duration:g} s per "
+          f"cell after {args.warmup:g} s warm-up, median of {args.rounds} interleaved rounds; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at the end")
+    by = {(r["phase"], r["kind"], r["size"]): r for r in results}
+    sizes = sorted({r["size"] for r in results})
+    header = f"{'server':<10} {'body':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
+
+    def rows(phase: str) -> None:
+        print(header)
+        for r in results:
+            if r["phase"] == phase:
+                print(f"{r['kind']:<10} {r['size']:>7} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} "
+                      f"{r['p99_ms']:>8.2f} {r['errors']:>7}")
+
+    if any(r["phase"] == "latency" for r in results):
+        print("\n## latency, concurrency 1 (unloaded): what the gateway adds to one request")
+        rows("latency")
+        for size in sizes:
+            plain = by.get(("latency", "plain", size))
+            for kind, what in (("pqml", "client encryption included"),
+                               ("pqml-raw", "gateway alone, pre-encrypted requests"),
+                               ("hpke-http", "the classical peer")):
+                other = by.get(("latency", kind, size))
+                if plain and other:
+                    print(f"# {size} B: {kind} minus plain: p50 "
+                          f"{other['p50_ms'] - plain['p50_ms']:+.2f} ms, p99 "
+                          f"{other['p99_ms'] - plain['p99_ms']:+.2f} ms ({what})")
+    if any(r["phase"] == "throughput" for r in results):
+        print(f"\n## throughput, concurrency {args.concurrency} (saturated: latencies here "
+              "are mostly queueing)")
+        rows("throughput")
+        for size in sizes:
+            plain, ours, peer, raw = (by.get(("throughput", k, size)) for k in KINDS)
+            if plain and ours:
+                print(f"# {size} B: pqml/plain throughput {ours['rps'] / plain['rps']:.0%} "
+                      f"(client encryption on the same CPUs); p99 under load "
+                      f"{ours['p99_ms'] - plain['p99_ms']:+.2f} ms")
+            if plain and raw:
+                print(f"# {size} B: gateway alone (pre-encrypted requests)/plain throughput "
+                      f"{raw['rps'] / plain['rps']:.0%}")
+            if peer and ours:
+                print(f"# {size} B: pqml/hpke-http throughput {ours['rps'] / peer['rps']:.0%}")
+    print("\n# server CPU time per request, in process (no network; immune to other load):")
     cpu = {(c["kind"], c["size"]): c["cpu_us"] for c in costs}
     for size in sorted({c["size"] for c in costs}):
-        plain, ours = cpu[("plain", size)], cpu[("pqml", size)]
-        print(f"#   {size:>6} B: plain app {plain:7.0f} us, behind the gateway {ours:7.0f} us "
-              f"(+{ours - plain:.0f} us of server CPU per request; uvicorn's own HTTP cost "
-              "is in neither)")
+        plain_us, ours_us = cpu[("plain", size)], cpu[("pqml", size)]
+        print(f"#   {size:>6} B: plain app {plain_us:7.0f} us, behind the gateway {ours_us:7.0f} "
+              f"us (+{ours_us - plain_us:.0f} us of server CPU per request; uvicorn's own HTTP "
+              "cost is in neither)")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ each class lives::
     ├── KeyFileExistsError (FileExistsError)    primitives.errors
     ├── InvalidSignatureError                   primitives.errors
     │   └── KeyConfigSignatureError             gateway.errors
+    │       └── KeyConfigExpiredError           gateway.errors
     ├── HPKEError                               primitives.errors
     │   └── MessageLimitReachedError            primitives.errors
     ├── DecryptionError                         primitives.errors
@@ -149,6 +150,7 @@ from pqml.gateway.errors import (
     GatewayError,
     GatewayKeyError,
     GatewayResponseError,
+    KeyConfigExpiredError,
     KeyConfigMismatchError,
     KeyConfigSignatureError,
     OHTTPError,
@@ -236,6 +238,7 @@ __all__ = [
     "HeaderMACError",
     "IntegrityError",
     "InvalidSignatureError",
+    "KeyConfigExpiredError",
     "KeyConfigMismatchError",
     "KeyConfigSignatureError",
     "KeyFileExistsError",

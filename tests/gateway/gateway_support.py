@@ -77,12 +77,12 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def key_set(algorithms: tuple[str, ...] = ("X-Wing",), *, first_id: int = 1,
             signer=None):  # type: ignore[no-untyped-def]
     """A fixed key set of fresh keys (key ids first_id, first_id+1, …)."""
-    from pqml.gateway.key_configs import DEFAULT_SUITES, GatewayKeyEntry, build_key_set
+    from pqml.gateway.key_configs import GatewayKeyEntry, build_key_set, suites_for
     from pqml.keys import key_files
 
     pairs = []
     for offset, alg in enumerate(algorithms):
-        entry = GatewayKeyEntry(first_id + offset, alg, DEFAULT_SUITES, f"key-{offset}.pem",
+        entry = GatewayKeyEntry(first_id + offset, alg, suites_for(alg), f"key-{offset}.pem",
                                 created=float(offset))
         pairs.append((entry, key_files.generate(alg, allow_classical=True)))
     return build_key_set(pairs, signer=signer)

@@ -422,3 +422,120 @@ def test_a_flood_of_tiny_content_chunks_is_refused_early() -> None:
     flood = head + b"\x01x" * 70_000 + b"\x00\x00"
     with pytest.raises(BinaryHTTPError, match="over 65536 chunks"):
         bhttp.decode_request(flood)
+
+
+# ---- the one-pass decoder of whole known-length messages agrees with the incremental one ---
+
+
+def _incremental(data: bytes, kind: str | None, limits: bhttp.Limits,
+                 drop: bool) -> bhttp.Message | str:
+    """What the incremental decoder alone makes of ``data`` (the one-pass path disabled)."""
+    from unittest import mock
+
+    with mock.patch.object(bhttp, "_one_pass", side_effect=bhttp._Fallback):
+        try:
+            return bhttp._collect(data, kind, limits, drop)  # type: ignore[arg-type]
+        except BinaryHTTPError as exc:
+            return f"error: {exc}"
+
+
+def _one_pass(data: bytes, kind: str | None, limits: bhttp.Limits,
+              drop: bool) -> bhttp.Message | None:
+    from pqml.formats.quic_varint import VarintError
+
+    try:
+        return bhttp._one_pass(data, kind, limits, drop)  # type: ignore[arg-type]
+    except (bhttp._Fallback, VarintError, BinaryHTTPError):
+        return None
+
+
+_field_names = st.sampled_from([b"a", b"x-y", b"date", b"te", b"connection", b":p", b"A",
+                                b"", b"host", b"content-length"])
+_field_values = st.sampled_from([b"", b"1", b"trailers", b" x", b"x\t", b"a\nb", b"v"])
+_any_fields = st.lists(st.tuples(_field_names, _field_values), max_size=4).map(tuple)
+_limits = st.builds(bhttp.Limits, max_control=st.integers(0, 16),
+                    max_field_section=st.integers(0, 40), max_field_lines=st.integers(0, 4),
+                    max_informational=st.integers(0, 2), max_content=st.integers(0, 40),
+                    max_padding=st.integers(0, 8), max_chunks=st.integers(0, 2))
+
+
+@st.composite
+def _messages(draw: st.DrawFn) -> bytes:
+    """Encoded known-length messages (fields unchecked, so invalid ones too), then
+    truncated, bit-flipped or extended."""
+    from pqml.formats.quic_varint import encode_varint
+
+    def section(fields: bhttp.Fields) -> bytes:
+        lines = b"".join(encode_varint(len(n)) + n + encode_varint(len(v)) + v
+                         for n, v in fields)
+        return encode_varint(len(lines)) + lines
+
+    def vbytes(data: bytes) -> bytes:
+        return encode_varint(len(data)) + data
+
+    valid = draw(st.integers(0, 3)) > 0  # mostly well-formed, so both paths accept some
+    good_fields = st.lists(st.tuples(st.sampled_from([b"a", b"x-y", b"date"]),
+                                     st.sampled_from([b"", b"1", b"v w"])), max_size=3)
+    fields_of = (lambda: tuple(draw(good_fields))) if valid else (lambda: draw(_any_fields))
+    if draw(st.booleans()):
+        pools = ([b"GET", b"POST", b"", b"G T"], [b"https", b"1x", b""],
+                 [b"", b"m.example", b"a b"], [b"/", b"/p?q", b"", b"/\x7f"])
+        parts = [pool[0] if valid else draw(st.sampled_from(pool)) for pool in pools]
+        control = b"".join(vbytes(part) for part in parts)
+        head = draw(st.sampled_from([b"\x00", b"\x40\x00", b"\x02"])) + control
+    else:
+        status = draw(st.sampled_from([200, 404, 599, 103, 99, 600]))
+        head = draw(st.sampled_from([b"\x01", b"\x03"])) + encode_varint(status)
+        if status == 103:
+            head += section(fields_of())
+            head += encode_varint(draw(st.sampled_from([200, 204])))
+    data = (head + section(fields_of()) + vbytes(draw(st.binary(max_size=30)))
+            + section(fields_of()) + bytes(draw(st.integers(0, 10))))
+    if valid and draw(st.booleans()):  # empty trailing sections may be cut (RFC 9292 §3.8)
+        data = data.rstrip(b"\x00")
+    mutation = draw(st.sampled_from(["none", "none", "none", "cut", "flip", "append"]))
+    if mutation == "cut" and data:
+        data = data[: draw(st.integers(0, len(data) - 1))]
+    elif mutation == "flip" and data:
+        index = draw(st.integers(0, len(data) - 1))
+        data = data[:index] + bytes([data[index] ^ draw(st.integers(1, 255))]) + data[index + 1:]
+    elif mutation == "append":
+        data += draw(st.binary(min_size=1, max_size=4))
+    return data
+
+
+@settings(max_examples=1500, deadline=None)
+@given(data=_messages(), kind=st.sampled_from([None, "request", "response"]),
+       limits=st.one_of(st.just(bhttp.DEFAULT_LIMITS), st.just(bhttp.DEFAULT_LIMITS),
+                        _limits), drop=st.booleans())
+def test_one_pass_decoder_agrees_with_the_incremental_decoder(
+        data: bytes, kind: str | None, limits: bhttp.Limits, drop: bool) -> None:
+    """The one-pass path never accepts what the incremental decoder refuses, and decodes
+    what it accepts to the same message; everything else falls back (so errors match)."""
+    fast = _one_pass(data, kind, limits, drop)
+    slow = _incremental(data, kind, limits, drop)
+    if fast is not None:
+        assert fast == slow
+    decode = {None: bhttp.decode_message, "request": bhttp.decode_request,
+              "response": bhttp.decode_response}[kind]
+    try:
+        assert decode(data, limits=limits, drop_connection_fields=drop) == slow
+    except BinaryHTTPError as exc:
+        assert slow == f"error: {exc}"
+
+
+def test_one_pass_decoder_takes_the_common_messages() -> None:
+    examples = rfc9292_examples()
+    assert _one_pass(examples["ex-bink-request"], None, bhttp.DEFAULT_LIMITS, False) == HELLO
+    assert _one_pass(bhttp.encode_request(HELLO, padding=9), "request", bhttp.DEFAULT_LIMITS,
+                     False) == HELLO
+    answer = bhttp.Response(200, ((b"content-type", b"text/plain"),), b"hi", ((b"x", b"1"),))
+    assert _one_pass(bhttp.encode_response(answer), "response", bhttp.DEFAULT_LIMITS,
+                     False) == answer
+    # a two-byte varint for the status (RFC 9292's example): still the one-pass path
+    trailer = examples["ex-bink-chunked"]
+    assert _one_pass(trailer, None, bhttp.DEFAULT_LIMITS, False) == bhttp.decode_message(
+        trailer)
+    # indeterminate framing and informational responses go to the incremental decoder
+    for name in ("ex-bini-request", "ex-bini-response"):
+        assert _one_pass(examples[name], None, bhttp.DEFAULT_LIMITS, False) is None

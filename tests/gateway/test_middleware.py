@@ -357,6 +357,21 @@ def test_skewed_client_can_retry_with_the_served_date(keys: Any) -> None:
     assert through(app, keys, retry).status == 200
 
 
+def test_400_date_uses_the_injected_clock(keys: Any) -> None:
+    """The served Date is the clock the window was checked against, not the host's: a
+    gateway on a fixed (or offset) clock tells clients that time."""
+    from pqml.gateway.replay import http_date, parse_http_date
+
+    fixed = 1_700_000_000.0  # 2023-11-14, far from the host's clock
+    app = gateway(keys, replay=ReplayGuard(clock=lambda: fixed))
+    response = through(app, keys, bhttp_request("GET", "/echo", date=time.time()))
+    assert response.status == 400
+    assert dict(response.headers)[b"date"] == http_date(fixed).encode()
+    assert parse_http_date(dict(response.headers)[b"date"]) == fixed
+    # and a request dated by that clock is accepted
+    assert through(app, keys, bhttp_request("GET", "/echo", date=fixed)).status == 200
+
+
 def test_date_optional_when_configured(keys: Any) -> None:
     app = gateway(keys, replay=ReplayGuard(window=DateWindow(required=False)))
     plaintext = bhttp.encode_request(bhttp.Request("GET", "https", "m", "/echo"))
@@ -409,6 +424,14 @@ def test_nothing_in_clear_reaches_the_log(keys: Any, caplog: pytest.LogCaptureFi
 # ---- rotation --------------------------------------------------------------------------------
 
 
+def settled(store: KeyStore) -> Any:
+    """The store's set once a reload that is due now has run (they run on a thread)."""
+    store.wait()  # one already in flight may have started before the change
+    store.current()
+    store.wait()
+    return store.current()
+
+
 def test_rotation_keeps_old_key_for_its_grace_then_422(tmp_path: Any) -> None:
     clock = [1000.0]
     directory = GatewayKeys(tmp_path / "keys")
@@ -419,7 +442,7 @@ def test_rotation_keeps_old_key_for_its_grace_then_422(tmp_path: Any) -> None:
     old = store.current().get(1)
     assert old is not None
     directory.rotate(grace=30, now=clock[0])
-    keyset = store.current()
+    keyset = settled(store)  # reloads run off the request's path; wait for one here
     assert sorted(keyset.keys) == [1, 2]
     assert [c.key_id for c in decode_key_configs(call(app, "GET", media=None)[2])[0]] == [2, 1]
     for key_id in (1, 2):
@@ -432,7 +455,7 @@ def test_rotation_keeps_old_key_for_its_grace_then_422(tmp_path: Any) -> None:
                           bhttp.encode_request(bhttp.Request("GET", "https", "m", "/echo")))
     status, _, out = call(app, "POST", body=body)
     assert status == 422 and problem(out)["type"] == KEY_PROBLEM_TYPE
-    assert sorted(store.current().keys) == [2]
+    assert sorted(settled(store).keys) == [2]
 
 
 def test_a_broken_reload_keeps_the_last_good_keys(tmp_path: Any,
@@ -445,6 +468,7 @@ def test_a_broken_reload_keeps_the_last_good_keys(tmp_path: Any,
     (tmp_path / "keys" / "gateway-keys.json").write_text("{ half written")
     with caplog.at_level(logging.ERROR):
         assert app.keys.current() is keyset
+        assert settled(app.keys) is keyset
     assert "reload failed" in caplog.text
     assert through(app, keyset, bhttp_request("GET", "/echo")).status == 200
 

@@ -225,10 +225,11 @@ def test_x25519_needs_explicit_opt_in() -> None:
 
 
 def test_unsupported_kdf_refused() -> None:
-    with pytest.raises(UnsupportedSuiteError, match="HKDF-SHA256"):
-        ohttp.ServerKey.generate(1, ohttp.OHTTPSuite("x", 0x647A, kdf_id=0x0002))
+    # HKDF-SHA512 (0x0003) and the one-stage SHAKE KDFs have no OHTTP response KDF here
+    with pytest.raises(UnsupportedSuiteError, match="HKDF-SHA256 and HKDF-SHA384"):
+        ohttp.ServerKey.generate(1, ohttp.OHTTPSuite("x", 0x647A, kdf_id=0x0003))
     config = KeyConfig(1, 0x647A, ohttp.ServerKey.generate(1).config.public_key,
-                       (SymmetricSuite(2, 2),))
+                       (SymmetricSuite(3, 2), SymmetricSuite(0x10, 2)))
     with pytest.raises(UnsupportedSuiteError, match="no \\(KDF, AEAD\\) pair"):
         ohttp.encapsulate_request(config, b"x")
 

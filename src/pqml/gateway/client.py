@@ -15,12 +15,15 @@ gateway's replay window) becomes Binary HTTP, padded to a multiple of ``padding_
 encapsulated to the gateway's key configuration and POSTed to the relay (the gateway by
 default) with no header of the caller's. The key configuration comes from the gateway's
 well-known path (RFC 9540 ``/.well-known/ohttp-gateway``), its ML-DSA signature (header
-``pqml-key-config-signature``, over the exact ``application/ohttp-keys`` bytes, context
-``pqml ohttp-keys v1``) verified against a pinned key, and cached for the gateway's
-``max-age``. A 422 ``ohttp-key`` problem (the key rotated away) refetches the configuration
-and sends the request once more; nothing else is ever retried here, since a gateway that
-opened a request may have acted on it. With ``chunked=True`` requests and answers use
-chunked OHTTP, and a streamed answer (generated tokens) is decrypted piece by piece.
+``pqml-key-config-signature``, over the exact ``application/ohttp-keys`` bytes and a
+not-after time, context ``pqml ohttp-keys v2``) verified against a pinned key, and cached
+for the gateway's ``max-age`` but never past the signature's not-after; an expired signed
+configuration is refetched once (``cache-control: no-cache``), then refused with
+:class:`KeyConfigExpiredError`. A 422 ``ohttp-key`` problem (the key rotated away)
+refetches the configuration and sends the request once more; nothing else is ever
+retried here, since a gateway that opened a request may have acted on it. With
+``chunked=True`` requests and answers use chunked OHTTP, and a streamed answer (generated
+tokens) is decrypted piece by piece.
 
 This module imports httpx: import it only where a client is built.
 """
@@ -54,13 +57,19 @@ from pqml.formats.ohttp import (
     decode_key_configs,
 )
 from pqml.gateway.chunked import ChunkedRequestSender, ChunkedResponseReader
-from pqml.gateway.errors import GatewayResponseError, KeyConfigSignatureError, OHTTPError
+from pqml.gateway.errors import (
+    GatewayResponseError,
+    KeyConfigExpiredError,
+    KeyConfigSignatureError,
+    OHTTPError,
+)
 from pqml.gateway.key_trust import (
     SIGNATURE_CONTEXT,
     SIGNATURE_HEADER,
     check_signature_key,
     select_config,
     sign_key_config,
+    signature_not_after,
     verify_key_config,
 )
 from pqml.gateway.ohttp import ClientContext, encapsulate_request
@@ -88,6 +97,10 @@ DEFAULT_PADDING_BLOCK = 64
 DEFAULT_TIMEOUT = 30.0  # seconds, when the caller's request carries no timeout
 REQUEST_CHUNK = 16384  # chunked OHTTP: every receiver must take chunks this large
 _INNER_DROP = frozenset({b"host"})  # the authority travels in the control data
+_REQUEST_HEADERS = ((b"content-type", REQUEST_MEDIA_TYPE.encode()),
+                    (b"accept", RESPONSE_MEDIA_TYPE.encode()))
+_CHUNKED_HEADERS = ((b"content-type", CHUNKED_REQUEST_MEDIA_TYPE.encode()),
+                    (b"accept", CHUNKED_RESPONSE_MEDIA_TYPE.encode()), (b"incremental", b"?1"))
 
 
 # ---- pieces shared by both transports (no I/O) ---------------------------------------------
@@ -128,6 +141,20 @@ def _problem_type(headers: httpx.Headers, body: bytes) -> str | None:
     return value if isinstance(value, str) else None
 
 
+_last_date: tuple[int, bytes] = (-1, b"")
+
+
+def _date_now() -> bytes:
+    """Now as an IMF-fixdate; formatted once per second (a busy client asks thousands of
+    times a second, and the Date has a one-second resolution anyway)."""
+    global _last_date
+    second = int(time.time())
+    cached = _last_date
+    if cached[0] != second:
+        cached = _last_date = (second, formatdate(second, usegmt=True).encode())
+    return cached[1]
+
+
 def binary_request(request: httpx.Request, content: bytes, *, padding_block: int = 0,
                    add_date: bool = True) -> bytes:
     """The Binary HTTP form of an httpx request (hop-by-hop fields dropped, a ``Date``
@@ -136,7 +163,7 @@ def binary_request(request: httpx.Request, content: bytes, *, padding_block: int
     fields = [(n.lower(), v) for n, v in request.headers.raw if n.lower() not in _INNER_DROP]
     headers = bhttp.strip_connection_fields(fields)
     if add_date and not any(n == b"date" for n, _ in headers):
-        headers += ((b"date", formatdate(usegmt=True).encode()),)
+        headers += ((b"date", _date_now()),)
     authority = url.netloc.decode("ascii")
     path = url.raw_path.decode("ascii") or "/"
     inner = bhttp.Request(request.method, url.scheme, authority, path, headers, content)
@@ -175,6 +202,7 @@ class _Settings:
         self.gateway_url = _default_path(gateway_url)
         self.relay_url = relay_url or self.gateway_url
         self.keys_url = keys_url or self.gateway_url
+        self._relay = httpx.URL(self.relay_url)  # parsed once: httpx re-parses strings
         if pinned_key is None and not allow_unsigned:
             raise OHTTPError(
                 "an OHTTP client needs the gateway's pinned ML-DSA public key "
@@ -189,9 +217,12 @@ class _Settings:
         self.max_response = max_response
         self.cached: _Cached | None = None
 
-    def keys_request(self, extensions: dict[str, Any]) -> httpx.Request:
-        return httpx.Request("GET", self.keys_url, headers={"accept": KEYS_MEDIA_TYPE},
-                             extensions=extensions)
+    def keys_request(self, extensions: dict[str, Any], *, revalidate: bool = False
+                     ) -> httpx.Request:
+        headers = {"accept": KEYS_MEDIA_TYPE}
+        if revalidate:  # past a cache that handed out an expired configuration
+            headers["cache-control"] = "no-cache"
+        return httpx.Request("GET", self.keys_url, headers=headers, extensions=extensions)
 
     def fresh(self) -> list[KeyConfig] | None:
         cached = self.cached
@@ -216,10 +247,13 @@ class _Settings:
             except (binascii.Error, ValueError):
                 raise KeyConfigSignatureError(f"{where}: signature is not base64") from None
             configs = verify_key_config(body, signature, self.pinned_key)
+            # never cache past the signature's not-after
+            ttl = min(_max_age(response.headers), signature_not_after(signature) - time.time())
         else:
             configs, _ = decode_key_configs(body)
+            ttl = _max_age(response.headers)
         select_config(configs, allow_legacy=self.allow_legacy)  # fail now, not per request
-        self.cached = _Cached(configs, time.monotonic() + _max_age(response.headers))
+        self.cached = _Cached(configs, time.monotonic() + ttl)
         return configs
 
     def encapsulate(self, configs: list[KeyConfig], inner: bytes, extensions: dict[str, Any]
@@ -229,13 +263,10 @@ class _Settings:
             sender = ChunkedRequestSender(config, allow_legacy=self.allow_legacy)
             pieces = [inner[i : i + REQUEST_CHUNK] for i in range(0, len(inner), REQUEST_CHUNK)]
             body = sender.encapsulate(pieces)
-            headers = {"content-type": CHUNKED_REQUEST_MEDIA_TYPE,
-                       "accept": CHUNKED_RESPONSE_MEDIA_TYPE, "incremental": "?1"}
-            return httpx.Request("POST", self.relay_url, headers=headers, content=body,
-                                 extensions=extensions), sender
+            return httpx.Request("POST", self._relay, headers=list(_CHUNKED_HEADERS),
+                                 content=body, extensions=extensions), sender
         body, context = encapsulate_request(config, inner, allow_legacy=self.allow_legacy)
-        headers = {"content-type": REQUEST_MEDIA_TYPE, "accept": RESPONSE_MEDIA_TYPE}
-        return httpx.Request("POST", self.relay_url, headers=headers, content=body,
+        return httpx.Request("POST", self._relay, headers=list(_REQUEST_HEADERS), content=body,
                              extensions=extensions), context
 
     def outcome(self, response: httpx.Response, body: bytes) -> None:
@@ -359,13 +390,20 @@ class OHTTPTransport(httpx.BaseTransport):
         with self._lock:
             if not refresh and (configs := self._settings.fresh()) is not None:
                 return configs
-            request = self._settings.keys_request(_outer_extensions(extensions))
-            response = self._inner.handle_request(request)
-            try:
-                body = _read_sync(response, MAX_KEY_CONFIG_BYTES)
-            finally:
-                response.close()
-            return self._settings.accept_keys(response, body)
+            for revalidate in (False, True):
+                request = self._settings.keys_request(_outer_extensions(extensions),
+                                                      revalidate=revalidate)
+                response = self._inner.handle_request(request)
+                try:
+                    body = _read_sync(response, MAX_KEY_CONFIG_BYTES)
+                finally:
+                    response.close()
+                try:
+                    return self._settings.accept_keys(response, body)
+                except KeyConfigExpiredError:
+                    if revalidate:
+                        raise  # expired twice: the gateway is not re-signing
+            raise AssertionError("unreachable")  # pragma: no cover
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         settings = self._settings
@@ -475,18 +513,27 @@ class AsyncOHTTPTransport(httpx.AsyncBaseTransport):
 
     async def key_configs(self, *, refresh: bool = False,
                           extensions: dict[str, Any] | None = None) -> list[KeyConfig]:
+        if not refresh and (configs := self._settings.fresh()) is not None:
+            return configs  # the common case: no lock to take
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
             if not refresh and (configs := self._settings.fresh()) is not None:
                 return configs
-            request = self._settings.keys_request(_outer_extensions(extensions))
-            response = await self._inner.handle_async_request(request)
-            try:
-                body = await _read_async(response, MAX_KEY_CONFIG_BYTES)
-            finally:
-                await response.aclose()
-            return self._settings.accept_keys(response, body)
+            for revalidate in (False, True):
+                request = self._settings.keys_request(_outer_extensions(extensions),
+                                                      revalidate=revalidate)
+                response = await self._inner.handle_async_request(request)
+                try:
+                    body = await _read_async(response, MAX_KEY_CONFIG_BYTES)
+                finally:
+                    await response.aclose()
+                try:
+                    return self._settings.accept_keys(response, body)
+                except KeyConfigExpiredError:
+                    if revalidate:
+                        raise  # expired twice: the gateway is not re-signing
+            raise AssertionError("unreachable")  # pragma: no cover
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         settings = self._settings

@@ -23,12 +23,21 @@ class KeyConfigMismatchError(OHTTPError):
 
 class UnsupportedSuiteError(OHTTPError):
     """A key configuration offers no HPKE suite this build can use (or one is asked for
-    that it cannot: only HKDF-SHA256 derives OHTTP response keys here)."""
+    that it cannot: HKDF-SHA256 and HKDF-SHA384 derive OHTTP response keys here)."""
 
 
 class KeyConfigSignatureError(InvalidSignatureError):
     """The signature over a gateway's key configurations is missing, malformed or does not
     verify with the pinned key: the configurations are not used."""
+
+
+class KeyConfigExpiredError(KeyConfigSignatureError):
+    """The signature over a gateway's key configurations verifies but is past its
+    not-after: an old configuration, possibly replayed; the client refetches once."""
+
+    def __init__(self, message: str, *, not_after: float | None = None) -> None:
+        super().__init__(message)
+        self.not_after = not_after
 
 
 class GatewayResponseError(OHTTPError):

@@ -43,6 +43,8 @@ MANIFEST_FORMAT = "pqml-ohttp-gateway-keys/v1"
 WELL_KNOWN_PATH = "/.well-known/ohttp-gateway"
 DEFAULT_ALGORITHM = "X-Wing"
 DEFAULT_SUITES = (SymmetricSuite(hpke.KDFId.HKDF_SHA256, hpke.AEADId.AES_256_GCM),)
+# ML-KEM-1024 keys are the CNSA 2.0 profile: HKDF-SHA384 and AES-256-GCM with them.
+CNSA_SUITES = (SymmetricSuite(hpke.KDFId.HKDF_SHA384, hpke.AEADId.AES_256_GCM),)
 DEFAULT_GRACE = 24 * 3600.0
 # The suites of the issue; MLKEM1024-P384 has no key-file encoding yet (no standard OID).
 GATEWAY_KEMS = ("X-Wing", "ML-KEM-768", "ML-KEM-1024", "X25519")
@@ -121,9 +123,18 @@ class KeySet:
 
     keys: dict[int, LiveKey]
     body: bytes  # application/ohttp-keys, newest configuration first
-    signature: bytes | None = None  # ML-DSA over ``body`` (see :func:`sign_key_configs`)
+    signature: bytes | None = None  # not-after ‖ ML-DSA (see :func:`sign_key_configs`)
     signature_algorithm: str | None = None
     not_after: float | None = None  # the earliest retirement among these keys
+    signed_at: float | None = None  # when ``signature`` was made
+    signature_expires: float | None = None  # the not-after inside ``signature``
+
+    def resign_due(self, now: float) -> bool:
+        """Past half the signature's validity: time to sign again (clients refuse it once
+        it expires, and may cache it until then)."""
+        if self.signature_expires is None or self.signed_at is None:
+            return False
+        return now >= self.signed_at + (self.signature_expires - self.signed_at) / 2
 
     def get(self, key_id: int) -> LiveKey | None:
         return self.keys.get(key_id)
@@ -135,6 +146,11 @@ class KeySet:
     @property
     def configs(self) -> list[KeyConfig]:
         return [k.config for k in self.keys.values()]
+
+
+def suites_for(algorithm: str) -> tuple[SymmetricSuite, ...]:
+    """The (KDF, AEAD) pairs a new key of ``algorithm`` accepts by default."""
+    return CNSA_SUITES if algorithm == "ML-KEM-1024" else DEFAULT_SUITES
 
 
 def check_algorithm(algorithm: str, *, allow_classical: bool = False) -> str:
@@ -152,8 +168,10 @@ def check_algorithm(algorithm: str, *, allow_classical: bool = False) -> str:
 
 
 def build_key_set(keys: list[tuple[GatewayKeyEntry, KEMPrivateKey]], *,
-                  signer: SigningKey | None = None) -> KeySet:
-    """The snapshot for ``keys`` (newest first in the published document)."""
+                  signer: SigningKey | None = None, now: float | None = None,
+                  signature_validity: float | None = None) -> KeySet:
+    """The snapshot for ``keys`` (newest first in the published document), signed with
+    ``signer`` for ``signature_validity`` seconds from ``now`` if given."""
     if not keys:
         raise GatewayKeyError("no live gateway key: rotate to make one")
     # newest first; of keys made in the same second, the later in the manifest is newer
@@ -172,16 +190,32 @@ def build_key_set(keys: list[tuple[GatewayKeyEntry, KEMPrivateKey]], *,
         live[entry.key_id] = LiveKey(entry, server_key)
     body = encode_key_configs([k.config for k in live.values()])
     retirements = [e.retire_at for e, _ in keys if e.retire_at is not None]
-    signature = sign_key_configs(body, signer) if signer is not None else None
-    return KeySet(live, body, signature, signer.algorithm if signer else None,
-                  min(retirements) if retirements else None)
+    keyset = KeySet(live, body, not_after=min(retirements) if retirements else None)
+    if signer is None:
+        return keyset
+    return sign_key_set(keyset, signer, now=now, validity=signature_validity)
 
 
-def sign_key_configs(body: bytes, signer: SigningKey) -> bytes:
-    """The detached signature clients check before trusting ``body``."""
-    from pqml.gateway.client import sign_key_config
+def sign_key_set(keyset: KeySet, signer: SigningKey, *, now: float | None = None,
+                 validity: float | None = None) -> KeySet:
+    """``keyset`` with a fresh signature, valid ``validity`` seconds from ``now``."""
+    from dataclasses import replace
 
-    return sign_key_config(body, signer)
+    from pqml.gateway.key_trust import DEFAULT_SIGNATURE_VALIDITY
+
+    now = time.time() if now is None else now
+    expires = float(int(now + (DEFAULT_SIGNATURE_VALIDITY if validity is None else validity)))
+    return replace(keyset, signature=sign_key_configs(keyset.body, signer, not_after=expires),
+                   signature_algorithm=signer.algorithm, signed_at=now,
+                   signature_expires=expires)
+
+
+def sign_key_configs(body: bytes, signer: SigningKey, *,
+                     not_after: float | None = None) -> bytes:
+    """The signature blob clients check before trusting ``body`` (see key_trust)."""
+    from pqml.gateway.key_trust import sign_key_config
+
+    return sign_key_config(body, signer, not_after=not_after)
 
 
 # ---- the key directory -----------------------------------------------------------------------
@@ -232,7 +266,8 @@ class GatewayKeys:
         now = time.time() if now is None else now
         return [e for e in self.entries() if e.live(now)]
 
-    def load(self, *, signer: SigningKey | None = None, now: float | None = None) -> KeySet:
+    def load(self, *, signer: SigningKey | None = None, now: float | None = None,
+             signature_validity: float | None = None) -> KeySet:
         """The live keys (private keys read from their files) as one snapshot."""
         from pqml.keys import key_files
 
@@ -248,7 +283,8 @@ class GatewayKeys:
             if not isinstance(private, KEMPrivateKey):
                 raise GatewayKeyError(f"{path}: not a KEM private key")
             pairs.append((entry, private))
-        return build_key_set(pairs, signer=signer)
+        return build_key_set(pairs, signer=signer, now=now,
+                             signature_validity=signature_validity)
 
     def state(self) -> tuple[int, int, int] | None:
         """What identifies the manifest's current version (inode, size, mtime)."""
@@ -299,10 +335,12 @@ class GatewayKeys:
         return GatewayKeyEntry(key_id, algorithm, suites, name, now)
 
     def create(self, algorithm: str = DEFAULT_ALGORITHM, *,
-               suites: tuple[SymmetricSuite, ...] = DEFAULT_SUITES,
+               suites: tuple[SymmetricSuite, ...] | None = None,
                allow_classical: bool = False, now: float | None = None) -> GatewayKeyEntry:
-        """Make a new key directory with one key; refuses a directory that has a manifest."""
+        """Make a new key directory with one key; refuses a directory that has a manifest.
+        ``suites`` defaults to :func:`suites_for` the algorithm."""
         algorithm = check_algorithm(algorithm, allow_classical=allow_classical)
+        suites = suites or suites_for(algorithm)
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         with self._locked():
             if self.manifest_path.exists():
@@ -326,7 +364,8 @@ class GatewayKeys:
             newest = max(live or entries, key=lambda e: e.created)
             alg = check_algorithm(algorithm or newest.algorithm,
                                   allow_classical=allow_classical)
-            entry = self._new_key(entries, alg, suites or newest.suites, now)
+            inherited = newest.suites if alg == newest.algorithm else suites_for(alg)
+            entry = self._new_key(entries, alg, suites or inherited, now)
             retire = now + grace
             updated = [e if not e.live(now) or (e.retire_at is not None and e.retire_at <= retire)
                        else _replace(e, retire_at=retire) for e in entries]
@@ -372,29 +411,44 @@ def _replace(entry: GatewayKeyEntry, **changes: Any) -> GatewayKeyEntry:
 class KeyStore:
     """The key set a running gateway uses, reloaded when its directory changes.
 
-    ``current()`` is called per request: it re-reads the manifest at most every
-    ``reload_interval`` seconds (one ``stat``), loads the new set when the manifest
-    changed or a key's retirement passed, and swaps it in whole. A reload that fails
-    (a half-edited manifest by hand) keeps the last good set and reports through
-    ``on_error``; requests never see the failure.
+    ``current()`` is called per request and never touches the disk: at most every
+    ``reload_interval`` seconds it starts a reload on a background thread (one at a
+    time), which ``stat``s the manifest and, when it changed, a key's retirement passed or
+    the signature is past half its validity, loads (or re-signs) the set and swaps it in
+    whole. Requests go on with the set they have meanwhile. A reload that fails (a
+    half-edited manifest, an unreadable key file) keeps the last good set, reports through
+    ``on_error``, and the next attempt waits twice as long as the last, up to
+    ``max_backoff`` seconds: a broken directory is not re-read in a tight loop.
     """
 
     def __init__(self, source: GatewayKeys | KeySet, *, signer: SigningKey | None = None,
-                 reload_interval: float = 0.5,
+                 reload_interval: float = 0.5, max_backoff: float = 60.0,
+                 signature_validity: float | None = None,
                  clock: Callable[[], float] = time.time,
                  on_error: Callable[[Exception], None] | None = None) -> None:
+        import threading
+
         self._clock = clock
         self._signer = signer
         self._interval = reload_interval
+        self._max_backoff = max(max_backoff, reload_interval)
+        self._validity = signature_validity
         self._on_error = on_error
         self._keys: GatewayKeys | None = None
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._failures = 0
+        self.attempts = 0  # reload attempts that read the directory (for tests and metrics)
+        now = clock()
         if isinstance(source, KeySet):
             self._set = source
+            if signer is not None and source.signature_expires is None:
+                self._set = sign_key_set(source, signer, now=now, validity=self._validity)
         else:
             self._keys = source
             self._state = source.state()
-            self._set = source.load(signer=signer, now=clock())
-        self._checked = clock()
+            self._set = source.load(signer=signer, now=now, signature_validity=self._validity)
+        self._next_check = now + reload_interval
 
     @property
     def directory(self) -> GatewayKeys | None:
@@ -405,26 +459,71 @@ class KeyStore:
         return self._clock()
 
     def current(self) -> KeySet:
-        now = self._clock()
-        if self._keys is not None and now - self._checked >= self._interval:
-            self._checked = now
-            self.reload(now)
+        """The set to use now; may start a background reload, never waits for one."""
+        if self._keys is not None or self._signer is not None:
+            now = self._clock()
+            if now >= self._next_check:
+                self._start_reload(now)
         return self._set
 
-    def reload(self, now: float | None = None, *, force: bool = False) -> bool:
-        """Load the directory again if it changed; True if the set was replaced."""
-        if self._keys is None:
-            return False
-        now = self._clock() if now is None else now
-        state = self._keys.state()
-        expired = self._set.not_after is not None and now >= self._set.not_after
-        if not force and state == self._state and not expired:
-            return False
+    def _start_reload(self, now: float) -> None:
+        import threading
+
+        with self._lock:
+            if self._thread is not None or now < self._next_check:
+                return  # one reload at a time
+            self._next_check = float("inf")  # until this one finishes
+            self._thread = threading.Thread(target=self._reload_in_background, args=(now,),
+                                            name="pqml-gateway-key-reload", daemon=True)
+            self._thread.start()
+
+    def _reload_in_background(self, now: float) -> None:
+        ok = False
         try:
-            new = self._keys.load(signer=self._signer, now=now)
+            ok = self._try_reload(now, force=False)
+        finally:
+            with self._lock:
+                delay = self._interval if ok else min(
+                    self._max_backoff, max(self._interval, 0.5) * 2 ** self._failures)
+                self._next_check = self._clock() + delay
+                self._thread = None
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for a reload in flight, if any (tests, orderly shutdown)."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def _try_reload(self, now: float, *, force: bool) -> bool:
+        """Reload or re-sign if needed; False only if that failed (the set is kept)."""
+        current = self._set
+        resign = self._signer is not None and current.resign_due(now)
+        try:
+            if self._keys is None:
+                if resign:
+                    assert self._signer is not None
+                    self._set = sign_key_set(current, self._signer, now=now,
+                                             validity=self._validity)
+                return True
+            state = self._keys.state()
+            expired = current.not_after is not None and now >= current.not_after
+            if not (force or resign or expired or state != self._state):
+                return True
+            self.attempts += 1
+            new = self._keys.load(signer=self._signer, now=now,
+                                  signature_validity=self._validity)
         except Exception as exc:  # keep serving the last good set
+            self._failures += 1
             if self._on_error is not None:
                 self._on_error(exc)
             return False
+        self._failures = 0
         self._set, self._state = new, state
         return True
+
+    def reload(self, now: float | None = None, *, force: bool = False) -> bool:
+        """Reload now, on this thread, if the directory changed (or ``force``); True if
+        the set was replaced. For callers off the event loop (the CLI, tests)."""
+        before = self._set
+        self._try_reload(self._clock() if now is None else now, force=force)
+        return self._set is not before

@@ -68,6 +68,8 @@ DEFAULT_CONFIG_MAX_AGE = 300  # seconds clients may cache the key configurations
 DEFAULT_PAD_BLOCK = 64  # RFC 9292 §3.8 padding: answers' sizes rounded up to this
 _FIELD_NAME = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+")  # a lowercase token (RFC 9110 §5.1)
 _BAD_VALUE = re.compile(rb"[\r\n\0]")
+_RESPONSE_TYPE = (b"content-type", RESPONSE_MEDIA_TYPE.encode())
+_NO_STORE = (b"cache-control", b"no-store")
 
 
 class _Refused(Exception):
@@ -170,10 +172,12 @@ class OHTTPMiddleware:
 
     def _max_age(self, keyset: KeySet, now: float) -> int:
         """Clients must not keep a configuration past its key's retirement: cap the cache
-        lifetime at half the time left."""
+        lifetime at half the time left (and never past the signature's not-after)."""
         age = self.config_max_age
         if keyset.not_after is not None:
             age = min(age, max(0, int((keyset.not_after - now) / 2)))
+        if keyset.signature_expires is not None:
+            age = min(age, max(0, int(keyset.signature_expires - now)))
         return age
 
     async def _send_key_configs(self, scope: Scope, send: Send, *, head: bool) -> None:
@@ -279,7 +283,9 @@ class OHTTPMiddleware:
             await self.replay.check(opened.enc, _request_date(request))
         except RequestDateError as exc:
             logger.info("ohttp refused: 400 date (%s)", exc)
-            response = _problem_response(problems.DATE, [(b"date", http_date(time.time())
+            # the gateway's own clock (the guard's, injectable) so a skewed client can
+            # correct itself against the time the window was checked with
+            response = _problem_response(problems.DATE, [(b"date", http_date(self.replay.now())
                                                           .encode())])
             await opened.send_whole(send, response, self.pad_block)
             return
@@ -379,9 +385,8 @@ class _Whole:
             encoded += bytes(bhttp.padding_for(len(encoded), pad_block))
         body = self.context.encapsulate_response(encoded)
         await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", RESPONSE_MEDIA_TYPE.encode()),
-                                (b"content-length", str(len(body)).encode()),
-                                (b"cache-control", b"no-store")]})
+                    "headers": [_RESPONSE_TYPE, (b"content-length", b"%d" % len(body)),
+                                _NO_STORE]})
         await send({"type": "http.response.body", "body": body})
 
 

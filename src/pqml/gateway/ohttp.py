@@ -22,8 +22,8 @@ The response AEAD runs as an HPKE context keyed with (key, nonce): its nonce for
 Suites: X-Wing / HKDF-SHA256 / AES-256-GCM by default; ML-KEM-768 and ML-KEM-1024; X25519
 only as a flagged legacy suite a caller must opt into (``allow_legacy=True``), since a
 recording of its traffic is readable by a future quantum computer. The response key
-schedule needs the KDF's bare Extract and Expand, which the primitives layer exposes for
-HKDF-SHA256 only, so that is the one KDF accepted.
+schedule runs on the suite's own KDF (RFC 9458 §4.4): HKDF-SHA256, or HKDF-SHA384 for the
+CNSA 2.0 suite ML-KEM-1024 / HKDF-SHA384 / AES-256-GCM.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pqml.formats.ohttp import (
     HEADER_SIZE,
@@ -43,20 +44,22 @@ from pqml.formats.ohttp import (
 )
 from pqml.gateway.errors import KeyConfigMismatchError, OHTTPError, UnsupportedSuiteError
 from pqml.primitives import hpke
-from pqml.primitives.base import KEMPrivateKey
+from pqml.primitives.base import KEMPrivateKey, KEMPublicKey
 from pqml.primitives.errors import PolicyError
-from pqml.primitives.symmetric import hkdf_sha256
+from pqml.primitives.symmetric import hkdf_sha256, hkdf_sha384
 
 HKDF_SHA256 = int(hpke.KDFId.HKDF_SHA256)
+HKDF_SHA384 = int(hpke.KDFId.HKDF_SHA384)
 AES_128_GCM = int(hpke.AEADId.AES_128_GCM)
 AES_256_GCM = int(hpke.AEADId.AES_256_GCM)
 CHACHA20_POLY1305 = int(hpke.AEADId.CHACHA20_POLY1305)
 
-# The response key schedule needs the KDF's bare HKDF (Extract then Expand, RFC 5869); the
-# primitives layer has it for SHA-256, so that is the KDF OHTTP accepts here. Each entry is
-# ``hkdf(ikm, salt, info, length)``.
+# The response key schedule (RFC 9458 §4.4) runs the suite's own KDF as bare HKDF (Extract
+# then Expand, RFC 5869). Each entry is ``hkdf(ikm, salt, info, length)``; in the order a
+# client prefers them when a config offers several.
 RESPONSE_KDFS: dict[int, Callable[[bytes, bytes, bytes, int], bytes]] = {
     HKDF_SHA256: hkdf_sha256,
+    HKDF_SHA384: hkdf_sha384,
 }
 # What this build can run, in the order a client prefers them when a config offers several.
 SUPPORTED_AEADS = (AES_256_GCM, CHACHA20_POLY1305, AES_128_GCM)
@@ -90,7 +93,9 @@ class OHTTPSuite:
 
 XWING = OHTTPSuite("X-Wing", int(hpke.KEMId.MLKEM768_X25519))
 MLKEM768 = OHTTPSuite("ML-KEM-768", int(hpke.KEMId.ML_KEM_768))
-MLKEM1024 = OHTTPSuite("ML-KEM-1024", int(hpke.KEMId.ML_KEM_1024))  # the CNSA 2.0 KEM
+# The CNSA 2.0 profile: ML-KEM-1024 with SHA-384 and AES-256 throughout.
+MLKEM1024 = OHTTPSuite("ML-KEM-1024", int(hpke.KEMId.ML_KEM_1024), HKDF_SHA384, AES_256_GCM)
+CNSA_SUITE = MLKEM1024
 X25519_LEGACY = OHTTPSuite("X25519", int(hpke.KEMId.DHKEM_X25519_HKDF_SHA256))
 DEFAULT_SUITE = XWING
 SUITES: dict[str, OHTTPSuite] = {
@@ -128,7 +133,7 @@ def check_symmetric(suite: SymmetricSuite, what: str) -> None:
     if suite.kdf_id not in RESPONSE_KDFS:
         raise UnsupportedSuiteError(
             f"{what}: HPKE KDF 0x{suite.kdf_id:04x} is not supported for OHTTP here "
-            "(HKDF-SHA256 is)"
+            "(HKDF-SHA256 and HKDF-SHA384 are)"
         )
     if suite.aead_id not in SUPPORTED_AEADS:
         raise UnsupportedSuiteError(
@@ -170,7 +175,20 @@ def response_nonce_size(hpke_suite: hpke.Suite) -> int:
 
 
 def hpke_suite_of(header: RequestHeader) -> hpke.Suite:
-    return hpke.Suite(header.kem_id, header.kdf_id, header.aead_id)
+    return _hpke_suite(header.kem_id, header.kdf_id, header.aead_id)
+
+
+@lru_cache(maxsize=64)
+def _hpke_suite(kem_id: int, kdf_id: int, aead_id: int) -> hpke.Suite:
+    # Suites hold no state beyond their ids: one object per (KEM, KDF, AEAD) will do.
+    return hpke.Suite(kem_id, kdf_id, aead_id)
+
+
+@lru_cache(maxsize=32)
+def _public_key(kem_id: int, public_key: bytes) -> KEMPublicKey:
+    # A client sends every request to the same few configs: parse each key once (an
+    # X-Wing key takes as long to parse as a quarter of an encapsulation).
+    return hpke.get_kem(kem_id).public_from_bytes(public_key)
 
 
 def aead_sender(hpke_suite: hpke.Suite, key: bytes, nonce: bytes) -> hpke.SenderContext:
@@ -241,7 +259,7 @@ def request_sender(
         shared_secret, enc = kem_output
         context = hpke_suite._sender_from_secret(hpke.Mode.BASE, shared_secret, info)
     else:
-        public_key = hpke_suite.kem.public_from_bytes(config.public_key)
+        public_key = _public_key(config.kem_id, bytes(config.public_key))
         enc, context = hpke_suite.setup_base_s(public_key, info)
     return header, bytes(enc), context
 
@@ -445,6 +463,7 @@ def decapsulate_request(
 ) -> tuple[bytes, ServerContext]:
     """:meth:`ServerKey.decapsulate_request` across several live keys (key rotation)."""
     key, header, enc, ciphertext = split_request(enc_request, keys, max_size=max_size)
-    context = key.open_header(header, enc)
+    # split_request checked the header against the key: set up the context directly
+    context = hpke_suite_of(header).setup_base_r(enc, key.private_key, header.info())
     plaintext = context.open(ciphertext)
     return plaintext, ServerContext(key, header, enc, context)

@@ -1,4 +1,4 @@
-"""Symmetric building blocks over pyca/cryptography: HKDF-SHA-256, HMAC-SHA-256,
+"""Symmetric building blocks over pyca/cryptography: HKDF-SHA-256/384, HMAC-SHA-256,
 ChaCha20-Poly1305, AES-256-GCM, scrypt and Argon2id.
 
 Formats above this layer (age v1, the pqml/v1 header and stanzas) need exactly these, and
@@ -28,6 +28,12 @@ Buffer = bytes | bytearray | memoryview
 def hkdf_sha256(ikm: bytes, salt: bytes, info: bytes, length: int = 32) -> bytes:
     """RFC 5869 HKDF-Extract(salt, ikm) then HKDF-Expand(info, length) with SHA-256."""
     return HKDF(hashes.SHA256(), length, salt, info).derive(ikm)
+
+
+def hkdf_sha384(ikm: bytes, salt: bytes, info: bytes, length: int = 48) -> bytes:
+    """RFC 5869 HKDF-Extract(salt, ikm) then HKDF-Expand(info, length) with SHA-384 (the
+    CNSA 2.0 hash, paired with ML-KEM-1024 and AES-256)."""
+    return HKDF(hashes.SHA384(), length, salt, info).derive(ikm)
 
 
 def hmac_sha256(key: bytes, data: bytes) -> bytes:
