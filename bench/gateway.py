@@ -192,13 +192,15 @@ async def load(kind: str, port: int, workdir: Path, size: int, duration: float,
     body = os.urandom(size)
     latencies: list[float] = []
     errors = 0
+    completed = 0  # every answer, warm-up included: the client CPU below is over all of them
+    cpu_started = time.process_time()
     started = time.perf_counter()
     measure_from = started + warmup
     stop_at = measure_from + duration
     finished = [stop_at]
 
     async def worker() -> None:
-        nonlocal errors
+        nonlocal errors, completed
         while True:
             t0 = time.perf_counter()
             if t0 >= stop_at:
@@ -218,6 +220,7 @@ async def load(kind: str, port: int, workdir: Path, size: int, duration: float,
             except Exception:
                 ok = False
             t1 = time.perf_counter()
+            completed += 1
             if t0 >= measure_from:
                 if ok:
                     latencies.append(t1 - t0)
@@ -226,6 +229,7 @@ async def load(kind: str, port: int, workdir: Path, size: int, duration: float,
 
     try:
         await asyncio.gather(*(worker() for _ in range(concurrency)))
+        client_cpu = time.process_time() - cpu_started
     finally:
         await client.aclose()
     latencies.sort()
@@ -236,6 +240,9 @@ async def load(kind: str, port: int, workdir: Path, size: int, duration: float,
         "rps": n / elapsed,
         "p50_ms": statistics.median(latencies) * 1000 if n else float("nan"),
         "p99_ms": latencies[min(n - 1, int(n * 0.99))] * 1000 if n else float("nan"),
+        # the client process's own CPU per request (process_time: the servers' and other
+        # processes' load is not in it), what client-side encryption costs the 2 CPUs
+        "client_us": client_cpu / completed * 1e6 if completed else float("nan"),
     }
 
 
@@ -417,19 +424,22 @@ def report(results: list[dict[str, Any]], costs: list[dict[str, Any]],
           f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"cryptography {cryptography.__version__}")
     print(f"# command: python {' '.join(shlex.quote(a) for a in sys.argv)}")
+    print("# client us/req: CPU time of the client process per request (its encryption and "
+          "HTTP; the servers run in other processes)")
     print(f"# one uvicorn worker per server, client in one process, {args.duration:g} s per "
           f"cell after {args.warmup:g} s warm-up, median of {args.rounds} interleaved rounds; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at the end")
     by = {(r["phase"], r["kind"], r["size"]): r for r in results}
     sizes = sorted({r["size"] for r in results})
-    header = f"{'server':<10} {'body':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
+    header = (f"{'server':<10} {'body':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+              f"{'errors':>7} {'client us/req':>14}")
 
     def rows(phase: str) -> None:
         print(header)
         for r in results:
             if r["phase"] == phase:
                 print(f"{r['kind']:<10} {r['size']:>7} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} "
-                      f"{r['p99_ms']:>8.2f} {r['errors']:>7}")
+                      f"{r['p99_ms']:>8.2f} {r['errors']:>7} {r['client_us']:>14.0f}")
 
     if any(r["phase"] == "latency" for r in results):
         print("\n## latency, concurrency 1 (unloaded): what the gateway adds to one request")

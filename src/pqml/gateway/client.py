@@ -23,7 +23,9 @@ configuration is refetched once (``cache-control: no-cache``), then refused with
 refetches the configuration and sends the request once more; nothing else is ever
 retried here, since a gateway that opened a request may have acted on it. With
 ``chunked=True`` requests and answers use chunked OHTTP, and a streamed answer (generated
-tokens) is decrypted piece by piece.
+tokens) is decrypted piece by piece. Over its default network transport the async
+transport hands whole (non-chunked) requests to httpcore's pool directly (see
+:class:`_DirectPool`), skipping two httpx objects per request.
 
 This module imports httpx: import it only where a client is built.
 """
@@ -344,6 +346,83 @@ def _too_large(limit: int) -> OHTTPFormatError:
     return OHTTPFormatError(f"encapsulated response is over the {limit}-byte limit")
 
 
+def _raw_media_type(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The one ``content-type`` of raw response headers, as :func:`_media_type` reads it;
+    ``None`` when it is missing or repeated (then the httpx path judges the answer)."""
+    found: bytes | None = None
+    for name, value in headers:
+        if name.lower() == b"content-type":
+            if found is not None:
+                return None
+            found = value
+    if found is None:
+        return None
+    return found.decode("latin-1").split(";")[0].strip().lower()
+
+
+class _DirectPool:
+    """The connection pool under a default ``httpx.AsyncHTTPTransport``, used directly for
+    whole (non-chunked) encapsulated requests.
+
+    An encapsulated request is always the same POST to the same relay, so the httpx
+    Request/Response objects that transport would build around the pool (headers
+    normalised, streams wrapped, twice per request) are skipped: the request goes out with
+    header lists prepared once and the same headers, ``Host`` first and ``Content-Length``
+    last, that ``httpx.Request`` would give it. httpcore's exceptions are mapped to httpx's
+    exactly as the transport maps them. Built only when the private attributes it needs
+    exist (httpx 0.28/0.29); otherwise the transport is used as it is.
+    """
+
+    def __init__(self, pool: Any, map_errors: Any, relay: httpx.URL) -> None:
+        import httpcore
+
+        self._pool = pool
+        self._map_errors = map_errors
+        self._request = httpcore.Request
+        self._url = httpcore.URL(scheme=relay.raw_scheme, host=relay.raw_host,
+                                 port=relay.port, target=relay.raw_path)
+        self._headers = [(b"Host", relay.netloc), *_REQUEST_HEADERS]
+
+    @classmethod
+    def of(cls, transport: Any, relay: httpx.URL) -> _DirectPool | None:
+        if type(transport) is not httpx.AsyncHTTPTransport:
+            return None
+        try:
+            from httpx._transports.default import map_httpcore_exceptions
+        except ImportError:  # pragma: no cover - another httpx layout
+            return None
+        pool = getattr(transport, "_pool", None)
+        if pool is None or not hasattr(pool, "handle_async_request"):  # pragma: no cover
+            return None
+        return cls(pool, map_httpcore_exceptions, relay)
+
+    async def post(self, body: bytes, extensions: dict[str, Any], limit: int
+                   ) -> tuple[bool, int, list[tuple[bytes, bytes]], bytes]:
+        """POST ``body``; (ok, status, headers, body). A success (200 ``message/ohttp-res``)
+        over ``limit`` bytes raises; any other answer is read up to MAX_PROBLEM_BYTES, as
+        the httpx path reads it, for :meth:`_Settings.outcome` to judge."""
+        headers = [*self._headers, (b"Content-Length", b"%d" % len(body))]
+        request = self._request(b"POST", self._url, headers=headers, content=body,
+                                extensions=extensions)
+        with self._map_errors():
+            response = await self._pool.handle_async_request(request)
+            try:
+                status, headers = response.status, response.headers
+                ok = status == 200 and _raw_media_type(headers) == RESPONSE_MEDIA_TYPE
+                if not ok:
+                    limit = MAX_PROBLEM_BYTES
+                received = bytearray()
+                async for part in response.stream:
+                    received += part
+                    if len(received) > limit:
+                        if not ok:
+                            return ok, status, headers, bytes(received[:limit])
+                        raise _too_large(limit)
+                return ok, status, headers, bytes(received)
+            finally:
+                await response.aclose()
+
+
 # ---- sync transport ----------------------------------------------------------------------
 
 
@@ -510,6 +589,7 @@ class AsyncOHTTPTransport(httpx.AsyncBaseTransport):
                                    max_response)
         self._inner = transport if transport is not None else httpx.AsyncHTTPTransport()
         self._lock: asyncio.Lock | None = None
+        self._direct = None if chunked else _DirectPool.of(self._inner, self._settings._relay)
 
     async def key_configs(self, *, refresh: bool = False,
                           extensions: dict[str, Any] | None = None) -> list[KeyConfig]:
@@ -539,6 +619,8 @@ class AsyncOHTTPTransport(httpx.AsyncBaseTransport):
         settings = self._settings
         content = await request.aread()
         inner = binary_request(request, content, padding_block=settings.padding_block)
+        if self._direct is not None:
+            return await self._send_direct(self._direct, request, inner)
         for attempt in (0, 1):
             extensions = _outer_extensions(request.extensions)
             configs = await self.key_configs(refresh=attempt == 1, extensions=extensions)
@@ -560,6 +642,28 @@ class AsyncOHTTPTransport(httpx.AsyncBaseTransport):
             finally:
                 await outer.aclose()
             assert isinstance(context, ClientContext)
+            message = bhttp.decode_response(context.decapsulate_response(body))
+            return _httpx_response(message)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send_direct(self, direct: _DirectPool, request: httpx.Request,
+                           inner: bytes) -> httpx.Response:
+        """:meth:`handle_async_request` for a whole request over the pool itself: the same
+        checks and the same single resend after a 422 ``ohttp-key``."""
+        settings = self._settings
+        for attempt in (0, 1):
+            extensions = _outer_extensions(request.extensions)
+            configs = await self.key_configs(refresh=attempt == 1, extensions=extensions)
+            config = select_config(configs, allow_legacy=settings.allow_legacy)
+            sealed, context = encapsulate_request(config, inner,
+                                                  allow_legacy=settings.allow_legacy)
+            ok, status, headers, body = await direct.post(sealed, extensions,
+                                                          settings.max_response)
+            if not ok:
+                settings.outcome(httpx.Response(status, headers=headers), body)
+                if attempt == 0:
+                    continue  # the key rotated away: refetch the configs, resend once
+                raise _key_refused_twice(settings)
             message = bhttp.decode_response(context.decapsulate_response(body))
             return _httpx_response(message)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -33,6 +33,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
+
 from pqml.formats.ohttp import (
     HEADER_SIZE,
     RESPONSE_LABEL,
@@ -61,6 +64,8 @@ RESPONSE_KDFS: dict[int, Callable[[bytes, bytes, bytes, int], bytes]] = {
     HKDF_SHA256: hkdf_sha256,
     HKDF_SHA384: hkdf_sha384,
 }
+_RESPONSE_HASHES: dict[int, hashes.HashAlgorithm] = {
+    HKDF_SHA256: hashes.SHA256(), HKDF_SHA384: hashes.SHA384()}
 # What this build can run, in the order a client prefers them when a config offers several.
 SUPPORTED_AEADS = (AES_256_GCM, CHACHA20_POLY1305, AES_128_GCM)
 # Every DHKEM is quantum-vulnerable: usable only as an explicitly flagged legacy suite.
@@ -163,10 +168,16 @@ def response_context(
     """(aead_key, aead_nonce) from the exported secret, ``enc`` and the response nonce."""
     salt = bytes(enc) + bytes(response_nonce)
     aead = hpke_suite.aead
-    hkdf = RESPONSE_KDFS[hpke_suite.kdf.kdf_id]
-    # prk = Extract(salt, secret) is the same for both: HKDF(secret, salt, info) = Expand(prk)
-    key = hkdf(secret, salt, b"key", aead.nk)
-    nonce = hkdf(secret, salt, b"nonce", aead.nn)
+    kdf_id = hpke_suite.kdf.kdf_id
+    algorithm = _RESPONSE_HASHES.get(kdf_id)
+    if algorithm is None:  # a KDF lent through RESPONSE_KDFS only: HKDF twice
+        hkdf = RESPONSE_KDFS[kdf_id]
+        return hkdf(secret, salt, b"key", aead.nk), hkdf(secret, salt, b"nonce", aead.nn)
+    # RFC 5869: HKDF(secret, salt, info) = Expand(Extract(salt, secret), info), and both
+    # derivations share that prk: extract it once
+    prk = HKDF.extract(algorithm, salt, secret)
+    key = HKDFExpand(algorithm, aead.nk, b"key").derive(prk)
+    nonce = HKDFExpand(algorithm, aead.nn, b"nonce").derive(prk)
     return key, nonce
 
 

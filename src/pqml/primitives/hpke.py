@@ -38,6 +38,7 @@ from pqml.primitives.errors import (
 from pqml.primitives.kem import ecdh
 
 _VERSION = b"HPKE-v1"
+_CONTEXT_CACHE = 64  # (mode, psk_id, info) key-schedule contexts kept per suite
 
 
 class Mode(IntEnum):
@@ -45,6 +46,9 @@ class Mode(IntEnum):
     PSK = 0x01
     AUTH = 0x02
     AUTH_PSK = 0x03
+
+
+_MODES = frozenset(int(mode) for mode in Mode)
 
 
 class KEMId(IntEnum):
@@ -458,11 +462,16 @@ class Context:
 
     def __init__(self, suite: Suite, key: bytes, base_nonce: bytes, exporter_secret: bytes) -> None:
         self.suite = suite
-        self._aead = None if suite.aead.export_only else suite.aead.cipher(key)
+        aead = suite.aead
+        self._aead = None if aead.export_only else aead.cipher(key)
         self._key = key
         self._base_nonce = base_nonce
         self._exporter_secret = exporter_secret
         self._seq = 0
+        # fixed per context: worked out once, not per message
+        self._nn = aead.nn
+        self._nonce_base = int.from_bytes(base_nonce, "big")
+        self._seq_limit = (1 << (8 * aead.nn)) - 1
 
     @property
     def seq(self) -> int:
@@ -471,13 +480,12 @@ class Context:
     def _cipher(self) -> Any:
         if self._aead is None:
             raise HPKEError("this HPKE suite is Export-only: it cannot seal or open")
-        if self._seq >= (1 << (8 * self.suite.aead.nn)) - 1:
+        if self._seq >= self._seq_limit:
             raise MessageLimitReachedError("HPKE context sequence number exhausted")
         return self._aead
 
     def _nonce(self) -> bytes:
-        nn = self.suite.aead.nn
-        return _i2osp(self._seq ^ int.from_bytes(self._base_nonce, "big"), nn)
+        return (self._seq ^ self._nonce_base).to_bytes(self._nn, "big")
 
     def export(self, exporter_context: bytes, length: int) -> bytes:
         """Secret export (RFC 9180 §5.3): a secret bound to this context and the label."""
@@ -528,6 +536,7 @@ class Suite:
         self.kdf = get_kdf(kdf_id)
         self.aead = get_aead(aead_id)
         self.suite_id = b"HPKE" + _i2osp(kem_id, 2) + _i2osp(kdf_id, 2) + _i2osp(aead_id, 2)
+        self._contexts: dict[tuple[int, bytes, bytes], bytes] = {}
 
     @classmethod
     def for_algorithm(cls, algorithm: str, *ids: int, **named_ids: int) -> Suite:
@@ -544,6 +553,12 @@ class Suite:
     ) -> tuple[bytes, bytes, bytes]:
         """Return (key, base_nonce, exporter_secret) — RFC 9180 §5.1 or the one-stage form."""
         _verify_psk_inputs(mode, psk, psk_id)
+        return self._key_schedule(mode, shared_secret, info, psk, psk_id)
+
+    def _key_schedule(
+        self, mode: int, shared_secret: bytes, info: bytes, psk: bytes, psk_id: bytes
+    ) -> tuple[bytes, bytes, bytes]:
+        """:meth:`key_schedule` for inputs already through ``_verify_psk_inputs``."""
         kdf, sid, aead = self.kdf, self.suite_id, self.aead
         if kdf.one_stage:
             secrets = _u16(len(psk), "psk") + psk + _u16(len(shared_secret), "secret")
@@ -552,14 +567,28 @@ class Suite:
             context += _u16(len(info), "info") + info
             out = kdf.labeled_derive(sid, secrets, b"secret", context, aead.nk + aead.nn + kdf.nh)
             return out[: aead.nk], out[aead.nk : aead.nk + aead.nn], out[aead.nk + aead.nn :]
-        psk_id_hash = kdf.labeled_extract(sid, b"", b"psk_id_hash", psk_id)
-        info_hash = kdf.labeled_extract(sid, b"", b"info_hash", info)
-        context = bytes([mode]) + psk_id_hash + info_hash
+        context = self._schedule_context(mode, psk_id, info)
         secret = kdf.labeled_extract(sid, shared_secret, b"secret", psk)
         key = kdf.labeled_expand(sid, secret, b"key", context, aead.nk)
         base_nonce = kdf.labeled_expand(sid, secret, b"base_nonce", context, aead.nn)
         exporter_secret = kdf.labeled_expand(sid, secret, b"exp", context, kdf.nh)
         return key, base_nonce, exporter_secret
+
+    def _schedule_context(self, mode: int, psk_id: bytes, info: bytes) -> bytes:
+        """``mode ‖ psk_id_hash ‖ info_hash`` of the two-stage schedule. It depends on no
+        secret (public psk_id and info), and a client or gateway repeats the same few
+        (mode, psk_id, info) for every message, so the last ones are kept per suite."""
+        cache_key = (mode, psk_id, info)
+        context = self._contexts.get(cache_key)
+        if context is None:
+            kdf, sid = self.kdf, self.suite_id
+            psk_id_hash = kdf.labeled_extract(sid, b"", b"psk_id_hash", psk_id)
+            info_hash = kdf.labeled_extract(sid, b"", b"info_hash", info)
+            context = bytes([mode]) + psk_id_hash + info_hash
+            if len(self._contexts) >= _CONTEXT_CACHE:
+                self._contexts.clear()  # bounded: many distinct infos just stop hitting
+            self._contexts[cache_key] = context
+        return context
 
     def _sender_from_secret(
         self, mode: int, shared_secret: bytes, info: bytes, psk: bytes = b"", psk_id: bytes = b""
@@ -586,7 +615,8 @@ class Suite:
             shared_secret, enc = self.kem.auth_encap(pk, sks, ikm_e)
         else:
             shared_secret, enc = self.kem.encap(pk, ikm_e)
-        return enc, self._sender_from_secret(mode, shared_secret, info, psk, psk_id)
+        schedule = self._key_schedule(mode, shared_secret, info, psk, psk_id)  # inputs checked
+        return enc, SenderContext(self, *schedule)
 
     def _setup_r(
         self,
@@ -608,7 +638,8 @@ class Suite:
             shared_secret = self.kem.auth_decap(enc, sk, pks)
         else:
             shared_secret = self.kem.decap(enc, sk)
-        return RecipientContext(self, *self.key_schedule(mode, shared_secret, info, psk, psk_id))
+        schedule = self._key_schedule(mode, shared_secret, info, psk, psk_id)  # inputs checked
+        return RecipientContext(self, *schedule)
 
     # ---- RFC 9180 §5.1 setup functions ------------------------------------------------------
 
@@ -698,7 +729,7 @@ def _kem_id_of(algorithm: str) -> int:
 
 def _verify_psk_inputs(mode: int, psk: bytes, psk_id: bytes) -> None:
     """RFC 9180 §5.1 VerifyPSKInputs, plus §9.5's 32-byte minimum PSK length."""
-    if mode not in tuple(Mode):
+    if mode not in _MODES:
         raise HPKEError(f"unknown HPKE mode {mode}")
     got_psk, got_psk_id = bool(psk), bool(psk_id)
     if got_psk != got_psk_id:
