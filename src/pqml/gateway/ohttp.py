@@ -33,9 +33,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
-
 from pqml.formats.ohttp import (
     HEADER_SIZE,
     RESPONSE_LABEL,
@@ -49,7 +46,7 @@ from pqml.gateway.errors import KeyConfigMismatchError, OHTTPError, UnsupportedS
 from pqml.primitives import hpke
 from pqml.primitives.base import KEMPrivateKey, KEMPublicKey
 from pqml.primitives.errors import PolicyError
-from pqml.primitives.symmetric import hkdf_sha256, hkdf_sha384
+from pqml.primitives.symmetric import hkdf_outputs, hkdf_sha256, hkdf_sha384
 
 HKDF_SHA256 = int(hpke.KDFId.HKDF_SHA256)
 HKDF_SHA384 = int(hpke.KDFId.HKDF_SHA384)
@@ -64,8 +61,7 @@ RESPONSE_KDFS: dict[int, Callable[[bytes, bytes, bytes, int], bytes]] = {
     HKDF_SHA256: hkdf_sha256,
     HKDF_SHA384: hkdf_sha384,
 }
-_RESPONSE_HASHES: dict[int, hashes.HashAlgorithm] = {
-    HKDF_SHA256: hashes.SHA256(), HKDF_SHA384: hashes.SHA384()}
+_RESPONSE_HASHES = {HKDF_SHA256: "SHA-256", HKDF_SHA384: "SHA-384"}
 # What this build can run, in the order a client prefers them when a config offers several.
 SUPPORTED_AEADS = (AES_256_GCM, CHACHA20_POLY1305, AES_128_GCM)
 # Every DHKEM is quantum-vulnerable: usable only as an explicitly flagged legacy suite.
@@ -175,9 +171,7 @@ def response_context(
         return hkdf(secret, salt, b"key", aead.nk), hkdf(secret, salt, b"nonce", aead.nn)
     # RFC 5869: HKDF(secret, salt, info) = Expand(Extract(salt, secret), info), and both
     # derivations share that prk: extract it once
-    prk = HKDF.extract(algorithm, salt, secret)
-    key = HKDFExpand(algorithm, aead.nk, b"key").derive(prk)
-    nonce = HKDFExpand(algorithm, aead.nn, b"nonce").derive(prk)
+    key, nonce = hkdf_outputs(algorithm, secret, salt, [(b"key", aead.nk), (b"nonce", aead.nn)])
     return key, nonce
 
 

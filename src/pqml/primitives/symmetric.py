@@ -10,6 +10,7 @@ nothing here adds a construction of its own. The chunked payload AEAD lives in
 from __future__ import annotations
 
 import hmac as _hmac
+from collections.abc import Sequence
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -17,7 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.hmac import HMAC
 from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from pqml.primitives.errors import DecryptionError
@@ -34,6 +35,19 @@ def hkdf_sha384(ikm: bytes, salt: bytes, info: bytes, length: int = 48) -> bytes
     """RFC 5869 HKDF-Extract(salt, ikm) then HKDF-Expand(info, length) with SHA-384 (the
     CNSA 2.0 hash, paired with ML-KEM-1024 and AES-256)."""
     return HKDF(hashes.SHA384(), length, salt, info).derive(ikm)
+
+
+_HKDF_HASHES = {"SHA-256": hashes.SHA256, "SHA-384": hashes.SHA384}
+
+
+def hkdf_outputs(hash_name: str, ikm: bytes, salt: bytes,
+                 outputs: Sequence[tuple[bytes, int]]) -> list[bytes]:
+    """RFC 5869 HKDF of one ``ikm`` and ``salt`` for several ``(info, length)``: equal to
+    one full HKDF per output, with the Extract done once (a schedule deriving a key and a
+    nonce from the same secret pays for one HMAC fewer)."""
+    algorithm = _HKDF_HASHES[hash_name]()
+    prk = HKDF.extract(algorithm, salt, ikm)
+    return [HKDFExpand(algorithm, length, info).derive(prk) for info, length in outputs]
 
 
 def hmac_sha256(key: bytes, data: bytes) -> bytes:
