@@ -17,7 +17,8 @@ import pytest
 
 import pqml
 from pqml import storage
-from pqml.errors import IntegrityError, OutputExistsError, PqmlError, SignatureVerificationError
+from pqml.errors import OutputExistsError, PqmlError
+from storage import object_checks
 from storage.gcs_emulator import gcs, gcs_bucket, gcs_endpoint  # noqa: F401 - fixtures
 
 MiB = 1024 * 1024
@@ -130,50 +131,11 @@ def test_sigkill_mid_upload_leaves_no_object(gcs: Any, gcs_bucket: str) -> None:
 
 def test_one_tensor_reads_only_its_chunks(gcs: Any, gcs_bucket: str,
                                           keys: tuple[Any, Any]) -> None:
-    np = pytest.importorskip("numpy")
-    pst = pytest.importorskip("pqml.safetensors")
-    tensors = {f"layer{i}": np.random.default_rng(i).random((256, 256)).astype("float32")
-               for i in range(32)}  # 32 x 256 KiB = 8 MiB
-    url = f"gs://{gcs_bucket}/model.safetensors.pqml"
-    pst.save_file(tensors, url, [keys[1]])
-    size = gcs.info(f"{gcs_bucket}/model.safetensors.pqml")["size"]
-    with pst.safe_open(url, [keys[0]]) as f:
-        source = f._f.raw._f  # the object input under the decrypting reader
-        before_bytes, before_requests = source.bytes_read, source.requests
-        got = f.get_tensor("layer17")
-        read = source.bytes_read - before_bytes
-        requests = source.requests - before_requests
-    assert (got == tensors["layer17"]).all()
-    # 256 KiB of tensor = 16 chunks of 16 KiB (+ up to 2 partial): nothing else is fetched
-    assert 256 * 1024 <= read <= 18 * (16 * 1024 + 16)
-    assert requests <= 18
-    assert source.bytes_read < size / 10  # header + final chunk + one tensor
-
-
-def _model(gcs: Any, bucket: str, local: Path) -> None:
-    files = {"config.json": b'{"a": 1}', "weights/part-0.safetensors": os.urandom(300_000),
-             "weights/part-1.safetensors": os.urandom(70_000)}
-    for name, data in files.items():
-        gcs.pipe_file(f"{bucket}/model/{name}", data)
-        (local / name).parent.mkdir(parents=True, exist_ok=True)
-        (local / name).write_bytes(data)
+    object_checks.one_tensor_reads_only_its_chunks(gcs, "gs", gcs_bucket, keys)
 
 
 def test_sign_and_verify_a_model_in_a_bucket(tmp_path: Path, gcs: Any, gcs_bucket: str) -> None:
-    _model(gcs, gcs_bucket, tmp_path / "model")
-    key = pqml.generate_key("ml-dsa-65")
-    url = f"gs://{gcs_bucket}/model"
-    remote = pqml.sign_model(url, [key])
-    assert remote.root_digest == pqml.sign_model(tmp_path / "model", [key]).root_digest
-    assert remote.signature == f"{url}/model.sig" and gcs.exists(f"{gcs_bucket}/model/model.sig")
-    assert pqml.verify_model(url, [key.public_key()]).ok
-    (tmp_path / "model" / "model.sig").write_bytes(gcs.cat_file(f"{gcs_bucket}/model/model.sig"))
-    assert pqml.verify_model(tmp_path / "model", [key.public_key()]).ok  # same statement
-    with pytest.raises(SignatureVerificationError):
-        pqml.verify_model(url, [pqml.generate_key("ml-dsa-65").public_key()])
-    gcs.pipe_file(f"{gcs_bucket}/model/weights/part-1.safetensors", b"tampered")
-    with pytest.raises(IntegrityError, match=r"part-1\.safetensors"):
-        pqml.verify_model(url, [key.public_key()])
+    object_checks.sign_and_verify_a_model(gcs, "gs", gcs_bucket, tmp_path / "model")
 
 
 def test_missing_gcs_extra_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,6 +17,7 @@ import pytest
 import pqml
 from pqml import storage
 from pqml.errors import OutputExistsError, PqmlError
+from storage import object_checks
 from storage.moto_server import bucket, s3, s3_endpoint  # noqa: F401 - fixtures
 
 MiB = 1024 * 1024
@@ -146,24 +147,7 @@ def test_sigkill_mid_upload_leaves_no_object(s3: Any, bucket: str) -> None:
 
 def test_one_tensor_reads_only_its_chunks(s3: Any, bucket: str,
                                           keys: tuple[Path, Path]) -> None:
-    np = pytest.importorskip("numpy")
-    pst = pytest.importorskip("pqml.safetensors")
-    tensors = {f"layer{i}": np.random.default_rng(i).random((256, 256)).astype("float32")
-               for i in range(32)}  # 32 x 256 KiB = 8 MiB
-    url = f"s3://{bucket}/model.safetensors.pqml"
-    pst.save_file(tensors, url, [keys[1]])
-    size = s3.info(f"{bucket}/model.safetensors.pqml")["size"]
-    with pst.safe_open(url, [keys[0]]) as f:
-        source = f._f.raw._f  # the object input under the decrypting reader
-        before_bytes, before_requests = source.bytes_read, source.requests
-        got = f.get_tensor("layer17")
-        read = source.bytes_read - before_bytes
-        requests = source.requests - before_requests
-    assert (got == tensors["layer17"]).all()
-    # 256 KiB of tensor = 16 chunks of 16 KiB (+ up to 2 partial): nothing else is fetched
-    assert 256 * 1024 <= read <= 18 * (16 * 1024 + 16)
-    assert requests <= 18
-    assert source.bytes_read < size / 10  # header + final chunk + one tensor
+    object_checks.one_tensor_reads_only_its_chunks(s3, "s3", bucket, keys)
 
 
 def test_inspect_object(tmp_path: Path, bucket: str, keys: tuple[Path, Path]) -> None:
