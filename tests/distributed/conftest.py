@@ -71,12 +71,8 @@ def s3_endpoint() -> Iterator[str]:
     """A real moto_server, its endpoint in the environment before Ray starts (so Ray's
     workers, which inherit it, reach the same server)."""
     pytest.importorskip("s3fs")
-    with moto_server.running() as endpoint:
-        saved = moto_server.set_env(endpoint)
-        try:
-            yield endpoint
-        finally:
-            moto_server.restore_env(saved)
+    with moto_server.running() as endpoint, moto_server.env(endpoint):
+        yield endpoint
 
 
 @pytest.fixture

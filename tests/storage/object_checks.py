@@ -4,13 +4,88 @@ calls them with its own filesystem (``fs``), scheme and bucket, against its own 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import pqml
-from pqml.errors import IntegrityError, SignatureVerificationError
+from pqml.errors import IntegrityError, OutputExistsError, PqmlError, SignatureVerificationError
+
+MiB = 1024 * 1024
+
+
+def interrupted_upload_leaves_no_object(fs: Any, scheme: str, bucket: str, tmp: Path,
+                                        keys: Any, size: int, fail_after: int) -> None:
+    """Ctrl-C after ``fail_after`` bytes (enough for parts/chunks/blocks to be on the
+    server already) leaves no object."""
+    (tmp / "big.bin").write_bytes(os.urandom(size))
+    seen = 0
+
+    def fail_late(n: int) -> None:
+        nonlocal seen
+        seen += n
+        if seen > fail_after:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        pqml.encrypt_file(tmp / "big.bin", f"{scheme}://{bucket}/big.bin.pqml", [keys[1]],
+                          progress=fail_late)
+    assert not fs.exists(f"{bucket}/big.bin.pqml")
+
+
+def wrong_key_or_tampered_object_leaves_no_output(fs: Any, scheme: str, bucket: str,
+                                                  tmp: Path, keys: Any) -> None:
+    """A wrong identity (the error names the object) or a flipped byte: no output."""
+    (tmp / "p.bin").write_bytes(os.urandom(100_000))
+    url = f"{scheme}://{bucket}/p.bin.pqml"
+    pqml.encrypt_file(tmp / "p.bin", url, [keys[1]])
+    with pytest.raises(PqmlError, match=url):
+        pqml.decrypt_file(url, f"{scheme}://{bucket}/out.bin", [pqml.generate_key("x-wing")])
+    assert not fs.exists(f"{bucket}/out.bin")
+    blob = bytearray(fs.cat_file(f"{bucket}/p.bin.pqml"))
+    blob[-100] ^= 1
+    fs.pipe_file(f"{bucket}/bad.pqml", bytes(blob))
+    with pytest.raises(PqmlError):
+        pqml.decrypt_file(f"{scheme}://{bucket}/bad.pqml", f"{scheme}://{bucket}/bad.out",
+                          [keys[0]])
+    assert not fs.exists(f"{bucket}/bad.out")
+
+
+def existing_object_refused_unless_force(fs: Any, scheme: str, bucket: str, tmp: Path,
+                                         keys: Any) -> None:
+    (tmp / "p.bin").write_bytes(b"new contents")
+    url = f"{scheme}://{bucket}/p.bin.pqml"
+    fs.pipe_file(f"{bucket}/p.bin.pqml", b"old")
+    with pytest.raises(OutputExistsError, match="already exists"):
+        pqml.encrypt_file(tmp / "p.bin", url, [keys[1]])
+    assert fs.cat_file(f"{bucket}/p.bin.pqml") == b"old"
+    pqml.encrypt_file(tmp / "p.bin", url, [keys[1]], force=True)
+    with pqml.open(url, keys[0]) as f:
+        assert f.read() == b"new contents"
+
+
+def killed_writer_leaves_no_object(fs: Any, scheme: str, bucket: str, writer: str,
+                                   ready: Callable[[str], bool]) -> None:
+    """A writer process (``writer``: Python source taking the URL as argv[1]) SIGKILLed
+    once ``ready`` accepts the line it prints after uploading: no object appears."""
+    url = f"{scheme}://{bucket}/killed.bin"
+    proc = subprocess.Popen([sys.executable, "-c", writer, url], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        assert ready(line), line
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not fs.exists(f"{bucket}/killed.bin")
 
 
 def one_tensor_reads_only_its_chunks(fs: Any, scheme: str, bucket: str, keys: Any) -> None:

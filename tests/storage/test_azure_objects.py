@@ -6,8 +6,6 @@ success), random access reads only its chunks, model signatures over objects ver
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -17,7 +15,7 @@ import pytest
 
 import pqml
 from pqml import storage
-from pqml.errors import OutputExistsError, PqmlError
+from pqml.errors import OutputExistsError
 from storage import object_checks
 from storage.azurite import azure, azure_endpoint, connection_string, container  # noqa: F401
 
@@ -82,48 +80,20 @@ def test_conditional_commit_keeps_an_object_that_appeared(azure: Any, container:
 
 def test_failure_mid_upload_leaves_no_object(tmp_path: Path, azure: Any, container: str,
                                              keys: tuple[Any, Any]) -> None:
-    (tmp_path / "big.bin").write_bytes(os.urandom(BLOCK + 4 * MiB))
-    seen = 0
-
-    def fail_late(n: int) -> None:
-        nonlocal seen
-        seen += n
-        if seen > BLOCK + MiB:  # one block is staged on the server
-            raise KeyboardInterrupt
-
-    url = f"az://{container}/big.bin.pqml"
-    with pytest.raises(KeyboardInterrupt):
-        pqml.encrypt_file(tmp_path / "big.bin", url, [keys[1]], progress=fail_late)
-    assert not azure.exists(f"{container}/big.bin.pqml")
+    object_checks.interrupted_upload_leaves_no_object(  # one block is staged by then
+        azure, "az", container, tmp_path, keys, BLOCK + 4 * MiB, BLOCK + MiB)
 
 
 def test_wrong_key_or_tampered_object_leaves_no_output(
         tmp_path: Path, azure: Any, container: str, keys: tuple[Any, Any]) -> None:
-    (tmp_path / "p.bin").write_bytes(os.urandom(100_000))
-    url = f"az://{container}/p.bin.pqml"
-    pqml.encrypt_file(tmp_path / "p.bin", url, [keys[1]])
-    with pytest.raises(PqmlError, match=url):
-        pqml.decrypt_file(url, f"az://{container}/out.bin", [pqml.generate_key("x-wing")])
-    assert not azure.exists(f"{container}/out.bin")
-    blob = bytearray(azure.cat_file(f"{container}/p.bin.pqml"))
-    blob[-100] ^= 1
-    azure.pipe_file(f"{container}/bad.pqml", bytes(blob))
-    with pytest.raises(PqmlError):
-        pqml.decrypt_file(f"az://{container}/bad.pqml", f"az://{container}/bad.out",
-                          [keys[0]])
-    assert not azure.exists(f"{container}/bad.out")
+    object_checks.wrong_key_or_tampered_object_leaves_no_output(azure, "az", container,
+                                                                tmp_path, keys)
 
 
 def test_existing_object_refused_unless_force(tmp_path: Path, azure: Any, container: str,
                                               keys: tuple[Any, Any]) -> None:
-    (tmp_path / "p.bin").write_bytes(b"new contents")
-    azure.pipe_file(f"{container}/p.pqml", b"old")
-    with pytest.raises(OutputExistsError, match="already exists"):
-        pqml.encrypt_file(tmp_path / "p.bin", f"az://{container}/p.pqml", [keys[1]])
-    assert azure.cat_file(f"{container}/p.pqml") == b"old"
-    pqml.encrypt_file(tmp_path / "p.bin", f"az://{container}/p.pqml", [keys[1]], force=True)
-    with pqml.open(f"az://{container}/p.pqml", keys[0]) as f:
-        assert f.read() == b"new contents"
+    object_checks.existing_object_refused_unless_force(azure, "az", container, tmp_path,
+                                                       keys)
 
 
 KILLED_WRITER = textwrap.dedent("""
@@ -140,18 +110,8 @@ KILLED_WRITER = textwrap.dedent("""
 
 def test_sigkill_mid_upload_leaves_no_object(azure: Any, azure_endpoint: str,
                                              container: str) -> None:
-    url = f"az://{container}/killed.bin"
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, url], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "uploaded"
-        os.kill(proc.pid, signal.SIGKILL)
-        assert proc.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert not azure.exists(f"{container}/killed.bin")
+    object_checks.killed_writer_leaves_no_object(azure, "az", container, KILLED_WRITER,
+                                                 lambda line: line == "uploaded")
     # invisible leftovers, which Azure drops after a week
     assert _blocks(azure_endpoint, container, "killed.bin") == (0, 1)
 

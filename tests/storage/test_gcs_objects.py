@@ -6,8 +6,6 @@ chunks, model signatures over objects verify."""
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -17,7 +15,6 @@ import pytest
 
 import pqml
 from pqml import storage
-from pqml.errors import OutputExistsError, PqmlError
 from storage import object_checks
 from storage.gcs_emulator import gcs, gcs_bucket, gcs_endpoint  # noqa: F401 - fixtures
 
@@ -59,48 +56,19 @@ def test_chunks_uploaded_before_commit_stay_invisible(gcs: Any, gcs_bucket: str)
 
 def test_failure_mid_upload_leaves_no_object(tmp_path: Path, gcs: Any, gcs_bucket: str,
                                              keys: tuple[Any, Any]) -> None:
-    (tmp_path / "big.bin").write_bytes(os.urandom(16 * MiB))
-    seen = 0
-
-    def fail_late(n: int) -> None:
-        nonlocal seen
-        seen += n
-        if seen > 12 * MiB:  # two chunks are on the server
-            raise KeyboardInterrupt
-
-    url = f"gs://{gcs_bucket}/big.bin.pqml"
-    with pytest.raises(KeyboardInterrupt):
-        pqml.encrypt_file(tmp_path / "big.bin", url, [keys[1]], progress=fail_late)
-    assert not gcs.exists(f"{gcs_bucket}/big.bin.pqml")
+    object_checks.interrupted_upload_leaves_no_object(  # two 5 MiB chunks are up by then
+        gcs, "gs", gcs_bucket, tmp_path, keys, 16 * MiB, 12 * MiB)
 
 
 def test_wrong_key_or_tampered_object_leaves_no_output(
         tmp_path: Path, gcs: Any, gcs_bucket: str, keys: tuple[Any, Any]) -> None:
-    (tmp_path / "p.bin").write_bytes(os.urandom(100_000))
-    url = f"gs://{gcs_bucket}/p.bin.pqml"
-    pqml.encrypt_file(tmp_path / "p.bin", url, [keys[1]])
-    with pytest.raises(PqmlError, match=url):
-        pqml.decrypt_file(url, f"gs://{gcs_bucket}/out.bin", [pqml.generate_key("x-wing")])
-    assert not gcs.exists(f"{gcs_bucket}/out.bin")
-    blob = bytearray(gcs.cat_file(f"{gcs_bucket}/p.bin.pqml"))
-    blob[-100] ^= 1
-    gcs.pipe_file(f"{gcs_bucket}/bad.pqml", bytes(blob))
-    with pytest.raises(PqmlError):
-        pqml.decrypt_file(f"gs://{gcs_bucket}/bad.pqml", f"gs://{gcs_bucket}/bad.out",
-                          [keys[0]])
-    assert not gcs.exists(f"{gcs_bucket}/bad.out")
+    object_checks.wrong_key_or_tampered_object_leaves_no_output(gcs, "gs", gcs_bucket,
+                                                                tmp_path, keys)
 
 
 def test_existing_object_refused_unless_force(tmp_path: Path, gcs: Any, gcs_bucket: str,
                                               keys: tuple[Any, Any]) -> None:
-    (tmp_path / "p.bin").write_bytes(b"new contents")
-    gcs.pipe_file(f"{gcs_bucket}/p.pqml", b"old")
-    with pytest.raises(OutputExistsError, match="already exists"):
-        pqml.encrypt_file(tmp_path / "p.bin", f"gs://{gcs_bucket}/p.pqml", [keys[1]])
-    assert gcs.cat_file(f"{gcs_bucket}/p.pqml") == b"old"
-    pqml.encrypt_file(tmp_path / "p.bin", f"gs://{gcs_bucket}/p.pqml", [keys[1]], force=True)
-    with pqml.open(f"gs://{gcs_bucket}/p.pqml", keys[0]) as f:
-        assert f.read() == b"new contents"
+    object_checks.existing_object_refused_unless_force(gcs, "gs", gcs_bucket, tmp_path, keys)
 
 
 KILLED_WRITER = textwrap.dedent("""
@@ -115,18 +83,8 @@ KILLED_WRITER = textwrap.dedent("""
 
 
 def test_sigkill_mid_upload_leaves_no_object(gcs: Any, gcs_bucket: str) -> None:
-    url = f"gs://{gcs_bucket}/killed.bin"
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, url], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "uploaded True"
-        os.kill(proc.pid, signal.SIGKILL)
-        assert proc.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert not gcs.exists(f"{gcs_bucket}/killed.bin")
+    object_checks.killed_writer_leaves_no_object(gcs, "gs", gcs_bucket, KILLED_WRITER,
+                                                 lambda line: line == "uploaded True")
 
 
 def test_one_tensor_reads_only_its_chunks(gcs: Any, gcs_bucket: str,

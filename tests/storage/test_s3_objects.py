@@ -5,9 +5,6 @@ byte for byte, outputs never appear half-written, random access reads only its c
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -16,7 +13,7 @@ import pytest
 
 import pqml
 from pqml import storage
-from pqml.errors import OutputExistsError, PqmlError
+from pqml.errors import OutputExistsError
 from storage import object_checks
 from storage.moto_server import bucket, s3, s3_endpoint  # noqa: F401 - fixtures
 
@@ -59,53 +56,21 @@ def test_encrypt_to_object_decrypts_locally_byte_for_byte(tmp_path: Path, s3: An
 
 def test_failure_mid_upload_leaves_no_object(tmp_path: Path, s3: Any, bucket: str,
                                              keys: tuple[Path, Path]) -> None:
-    plain = tmp_path / "big.bin"
-    plain.write_bytes(os.urandom(20 * MiB))
-    seen = 0
-
-    def fail_late(n: int) -> None:
-        nonlocal seen
-        seen += n
-        if seen > 17 * MiB:  # two 8 MiB parts are already up
-            raise KeyboardInterrupt
-
-    url = f"s3://{bucket}/big.bin.pqml"
-    with pytest.raises(KeyboardInterrupt):
-        pqml.encrypt_file(plain, url, [keys[1]], progress=fail_late)
-    assert not s3.exists(f"{bucket}/big.bin.pqml")
+    object_checks.interrupted_upload_leaves_no_object(  # two 8 MiB parts are up by then
+        s3, "s3", bucket, tmp_path, keys, 20 * MiB, 17 * MiB)
     assert _pending_uploads(s3, bucket) == []  # aborted, not left behind
 
 
 def test_wrong_key_or_tampered_object_leaves_no_output(tmp_path: Path, s3: Any, bucket: str,
                                                         keys: tuple[Path, Path]) -> None:
-    plain = tmp_path / "p.bin"
-    plain.write_bytes(os.urandom(100_000))
-    url = f"s3://{bucket}/p.bin.pqml"
-    pqml.encrypt_file(plain, url, [keys[1]])
-    other = pqml.generate_key("x-wing")
-    with pytest.raises(PqmlError, match=f"s3://{bucket}/p.bin.pqml"):
-        pqml.decrypt_file(url, f"s3://{bucket}/out.bin", [other])
-    assert not s3.exists(f"{bucket}/out.bin")
-    blob = bytearray(s3.cat_file(f"{bucket}/p.bin.pqml"))
-    blob[-100] ^= 1
-    s3.pipe_file(f"{bucket}/bad.pqml", bytes(blob))
-    with pytest.raises(PqmlError):
-        pqml.decrypt_file(f"s3://{bucket}/bad.pqml", f"s3://{bucket}/bad.out", [keys[0]])
-    assert not s3.exists(f"{bucket}/bad.out")
+    object_checks.wrong_key_or_tampered_object_leaves_no_output(s3, "s3", bucket, tmp_path,
+                                                                keys)
     assert _pending_uploads(s3, bucket) == []
 
 
 def test_existing_object_refused_unless_force(tmp_path: Path, s3: Any, bucket: str,
                                               keys: tuple[Path, Path]) -> None:
-    plain = tmp_path / "p.bin"
-    plain.write_bytes(b"new contents")
-    s3.pipe_file(f"{bucket}/p.bin.pqml", b"old")
-    with pytest.raises(OutputExistsError, match="already exists"):
-        pqml.encrypt_file(plain, f"s3://{bucket}/p.bin.pqml", [keys[1]])
-    assert s3.cat_file(f"{bucket}/p.bin.pqml") == b"old"
-    pqml.encrypt_file(plain, f"s3://{bucket}/p.bin.pqml", [keys[1]], force=True)
-    with pqml.open(f"s3://{bucket}/p.bin.pqml", keys[0]) as f:
-        assert f.read() == b"new contents"
+    object_checks.existing_object_refused_unless_force(s3, "s3", bucket, tmp_path, keys)
 
 
 def test_conditional_completion_refuses_an_object_that_appeared(s3: Any, bucket: str) -> None:
@@ -130,18 +95,8 @@ KILLED_WRITER = textwrap.dedent("""
 
 
 def test_sigkill_mid_upload_leaves_no_object(s3: Any, bucket: str) -> None:
-    url = f"s3://{bucket}/killed.bin"
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, url], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "parts 2"
-        os.kill(proc.pid, signal.SIGKILL)
-        assert proc.wait(timeout=30) == -signal.SIGKILL
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert not s3.exists(f"{bucket}/killed.bin")
+    object_checks.killed_writer_leaves_no_object(s3, "s3", bucket, KILLED_WRITER,
+                                                 lambda line: line == "parts 2")
     assert len(_pending_uploads(s3, bucket)) == 1  # invisible; a lifecycle rule reclaims it
 
 
