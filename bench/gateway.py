@@ -11,7 +11,7 @@
   clock starts (each distinct, so none is a replay) and not decrypting the answers: the
   gateway's own cost, without the client's share of the 2 CPUs.
 
-Each server is one uvicorn worker in its own process. Two phases per server and body size,
+Each server is one uvicorn worker in its own process. Phases per server and body size,
 each ``--duration`` seconds after a warm-up, interleaved over ``--rounds`` rounds:
 
 - *latency* (concurrency 1, the machine otherwise idle): p50/p99 as the client sees them,
@@ -19,22 +19,34 @@ each ``--duration`` seconds after a warm-up, interleaved over ``--rounds`` round
   request, which is what "p99 overhead" means;
 - *throughput* (``--concurrency`` requests in flight): requests/s, with p50/p99 too, but
   at saturation those latencies are mostly queueing (each is about concurrency / req/s),
-  so their difference measures lost throughput again, not per-request overhead.
+  so their difference measures lost throughput again, not per-request overhead;
+- *wrk* (if ``wrk`` is installed: ``apt install wrk``): the servers' own capacity, loaded
+  by a compiled generator (``bench/gateway_wrk.lua``, one thread) at concurrency 1 and
+  ``--concurrency``. The plain app gets one 1 KiB body over and over; the gateway gets
+  distinct requests sealed in advance, each sent once (replay protection stays on: a
+  request sent twice would be refused and counted as an error). The Python client costs
+  ~1 ms of CPU per request, far more than either server, so the phases above measure the
+  client as much as the servers; this one measures the servers. ``--app-work-us`` makes the
+  app spend that much CPU per request (a stand-in for a model's forward pass), to show
+  where the gateway's fixed cost per request stops mattering.
 
 The client shares the machine's CPUs with the server, so its own encryption work lowers
 the measured throughput of pqml and hpke-http (``pqml-raw`` shows the gateway without it).
 Bounded: every run ends by its clock.
 
     python bench/gateway.py [--duration 3] [--rounds 3] [--concurrency 8] [--sizes 1024,65536]
+        [--phases latency,throughput,wrk] [--app-work-us 0,1000]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import shlex
+import shutil
 import socket
 import statistics
 import subprocess
@@ -54,14 +66,20 @@ SERVED = {"plain": "plain", "pqml": "pqml", "hpke-http": "hpke-http", "pqml-raw"
 # ---- servers ---------------------------------------------------------------------------------
 
 
-def echo_app() -> Any:
+def echo_app(work_us: int = 0) -> Any:
+    """The app behind every server: echoes the body, after ``work_us`` of CPU if asked."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.routing import Route
 
     async def echo(request: Request) -> Response:
-        return Response(await request.body(), media_type="application/octet-stream")
+        body = await request.body()
+        if work_us:
+            until = time.thread_time() + work_us / 1e6
+            while time.thread_time() < until:
+                pass
+        return Response(body, media_type="application/octet-stream")
 
     return Starlette(routes=[Route("/echo", echo, methods=["POST"])])
 
@@ -79,10 +97,10 @@ def hpke_material(workdir: Path) -> tuple[bytes, bytes, bytes, bytes, bytes]:
     return raw[:32], raw[32:64], b"bench-key", raw[64:96], b"bench-psk"
 
 
-def serve(kind: str, port: int, workdir: Path) -> None:
+def serve(kind: str, port: int, workdir: Path, work_us: int = 0) -> None:
     import uvicorn
 
-    app = echo_app()
+    app = echo_app(work_us)
     if kind == "pqml":
         from pqml.gateway.key_configs import GatewayKeys
         from pqml.gateway.middleware import OHTTPMiddleware
@@ -246,6 +264,60 @@ async def load(kind: str, port: int, workdir: Path, size: int, duration: float,
     }
 
 
+# ---- the servers' capacity, loaded by wrk --------------------------------------------------------
+
+WRK_SCRIPT = Path(__file__).with_name("gateway_wrk.lua")
+
+
+def run_wrk(port: int, path: str, records: list[bytes], media: str, duration: float,
+            concurrency: int, workdir: Path) -> dict[str, Any]:
+    """One wrk run POSTing ``records`` in turn; its JSON result line (see the Lua script).
+    wrk takes whole seconds."""
+    assert len({len(r) for r in records}) == 1, "wrk's script needs records of one size"
+    data = workdir / "wrk-records"
+    data.write_bytes(b"".join(records))
+    done = subprocess.run(
+        ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(duration))}s", "--timeout", "10s",
+         "-s", str(WRK_SCRIPT), f"http://127.0.0.1:{port}{path}", "--", str(data),
+         str(len(records[0])), media],
+        capture_output=True, text=True, timeout=duration + 60, check=True)
+    line = next(x for x in done.stdout.splitlines() if x.startswith("WRK-RESULT "))
+    return dict(json.loads(line.removeprefix("WRK-RESULT ")))
+
+
+def wrk_cell(kind: str, port: int, size: int, duration: float, concurrency: int,
+             workdir: Path) -> dict[str, Any]:
+    """The server's requests/s and latency under wrk, after a 1 s warm-up. The gateway's
+    requests are sealed here, before the clock, each distinct, more than wrk sends in
+    ``duration`` (a run that sent more is run again with more; a shortfall left would come
+    back as refused replays, counted as errors and flagged)."""
+    if kind == "plain":
+        path, media = "/echo", "application/octet-stream"
+
+        def records(_: int) -> list[bytes]:
+            return [os.urandom(size)]
+    else:
+        path, media = PATH, "message/ohttp-req"
+
+        def records(count: int) -> list[bytes]:
+            return pre_encapsulated(port, size, count)
+    warm = run_wrk(port, path, records(2000), media, 1, concurrency, workdir)
+    pool = max(2000, int(warm["requests"] / (warm["duration_us"] / 1e6) * duration * 1.5))
+    for _ in range(3):  # a warm-up slower than the run leaves too few: seal more, run again
+        sent = records(pool)
+        result = run_wrk(port, path, sent, media, duration, concurrency, workdir)
+        if kind == "plain" or result["requests"] <= len(sent):
+            break
+        pool = result["requests"] * 2
+    n = result["requests"]
+    return {"kind": kind, "size": size, "requests": n,
+            "errors": result["non_2xx"] + result["socket_errors"],
+            "rps": n / (result["duration_us"] / 1e6),
+            "p50_ms": result["p50_us"] / 1000, "p99_ms": result["p99_us"] / 1000,
+            "client_us": float("nan"),
+            "pool_short": kind != "plain" and n > len(sent)}
+
+
 # ---- CPU cost per request, in process ------------------------------------------------------------
 
 
@@ -350,8 +422,12 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--concurrency", type=int, default=8,
                         help="requests in flight in the throughput phase")
-    parser.add_argument("--phases", default="latency,throughput",
-                        help="latency (concurrency 1), throughput (--concurrency), or both")
+    parser.add_argument("--phases", default="latency,throughput,wrk",
+                        help="latency (concurrency 1), throughput (--concurrency), wrk (the "
+                        "servers alone, under wrk at both concurrencies)")
+    parser.add_argument("--app-work-us", default="0",
+                        help="CPU microseconds the app spends per request, a list: the wrk "
+                        "phase runs once per value (the Python-client phases use the first)")
     parser.add_argument("--sizes", default="1024,65536")
     parser.add_argument("--cpu-count", type=int, default=400,
                         help="requests per cell of the in-process CPU-cost measurement")
@@ -361,9 +437,10 @@ def main() -> int:
     parser.add_argument("--serve", choices=sorted(set(SERVED.values())), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve, args.port, Path(args.workdir))
+        serve(args.serve, args.port, Path(args.workdir), args.work)
         return 0
 
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -372,6 +449,15 @@ def main() -> int:
         print("hpke-http is not installed (pip install hpke-http): skipping that peer",
               file=sys.stderr)
         kinds.remove("hpke-http")
+    works = [int(w) for w in args.app_work_us.split(",")]
+    wanted = [p for p in args.phases.split(",") if p]
+    if "wrk" in wanted and not shutil.which("wrk"):
+        print("wrk is not installed (apt install wrk): skipping the wrk phase", file=sys.stderr)
+        wanted.remove("wrk")
+    # the Python client's phases run against the first app work only; wrk against each
+    needed = {(SERVED[k], works[0]) for k in kinds if wanted != ["wrk"]}
+    if "wrk" in wanted:
+        needed |= {(served, w) for served in ("plain", "pqml") for w in works}
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="pqml-bench-gw-") as tmp:
         workdir = Path(tmp)
@@ -381,31 +467,45 @@ def main() -> int:
         if "hpke-http" in kinds:
             hpke_material(workdir)
         costs = cpu_costs(sizes, args.cpu_count, workdir)
-        servers: dict[str, tuple[int, subprocess.Popen[bytes]]] = {}
+        servers: dict[tuple[str, int], tuple[int, subprocess.Popen[bytes]]] = {}
         try:
-            for served in sorted({SERVED[k] for k in kinds}):
+            for served, work in sorted(needed):
                 port = free_port()
-                servers[served] = (port, subprocess.Popen(
+                servers[served, work] = (port, subprocess.Popen(
                     [sys.executable, __file__, "--serve", served, "--port", str(port),
-                     "--workdir", str(workdir)]))
-                wait_ready(port, servers[served][1])
+                     "--workdir", str(workdir), "--work", str(work)]))
+                wait_ready(port, servers[served, work][1])
             # rounds interleave the servers, so a burst of load from elsewhere on the
             # machine hits them alike; each cell reports its median round
             phases = {"latency": 1, "throughput": args.concurrency}
-            wanted = [p for p in args.phases.split(",") if p]
-            rounds: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
+            rounds: dict[tuple[str, str, int, int], list[dict[str, Any]]] = {}
+
+            def keep(cell: dict[str, Any], phase: str, work: int) -> None:
+                cell["phase"], cell["work"] = phase, work
+                rounds.setdefault((phase, cell["kind"], cell["size"], work), []).append(cell)
+
             for _ in range(args.rounds):
                 for phase in wanted:
+                    if phase == "wrk":
+                        for work in works:
+                            for concurrency, name in ((1, "wrk-latency"),
+                                                      (args.concurrency, "wrk-throughput")):
+                                for kind in ("plain", "pqml-raw"):
+                                    for size in sizes:
+                                        port = servers[SERVED[kind], work][0]
+                                        keep(wrk_cell(kind, port, size, args.duration,
+                                                      concurrency, workdir),
+                                             name, work)
+                        continue
                     for kind in kinds:
                         for size in sizes:
-                            port = servers[SERVED[kind]][0]
-                            cell = asyncio.run(load(kind, port, workdir, size, args.duration,
-                                                    phases[phase], args.warmup, args.pregen))
-                            cell["phase"] = phase
-                            rounds.setdefault((phase, kind, size), []).append(cell)
-            for (phase, _, _), cells in rounds.items():
+                            port = servers[SERVED[kind], works[0]][0]
+                            keep(asyncio.run(load(kind, port, workdir, size, args.duration,
+                                                  phases[phase], args.warmup, args.pregen)),
+                                 phase, works[0])
+            for (phase, _, _, _), cells in rounds.items():
                 # the median round: by req/s for throughput, by p99 for latency
-                cells.sort(key=lambda r: r["rps"] if phase == "throughput" else r["p99_ms"])
+                cells.sort(key=lambda r: r["p99_ms"] if phase.endswith("latency") else r["rps"])
                 results.append(cells[len(cells) // 2])
         finally:
             for _, process in servers.values():
@@ -429,17 +529,20 @@ def report(results: list[dict[str, Any]], costs: list[dict[str, Any]],
     print(f"# one uvicorn worker per server, client in one process, {args.duration:g} s per "
           f"cell after {args.warmup:g} s warm-up, median of {args.rounds} interleaved rounds; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs at the end")
-    by = {(r["phase"], r["kind"], r["size"]): r for r in results}
+    first_work = int(args.app_work_us.split(",")[0])
+    by = {(r["phase"], r["kind"], r["size"]): r for r in results if r["work"] == first_work}
     sizes = sorted({r["size"] for r in results})
     header = (f"{'server':<10} {'body':>7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
               f"{'errors':>7} {'client us/req':>14}")
 
-    def rows(phase: str) -> None:
+    def rows(phase: str, work: int = first_work) -> None:
         print(header)
         for r in results:
-            if r["phase"] == phase:
+            if r["phase"] == phase and r["work"] == work:
                 print(f"{r['kind']:<10} {r['size']:>7} {r['rps']:>9.0f} {r['p50_ms']:>8.2f} "
-                      f"{r['p99_ms']:>8.2f} {r['errors']:>7} {r['client_us']:>14.0f}")
+                      f"{r['p99_ms']:>8.2f} {r['errors']:>7} {r['client_us']:>14.0f}"
+                      + ("  (too few sealed requests: replays refused)"
+                         if r.get("pool_short") else ""))
 
     if any(r["phase"] == "latency" for r in results):
         print("\n## latency, concurrency 1 (unloaded): what the gateway adds to one request")
@@ -469,6 +572,23 @@ def report(results: list[dict[str, Any]], costs: list[dict[str, Any]],
                       f"{raw['rps'] / plain['rps']:.0%}")
             if peer and ours:
                 print(f"# {size} B: pqml/hpke-http throughput {ours['rps'] / peer['rps']:.0%}")
+    for work in sorted({r["work"] for r in results if r["phase"].startswith("wrk")}):
+        at = {(r["phase"], r["kind"], r["size"]): r for r in results if r["work"] == work}
+        print(f"\n## wrk: the servers alone (app CPU per request: {work} us), concurrency 1 "
+              f"and {args.concurrency}; the gateway's requests sealed in advance, each distinct")
+        for phase in ("wrk-latency", "wrk-throughput"):
+            rows(phase, work)
+        for size in sizes:
+            plain1, ours1, plain, ours = (at.get((phase, kind, size)) for phase in (
+                "wrk-latency", "wrk-throughput") for kind in ("plain", "pqml-raw"))
+            if plain1 and ours1:
+                print(f"# {size} B, app {work} us: gateway minus plain at concurrency 1: p50 "
+                      f"{ours1['p50_ms'] - plain1['p50_ms']:+.2f} ms, p99 "
+                      f"{ours1['p99_ms'] - plain1['p99_ms']:+.2f} ms")
+            if plain and ours:
+                print(f"# {size} B, app {work} us: gateway/plain throughput "
+                      f"{ours['rps'] / plain['rps']:.0%} ({1e6 / plain['rps']:.0f} -> "
+                      f"{1e6 / ours['rps']:.0f} us of the server per request)")
     print("\n# server CPU time per request, in process (no network; immune to other load):")
     cpu = {(c["kind"], c["size"]): c["cpu_us"] for c in costs}
     for size in sorted({c["size"] for c in costs}):
