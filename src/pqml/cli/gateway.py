@@ -94,6 +94,9 @@ def _check_redis(url: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
               help="Port to listen on.")
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Worker processes sharing the port (decryption is CPU-bound: about one "
+                   "per core). Above 1 needs --redis, so that all refuse a replay.")
 @click.option("--redis", "redis_url", metavar="URL",
               help="Shared replay cache for several replicas (redis://host:port/db). "
                    "Default: in this process.")
@@ -117,7 +120,7 @@ def _check_redis(url: str) -> None:
                                                       "ever logged).")
 @click.pass_context
 def gateway(ctx: click.Context, upstream: str | None, keys_dir: str | None, host: str,
-            port: int, redis_url: str | None, signing_key: str | None,
+            port: int, workers: int, redis_url: str | None, signing_key: str | None,
             signing_passphrase_file: str | None, window: str, no_date_required: bool,
             config_max_age: str, max_request: int, log_level: str) -> None:
     """Serve an HTTP API behind Oblivious HTTP with post-quantum HPKE.
@@ -141,6 +144,9 @@ def gateway(ctx: click.Context, upstream: str | None, keys_dir: str | None, host
     if upstream is None or keys_dir is None:
         raise click.UsageError("give --upstream URL and --keys DIR (or a subcommand: "
                                "keygen, rotate, prune, list)")
+    if workers > 1 and redis_url is None:
+        raise click.UsageError("--workers above 1 needs --redis URL: each worker's own "
+                               "replay cache would accept a request another one served")
     import logging
 
     from pqml.gateway.app import create_gateway, serve
@@ -166,8 +172,12 @@ def gateway(ctx: click.Context, upstream: str | None, keys_dir: str | None, host
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--upstream") from None
     click.echo(f"pqml gateway: serving http://{host}:{port}/.well-known/ohttp-gateway "
-               f"-> {upstream}", err=True)
-    serve(app, host=host, port=port, log_level="warning" if log_level != "debug" else "debug")
+               f"-> {upstream}" + (f" with {workers} workers" if workers > 1 else ""),
+               err=True)
+    status = serve(app, host=host, port=port, workers=workers,
+                   log_level="warning" if log_level != "debug" else "debug")
+    if status:
+        sys.exit(status)
 
 
 def _entry_facts(entry: Any, now: float) -> dict[str, Any]:

@@ -153,10 +153,23 @@ def create_gateway(upstream: str, keys: str | Any, *, redis_url: str | None = No
 
 
 def serve(app: Any, *, host: str = "127.0.0.1", port: int = 8080,
-          log_level: str = "warning") -> None:
-    """Run ``app`` under uvicorn until interrupted. Access logs stay off: the gateway's own
-    log says what happened to each request without its content."""
+          log_level: str = "warning", workers: int = 1) -> int:
+    """Run ``app`` under uvicorn until interrupted; the exit status. Access logs stay off:
+    the gateway's own log says what happened to each request without its content. With
+    ``workers`` above 1, that many processes share the port (:mod:`pqml.gateway.workers`);
+    their replay checks must then share a store (Redis)."""
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False,
-                server_header=False, proxy_headers=False, lifespan="on")
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level,
+                            access_log=False, server_header=False, proxy_headers=False,
+                            lifespan="on")
+    if workers <= 1:
+        uvicorn.Server(config).run()
+        return 0
+    from pqml.gateway.workers import supervise
+
+    sock = config.bind_socket()
+    try:
+        return supervise(config, sock, workers)
+    finally:
+        sock.close()
