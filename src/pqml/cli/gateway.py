@@ -138,6 +138,8 @@ def gateway(ctx: click.Context, upstream: str | None, keys_dir: str | None, host
       pqml keygen --alg ML-DSA-65 -o gw-sign.pem
       pqml gateway --upstream http://127.0.0.1:9000 --keys gw-keys --signing-key gw-sign.pem
       pqml gateway rotate gw-keys --grace 1h
+      pqml gateway --upstream http://10.0.0.5:9000 --keys gw-keys --host 0.0.0.0 \\
+          --workers 4 --redis redis://10.0.0.6:6379/0
     """
     if ctx.invoked_subcommand is not None:
         return
