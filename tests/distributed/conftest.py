@@ -8,7 +8,11 @@ the session runs beside Ray's threads or joins its cluster.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +24,7 @@ import pqml
 from storage import moto_server
 
 CLUSTER_DEADLINE = 180.0
+GATE_DEADLINE = 60.0
 
 
 @pytest.fixture(scope="package")
@@ -91,8 +96,8 @@ def bucket(s3: Any) -> str:
 @pytest.fixture(scope="package")
 def ray_cluster(s3_endpoint: str) -> Iterator[Any]:
     """Two real Ray nodes on this machine; yields ``(cluster, node ids)``. Each node has
-    run one task before the tests start (its worker process is up, so the scheduler
-    spreads to it at once)."""
+    run one task before the tests start (both can run work). That alone does not make a
+    job use both: see :func:`ray_engine_on_both_nodes`."""
     pytest.importorskip("ray")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
@@ -133,3 +138,112 @@ def ray_engine(ray_cluster: Any) -> Any:
     engine = RayEngine(workers=2)
     yield engine
     engine.close()  # joined, not started: leaves the session's cluster running
+
+
+class NodeGate:
+    """A loopback server holding every part of one job (its worker's connection) until
+    parts have arrived from ``want`` distinct nodes, then letting all through.
+
+    Why: a part of a test-sized job takes milliseconds, and Ray hands an idle leased
+    worker the next queued task of the same function itself, so the first node to get a
+    worker can finish the whole job before the other node's lease is even granted (its
+    view of the other node's CPU lags ~100 ms behind, longer under load or right after the
+    fixture's warm-up task). Held at the gate, a part keeps its node's only CPU busy (a
+    blocked socket read, unlike a nested ``ray.get``, releases nothing), so Ray can place
+    the job's other in-flight parts only on the other node: the job uses both nodes
+    whatever ran earlier, and only if the engine keeps parts in flight on both. After
+    ``deadline`` seconds the gate opens anyway, so a job that never reaches a second node
+    completes and fails its assertion instead of hanging."""
+
+    def __init__(self, want: int, deadline: float = GATE_DEADLINE) -> None:
+        self.nodes: set[str] = set()
+        self._want = want
+        self._deadline = time.monotonic() + deadline
+        self._held: list[socket.socket] = []
+        self._open = self._stop = False
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.address: tuple[str, int] = self._server.getsockname()[:2]
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            left = self._deadline - time.monotonic()
+            if not self._open and left <= 0:
+                self._release()
+            self._server.settimeout(None if self._open else max(left, 0.001))
+            try:
+                conn, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            if self._stop:
+                conn.close()
+                break
+            conn.settimeout(GATE_DEADLINE)
+            try:
+                with conn.makefile("rb") as f:
+                    node = f.readline().strip().decode()
+            except OSError:  # a worker killed mid-greeting: Ray retries its part
+                conn.close()
+                continue
+            self.nodes.add(node)
+            self._held.append(conn)
+            if self._open or len(self.nodes) >= self._want:
+                self._release()
+        self._release()
+        self._server.close()
+
+    def _release(self) -> None:
+        self._open = True
+        for conn in self._held:
+            with conn, contextlib.suppress(OSError):  # a worker gone: Ray retries its part
+                conn.sendall(b"go")
+        self._held.clear()
+
+    def close(self) -> None:
+        self._stop = True
+        socket.create_connection(self.address, timeout=GATE_DEADLINE).close()  # wakes accept
+        self._thread.join(GATE_DEADLINE)
+
+
+def _gated(address: tuple[str, int], fn: Any) -> Any:
+    """``fn``, run on a worker once it has passed the gate at ``address`` (see NodeGate).
+    A plain function, as ``ray.remote`` wants."""
+
+    def gated(task: Any) -> Any:
+        import ray
+
+        node = str(ray.get_runtime_context().get_node_id())
+        with socket.create_connection(address, timeout=2 * GATE_DEADLINE) as conn:
+            conn.sendall(node.encode() + b"\n")
+            conn.recv(2)  # blocks, holding this node's CPU, until the gate opens
+        return fn(task)
+
+    return gated
+
+
+class GatedEngine:
+    """The Ray engine, each job's parts held at a fresh NodeGate (the job's results and
+    report are the engine's own; only when parts may start is changed)."""
+
+    def __init__(self, engine: Any, want: int) -> None:
+        self.engine, self.want = engine, want
+        self.name, self.workers, self.node = engine.name, engine.workers, engine.node
+
+    def map_unordered(self, fn: Any, tasks: Any) -> Any:
+        gate = NodeGate(self.want)
+        try:
+            yield from self.engine.map_unordered(_gated(gate.address, fn), tasks)
+        finally:
+            gate.close()
+
+
+@pytest.fixture
+def ray_engine_on_both_nodes(ray_cluster: Any, ray_engine: Any) -> Any:
+    """``ray_engine`` whose every job waits, part by part, until parts have started on
+    both nodes (see NodeGate): a job that can use both nodes always does, whatever ran
+    before it in the session, and one that cannot still runs on one node only."""
+    import ray
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers get _gated
+    return GatedEngine(ray_engine, want=len(ray_cluster[1]))

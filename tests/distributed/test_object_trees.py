@@ -51,7 +51,8 @@ def _pending(s3: Any, bucket: str) -> list[Any]:
 
 
 def test_prefix_trees_round_trip_on_both_nodes(tmp_path: Path, keys, make_tree, s3, bucket,
-                                               ray_cluster, ray_engine) -> None:
+                                               ray_cluster, ray_engine,
+                                               ray_engine_on_both_nodes) -> None:
     from pqml.formats import pqml_v1
     from pqml.formats.age._io import Source
     from pqml.keys.key_files import load_private, private_bytes
@@ -63,7 +64,7 @@ def test_prefix_trees_round_trip_on_both_nodes(tmp_path: Path, keys, make_tree, 
     _upload(s3, model, f"{bucket}/data")
     s3.pipe(f"{bucket}/data/NOTES.txt", b"plain")  # encrypted too: it is data
 
-    engine = Recording(ray_engine)
+    engine = Recording(ray_engine_on_both_nodes)  # parts start on both nodes: conftest
     results, report = jobs.encrypt(f"s3://{bucket}/data/", f"s3://{bucket}/enc/",
                                    [keys["xwing.pub"]], engine=engine, part_size=5 * MiB)
     assert report.tasks == 3 + 2 + 3  # a.bin 3 parts, b.bin 2, three small files

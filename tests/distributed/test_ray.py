@@ -33,8 +33,12 @@ def _both(report: Any, nodes: list[str]) -> None:
     assert sorted(report.nodes) == sorted(nodes), report.nodes
 
 
-def test_file_parts_run_on_both_nodes(tmp_path: Path, keys, ray_cluster, ray_engine) -> None:
+def test_file_parts_run_on_both_nodes(tmp_path: Path, keys, ray_cluster,
+                                      ray_engine_on_both_nodes) -> None:
+    """Parts are held until parts started on both nodes (conftest.NodeGate): without
+    that, one node can finish a test-sized job before Ray leases the other's worker."""
     _, nodes = ray_cluster
+    ray_engine = ray_engine_on_both_nodes
     data = os.urandom(31 * MiB + 9)
     (tmp_path / "big").write_bytes(data)
     _, report = jobs.encrypt(tmp_path / "big", tmp_path / "big.pqml", [keys["xwing.pub"]],
