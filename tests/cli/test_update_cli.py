@@ -104,7 +104,8 @@ def test_usage_errors(tmp_path: Path, keypair: tuple[Path, Path]) -> None:
     v1 = _release(tmp_path, "v1", sk)
     res = run("update", "apply", v1, tmp_path / "d")  # no -k
     assert res.exit_code == 2
-    assert res.stderr.splitlines()[0] == "pqml: error: missing option --key"
+    assert res.stderr.splitlines()[0] == \
+        "pqml: error: missing option --key or --certificate-chain"
     res = run("update", "apply", tmp_path / "missing", tmp_path / "d", "-k", sk)
     assert res.exit_code == 1  # a missing input file is a failure, as everywhere in pqml
     assert "missing" in _error_line(res)

@@ -81,6 +81,8 @@ def verify_model(
     expect_digest: str | None = None,
     require_pq: bool = False,
     workers: int = 1,
+    certificate_chain: Iterable[str | os.PathLike[str]] = (),
+    crls: Iterable[str | os.PathLike[str]] = (),
 ) -> EdgeReport:
     """Verify ``model_dir`` against ``bundle`` (default: its ``model.sig``) and the
     ``trusted_keys``; raise a VerificationError (or another PqmlError) on any failure.
@@ -89,11 +91,13 @@ def verify_model(
     match, no symlink is followed, and ``expect_name`` / ``expect_digest`` pin the model
     and version the bundle must sign (an update for another model is refused before a
     byte of the files is read). ``workers`` 1 hashes on the calling thread only.
+    ``certificate_chain`` and ``crls`` trust certificate bundles as ``pqml verify`` does.
     """
     start = time.perf_counter()
     result = signing.verify_model(
         model_dir, list(trusted_keys), signature=bundle, workers=workers,
         expect_name=expect_name, expect_digest=expect_digest, require_pq=require_pq,
+        certificate_chain=tuple(certificate_chain), crls=tuple(crls),
     )
     return EdgeReport(
         model=result.model,

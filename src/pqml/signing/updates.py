@@ -22,6 +22,12 @@ removed by the next update, under the lock.
 The model's name is pinned: the first update's bundle names it (or ``name`` does), and
 every later bundle must sign the same name, so an update made for another model is
 refused before any of its files is hashed.
+
+Trust is what ``pqml verify`` trusts: release keys (``trusted_keys``), and for bundles
+signed with a CA-issued certificate the CA's certificates (``certificate_chain``) and its
+revocation lists (``crls``). The chain is checked by the same code as ``pqml verify``
+(:mod:`pqml.signing.certificate_bundles`: valid at the signing time, code-signing usage,
+not revoked by any CRL given), so a fleet provisioned with a CA root needs no release key.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from pqml.primitives.errors import PqmlError
 from pqml.signing import edge_verify, model_tree, signing
 from pqml.signing.errors import UpdateError, UpdateInProgressError, VerificationError
 from pqml.signing.policy import KeySource, TrustedKey
+from pqml.signing.verify_options import VerifyOptions
 
 CURRENT = "current"
 PREVIOUS = "previous"
@@ -386,14 +393,65 @@ def _rename_error(exc: VerificationError, staged: Path, package: Path,
     return type(exc)(message, report=exc.report)
 
 
+# ---- trust and verification ---------------------------------------------------------------
+
+
+PathArg = str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class _Trust:
+    keys: list[KeySource | TrustedKey]
+    certificate_chain: tuple[Path, ...]
+    crls: tuple[Path, ...]
+
+
+def _trust(trusted_keys: Iterable[KeySource | TrustedKey],
+           certificate_chain: Iterable[PathArg] | PathArg | None,
+           crls: Iterable[PathArg] | PathArg | None) -> _Trust:
+    """The trust an update is verified against, checked before ``DIR`` is touched: paths
+    normalised as :class:`VerifyOptions` does (a single path is a one-file list), at
+    least one key or anchor, CRLs only with anchors (a CRL cannot revoke a bare key, so
+    accepting one there would silently skip the revocation check it asks for), and every
+    trust file a regular file."""
+    opts = VerifyOptions(certificate_chain=certificate_chain, crls=crls)
+    keys = list(trusted_keys)
+    if not keys and not opts.certificate_chain:
+        raise UpdateError("no trusted key: give the release public key (-k) or the CA's "
+                          "certificates (--certificate-chain)")
+    if opts.crls and not opts.certificate_chain:
+        raise UpdateError("a CRL (--crl) needs the certificate chain it belongs to "
+                          "(--certificate-chain)")
+    for path in (*opts.certificate_chain, *opts.crls):
+        try:
+            regular = stat.S_ISREG(os.stat(path).st_mode)
+        except OSError as exc:
+            raise UpdateError(f"{path}: {exc.strerror or exc}") from None
+        if not regular:
+            raise UpdateError(f"{path}: not a regular file")
+    return _Trust(keys, opts.certificate_chain, opts.crls)
+
+
+def _verify(model: Path, trust: _Trust, *, expect_name: str | None,
+            require_pq: bool) -> edge_verify.EdgeReport:
+    """The edge verification of ``model`` (one hashing thread, every file signed, no
+    symlink followed), certificate bundles checked against the anchors and CRLs."""
+    return edge_verify.verify_model(model, model / BUNDLE_NAME, trust.keys,
+                                    expect_name=expect_name, require_pq=require_pq,
+                                    certificate_chain=trust.certificate_chain,
+                                    crls=trust.crls)
+
+
 # ---- apply and rollback ------------------------------------------------------------------
 
 
 def apply_update(
     package: str | os.PathLike[str],
     directory: str | os.PathLike[str],
-    trusted_keys: Iterable[KeySource | TrustedKey],
+    trusted_keys: Iterable[KeySource | TrustedKey] = (),
     *,
+    certificate_chain: Iterable[PathArg] | PathArg | None = (),
+    crls: Iterable[PathArg] | PathArg | None = (),
     signature: str | os.PathLike[str] | None = None,
     name: str | None = None,
     require_pq: bool = False,
@@ -401,7 +459,9 @@ def apply_update(
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> UpdateResult:
     """Verify ``package`` (a model directory or tar archive holding ``model.sig``, or with
-    a detached ``signature``) against ``trusted_keys`` and make it ``DIR/current``.
+    a detached ``signature``) against ``trusted_keys`` and/or ``certificate_chain`` (trust
+    anchors for certificate bundles, with ``crls`` checked as ``pqml verify --crl`` does)
+    and make it ``DIR/current``.
 
     The bundle must sign the model name in service (or ``name``, for the first version).
     On any failure the staged copy is removed and ``DIR/current`` is untouched; the
@@ -413,9 +473,7 @@ def apply_update(
     root = Path(directory)
     src = Path(package)
     sig = Path(signature) if signature is not None else None
-    keys = list(trusted_keys)
-    if not keys:
-        raise UpdateError("no trusted key: give the release public key (-k)")
+    trust = _trust(trusted_keys, certificate_chain, crls)
     _check_directory(root)
     with _locked(root):
         _clean(root, unreferenced=False)
@@ -438,8 +496,7 @@ def apply_update(
             _fsync_tree(model)
             _stage("flushed")
             try:
-                report = edge_verify.verify_model(model, model / BUNDLE_NAME, keys,
-                                                  expect_name=expected, require_pq=require_pq)
+                report = _verify(model, trust, expect_name=expected, require_pq=require_pq)
             except VerificationError as exc:
                 raise _rename_error(exc, model, src, sig) from None
             _stage("verified")
@@ -473,17 +530,18 @@ def apply_update(
 
 def rollback(
     directory: str | os.PathLike[str],
-    trusted_keys: Iterable[KeySource | TrustedKey],
+    trusted_keys: Iterable[KeySource | TrustedKey] = (),
     *,
+    certificate_chain: Iterable[PathArg] | PathArg | None = (),
+    crls: Iterable[PathArg] | PathArg | None = (),
     require_pq: bool = False,
 ) -> UpdateResult:
     """Put ``DIR/previous`` back in service after verifying it again (its files may have
     changed on disk since it was installed); the version it replaces becomes previous, so
-    a second rollback undoes the first."""
+    a second rollback undoes the first. Trust as for :func:`apply_update`: a version whose
+    signing certificate a CRL now revokes is not put back."""
     root = Path(directory)
-    keys = list(trusted_keys)
-    if not keys:
-        raise UpdateError("no trusted key: give the release public key (-k)")
+    trust = _trust(trusted_keys, certificate_chain, crls)
     if not root.is_dir():
         raise UpdateError(f"{root}: no such update directory")
     _check_directory(root)
@@ -493,9 +551,8 @@ def rollback(
             raise UpdateError(f"{root}: no previous version to roll back to")
         cur_info = _info(root, cur)
         path = root / VERSIONS / str(prev)
-        report = edge_verify.verify_model(
-            path, path / BUNDLE_NAME, keys, require_pq=require_pq,
-            expect_name=cur_info.name if cur_info is not None else None)
+        report = _verify(path, trust, require_pq=require_pq,
+                         expect_name=cur_info.name if cur_info is not None else None)
         _point(root, CURRENT, prev)
         _stage("switched")
         if cur is not None:
