@@ -157,18 +157,10 @@ def plan_batches(inputs: Sequence[Input], *, max_files: int = 32,
                  max_bytes: int = 16 << 20) -> list[list[Input]]:
     """Small files grouped so each task does enough work to pay for its scheduling:
     at most ``max_files`` files or ``max_bytes`` bytes per batch (scan's own batching)."""
-    out: list[list[Input]] = []
-    batch: list[Input] = []
-    size = 0
-    for inp in inputs:
-        batch.append(inp)
-        size += inp.size
-        if len(batch) >= max_files or size >= max_bytes:
-            out.append(batch)
-            batch, size = [], 0
-    if batch:
-        out.append(batch)
-    return out
+    from pqml._internal.batching import size_batches
+
+    return size_batches(inputs, lambda inp: inp.size, max_items=max_files,
+                        max_bytes=max_bytes)
 
 
 def list_tree(root: str | os.PathLike[str], *, allow_symlinks: bool = False) -> list[Input]:

@@ -25,6 +25,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from pqml._internal.batching import size_batches
 from pqml.scan import baseline, risk
 from pqml.scan.config import RiskConfig, ScanConfig
 from pqml.scan.detect import FileResult, scan_file
@@ -135,18 +136,8 @@ class ScanResult:
 
 
 def _batches(entries: list[FileEntry]) -> list[list[FileEntry]]:
-    out: list[list[FileEntry]] = []
-    batch: list[FileEntry] = []
-    size = 0
-    for e in entries:
-        batch.append(e)
-        size += e.size
-        if len(batch) >= _BATCH_FILES or size >= _BATCH_BYTES:
-            out.append(batch)
-            batch, size = [], 0
-    if batch:
-        out.append(batch)
-    return out
+    return size_batches(entries, lambda e: e.size, max_items=_BATCH_FILES,
+                        max_bytes=_BATCH_BYTES)
 
 
 def _scan_batch(batch: list[tuple[int, str, str, int]],
