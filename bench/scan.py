@@ -225,8 +225,11 @@ def write_docs(section: str) -> None:
     doc = REPO / "docs" / "PERFORMANCE.md"
     text = doc.read_text() if doc.exists() else "# Performance\n"
     start = text.find("## Scanning (bench/scan.py)")
-    if start >= 0:  # replace our section only; others' sections stay as they are
-        end = text.find("\n## ", start + 1)
+    if start >= 0:  # replace our section only; others' sections stay as they are, and so
+        # do its ### subsections (written by hand, e.g. the --eval results)
+        ends = [e for e in (text.find("\n## ", start + 1), text.find("\n### ", start + 1))
+                if e >= 0]
+        end = min(ends) if ends else -1
         text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
     else:
         text = text.rstrip("\n") + "\n\n" + section
