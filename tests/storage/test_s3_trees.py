@@ -133,6 +133,47 @@ def test_cli_directory_to_prefix_and_prefix_to_directory(tmp_path: Path, s3: Any
     _same_tree(tmp_path / "dec", model)
 
 
+def test_progress_bar_counts_every_byte_of_a_tree(tmp_path: Path, s3: Any, bucket: str,
+                                                  keys: dict[str, Path],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a terminal an object-tree job draws the same progress bar as a local one: sized
+    from the listing, advanced by every byte encrypted or decrypted (and copied)."""
+    import contextlib
+
+    from pqml.cli import encrypt as cli_encrypt
+    from pqml.cli import engine as cli_engine
+
+    bars: list[dict[str, Any]] = []
+
+    @contextlib.contextmanager
+    def recording(total: int | None, label: str) -> Any:
+        bar = {"total": total, "label": label, "done": 0}
+        bars.append(bar)
+
+        def advance(n: int) -> None:
+            bar["done"] += n
+
+        yield advance
+
+    monkeypatch.setattr(cli_encrypt, "_progress", recording)
+    monkeypatch.setattr(cli_engine, "_stderr_is_terminal", lambda: True)
+    model = _model(tmp_path / "model", keys)
+    tree_bytes = sum(p.stat().st_size for p in model.rglob("*") if p.is_file())
+    assert cli("encrypt", "-r", keys["id.pub"], "-o", f"s3://{bucket}/enc/", model
+               ).exit_code == 0
+    assert cli("decrypt", "-i", keys["id"], "-o", tmp_path / "dec", f"s3://{bucket}/enc/"
+               ).exit_code == 0
+    encrypted_bytes = sum(len(v) for v in _objects(s3, f"{bucket}/enc").values())
+    assert bars == [
+        {"total": tree_bytes, "label": "encrypting", "done": tree_bytes},
+        {"total": encrypted_bytes, "label": "decrypting", "done": tree_bytes},
+    ]
+    monkeypatch.setattr(cli_engine, "_stderr_is_terminal", lambda: False)
+    assert cli("decrypt", "-i", keys["id"], "-o", tmp_path / "again", f"s3://{bucket}/enc/"
+               ).exit_code == 0
+    assert len(bars) == 2  # not a terminal: no bar, and no listing made for one
+
+
 def test_one_tampered_chunk_leaves_no_object_and_names_it(tmp_path: Path, s3: Any,
                                                           bucket: str,
                                                           keys: dict[str, Path]) -> None:

@@ -89,6 +89,38 @@ def object_tree(input: str | None, output: str | None) -> bool:
     return is_url(output) and names_tree(input)  # type: ignore[arg-type]
 
 
+@contextlib.contextmanager
+def job_progress(input: str | None, label: str) -> Iterator[Any]:
+    """The byte-count callback of a rich progress bar for a job over ``input`` (a file,
+    directory, object or prefix), drawn only on a terminal; None otherwise. The size is
+    listed only when a bar will show."""
+    from pqml.cli.encrypt import _progress
+
+    if input in (None, "-") or not _stderr_is_terminal():
+        yield None
+        return
+    with _progress(_size_under(input), label) as callback:
+        yield callback
+
+
+def _stderr_is_terminal() -> bool:
+    import sys
+
+    return sys.stderr.isatty()
+
+
+def _size_under(target: str) -> int | None:
+    from pqml.primitives.errors import PqmlError
+    from pqml.storage.listing import is_dir, stat, walk
+
+    try:
+        if target.endswith("/") or is_dir(target):
+            return sum(info.size for info in walk(target))
+        return stat(target).size
+    except (OSError, PqmlError):
+        return None
+
+
 def run_tree(action: str, input: str, output: str | None, keys: list[Any], *,
              jobs: int | None, **options: Any) -> Any:
     """``pqml encrypt|decrypt`` of an object-store tree without ``--engine``: the
@@ -103,7 +135,8 @@ def run_tree(action: str, input: str, output: str | None, keys: list[Any], *,
                         f"{action}ed tree")
     eng = LocalEngine(jobs or 1)
     fn = distributed.encrypt if action == "encrypt" else distributed.decrypt
-    return fn(input, output, keys, engine=eng, **options)
+    with job_progress(input, f"{action}ing") as progress:
+        return fn(input, output, keys, engine=eng, progress=progress, **options)
 
 
 def _needs_paths(input: str | None, output: str | None) -> None:
@@ -124,10 +157,11 @@ def encrypt(input: str | None, output: str | None, recipients: list[Any], *, fmt
     if fmt != "pqml" or armor:
         raise EngineError("--engine ray writes binary pqml/v1 only (no --format age, no "
                           "--armor): use --engine local for those")
-    with _engine(engine, address, jobs) as eng:
+    with _engine(engine, address, jobs) as eng, job_progress(input, "encrypting") as progress:
         results, report = distributed.encrypt(
             input, output, recipients, engine=eng,  # type: ignore[arg-type]
-            allow_classical=allow_classical, force=force, allow_symlinks=allow_symlinks)
+            allow_classical=allow_classical, force=force, allow_symlinks=allow_symlinks,
+            progress=progress)
     refs.record_many("encrypt", [(r.output, r.plaintext_size) for r in results])
     from pqml.cli.encrypt import _warn_classical
 
@@ -148,10 +182,10 @@ def decrypt(input: str | None, output: str | None, identities: list[Any], *, for
     from pqml.distributed import jobs as distributed
 
     _needs_paths(input, output)
-    with _engine(engine, address, jobs) as eng:
+    with _engine(engine, address, jobs) as eng, job_progress(input, "decrypting") as progress:
         results, skipped, report = distributed.decrypt(
             input, output, identities, engine=eng,  # type: ignore[arg-type]
-            force=force, allow_symlinks=allow_symlinks)
+            force=force, allow_symlinks=allow_symlinks, progress=progress)
     refs.record_many("decrypt", [(r.input, r.plaintext_size) for r in results])
     for path in skipped:
         click.echo(f"pqml: warning: {path}: not an encrypted file, skipped", err=True)
