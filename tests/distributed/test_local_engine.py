@@ -53,6 +53,36 @@ def test_encrypt_file_in_parts_decrypts_with_the_local_path(tmp_path: Path, keys
     assert (tmp_path / "again").stat().st_mode & 0o777 == 0o600
 
 
+class Planned:
+    """A progress callback that also takes the job's plan, as the CLI's bar does."""
+
+    def __init__(self) -> None:
+        self.announced = 0
+        self.done = 0
+        self.ahead = True  # every byte done had been announced first
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        self.ahead = self.ahead and self.done <= self.announced
+
+    def planned(self, n: int) -> None:
+        self.announced += n
+
+
+@pytest.mark.parametrize("size", [23 * MiB + 77, 10 * MiB, 5, 0])
+def test_progress_is_announced_part_by_part_before_it_is_done(tmp_path: Path, keys,
+                                                                size: int) -> None:
+    src = tmp_path / "big.bin"
+    src.write_bytes(os.urandom(size))
+    encrypting, decrypting = Planned(), Planned()
+    jobs.encrypt(src, tmp_path / "big.pqml", [keys["xwing.pub"]], engine=LocalEngine(2),
+                 part_size=5 * MiB, progress=encrypting)
+    jobs.decrypt(tmp_path / "big.pqml", tmp_path / "back", [keys["xwing"]],
+                 engine=LocalEngine(2), part_size=5 * MiB, progress=decrypting)
+    for bar in (encrypting, decrypting):
+        assert (bar.announced, bar.done, bar.ahead) == (size, size, True)
+
+
 def test_keys_stay_with_the_driver(tmp_path: Path, keys) -> None:
     """Workers see one file's chunk key; never the identity, the file key or the
     payload key it derives from."""

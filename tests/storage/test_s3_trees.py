@@ -133,45 +133,64 @@ def test_cli_directory_to_prefix_and_prefix_to_directory(tmp_path: Path, s3: Any
     _same_tree(tmp_path / "dec", model)
 
 
-def test_progress_bar_counts_every_byte_of_a_tree(tmp_path: Path, s3: Any, bucket: str,
-                                                  keys: dict[str, Path],
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """On a terminal an object-tree job draws the same progress bar as a local one: sized
-    from the listing, advanced by every byte encrypted or decrypted (and copied)."""
+def test_progress_bar_is_sized_by_the_plan_and_counts_every_byte(
+        tmp_path: Path, s3: Any, bucket: str, keys: dict[str, Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a terminal an object-tree job draws a progress bar: the job announces the bytes
+    it plans (plaintext, bundles included, skipped objects not) before running them, and
+    every byte done advances it, so the bar ends exactly full, decrypting too."""
     import contextlib
 
-    from pqml.cli import encrypt as cli_encrypt
     from pqml.cli import engine as cli_engine
 
     bars: list[dict[str, Any]] = []
 
+    class Recorder:
+        def __init__(self, label: str) -> None:
+            self.state = {"label": label, "planned": 0, "done": 0, "early": 0}
+            bars.append(self.state)
+
+        def __call__(self, n: int) -> None:
+            self.state["done"] += n
+            if self.state["done"] > self.state["planned"]:
+                self.state["early"] += 1  # advanced past what was announced
+
+        def planned(self, n: int) -> None:
+            self.state["planned"] += n
+
     @contextlib.contextmanager
-    def recording(total: int | None, label: str) -> Any:
-        bar = {"total": total, "label": label, "done": 0}
-        bars.append(bar)
+    def recording(label: str) -> Any:
+        yield Recorder(label) if cli_engine._stderr_is_terminal() else None
 
-        def advance(n: int) -> None:
-            bar["done"] += n
-
-        yield advance
-
-    monkeypatch.setattr(cli_encrypt, "_progress", recording)
+    monkeypatch.setattr(cli_engine, "job_progress", recording)
     monkeypatch.setattr(cli_engine, "_stderr_is_terminal", lambda: True)
     model = _model(tmp_path / "model", keys)
     tree_bytes = sum(p.stat().st_size for p in model.rglob("*") if p.is_file())
     assert cli("encrypt", "-r", keys["id.pub"], "-o", f"s3://{bucket}/enc/", model
                ).exit_code == 0
+    s3.pipe(f"{bucket}/enc/NOTES.txt", b"not encrypted")  # skipped: never planned
     assert cli("decrypt", "-i", keys["id"], "-o", tmp_path / "dec", f"s3://{bucket}/enc/"
                ).exit_code == 0
-    encrypted_bytes = sum(len(v) for v in _objects(s3, f"{bucket}/enc").values())
     assert bars == [
-        {"total": tree_bytes, "label": "encrypting", "done": tree_bytes},
-        {"total": encrypted_bytes, "label": "decrypting", "done": tree_bytes},
+        {"label": "encrypting", "planned": tree_bytes, "done": tree_bytes, "early": 0},
+        {"label": "decrypting", "planned": tree_bytes, "done": tree_bytes, "early": 0},
     ]
+
+
+def test_job_bar_follows_the_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pqml.cli import engine as cli_engine
+
     monkeypatch.setattr(cli_engine, "_stderr_is_terminal", lambda: False)
-    assert cli("decrypt", "-i", keys["id"], "-o", tmp_path / "again", f"s3://{bucket}/enc/"
-               ).exit_code == 0
-    assert len(bars) == 2  # not a terminal: no bar, and no listing made for one
+    with cli_engine.job_progress("decrypting") as callback:
+        assert callback is None  # not a terminal: no bar
+    monkeypatch.setattr(cli_engine, "_stderr_is_terminal", lambda: True)
+    with cli_engine.job_progress("decrypting") as bar:
+        bar.planned(100)
+        bar(60)
+        bar.planned(50)
+        bar(90)
+        task = bar._bar.tasks[0]
+        assert (task.total, task.completed) == (150, 150)
 
 
 def test_one_tampered_chunk_leaves_no_object_and_names_it(tmp_path: Path, s3: Any,

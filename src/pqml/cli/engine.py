@@ -90,35 +90,46 @@ def object_tree(input: str | None, output: str | None) -> bool:
 
 
 @contextlib.contextmanager
-def job_progress(input: str | None, label: str) -> Iterator[Any]:
-    """The byte-count callback of a rich progress bar for a job over ``input`` (a file,
-    directory, object or prefix), drawn only on a terminal; None otherwise. The size is
-    listed only when a bar will show."""
-    from pqml.cli.encrypt import _progress
-
-    if input in (None, "-") or not _stderr_is_terminal():
+def job_progress(label: str) -> Iterator[Any]:
+    """A rich progress bar for a distributed job, drawn only on a terminal (None
+    otherwise): the job announces the bytes it plans before running them (``planned``),
+    so the bar is sized from the plan, not from a second listing of the input."""
+    if not _stderr_is_terminal():
         yield None
         return
-    with _progress(_size_under(input), label) as callback:
-        yield callback
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        yield _JobBar(bar, bar.add_task(label, total=None))
+
+
+class _JobBar:
+    """The job's progress callback: bytes done, and ``planned`` bytes to come."""
+
+    def __init__(self, bar: Any, task: Any) -> None:
+        self._bar, self._task, self.total = bar, task, 0
+
+    def __call__(self, done: int) -> None:
+        self._bar.advance(self._task, done)
+
+    def planned(self, more: int) -> None:
+        self.total += more
+        self._bar.update(self._task, total=self.total)
 
 
 def _stderr_is_terminal() -> bool:
     import sys
 
     return sys.stderr.isatty()
-
-
-def _size_under(target: str) -> int | None:
-    from pqml.primitives.errors import PqmlError
-    from pqml.storage.listing import is_dir, stat, walk
-
-    try:
-        if target.endswith("/") or is_dir(target):
-            return sum(info.size for info in walk(target))
-        return stat(target).size
-    except (OSError, PqmlError):
-        return None
 
 
 def run_tree(action: str, input: str, output: str | None, keys: list[Any], *,
@@ -135,7 +146,7 @@ def run_tree(action: str, input: str, output: str | None, keys: list[Any], *,
                         f"{action}ed tree")
     eng = LocalEngine(jobs or 1)
     fn = distributed.encrypt if action == "encrypt" else distributed.decrypt
-    with job_progress(input, f"{action}ing") as progress:
+    with job_progress(f"{action}ing") as progress:
         return fn(input, output, keys, engine=eng, progress=progress, **options)
 
 
@@ -157,7 +168,7 @@ def encrypt(input: str | None, output: str | None, recipients: list[Any], *, fmt
     if fmt != "pqml" or armor:
         raise EngineError("--engine ray writes binary pqml/v1 only (no --format age, no "
                           "--armor): use --engine local for those")
-    with _engine(engine, address, jobs) as eng, job_progress(input, "encrypting") as progress:
+    with _engine(engine, address, jobs) as eng, job_progress("encrypting") as progress:
         results, report = distributed.encrypt(
             input, output, recipients, engine=eng,  # type: ignore[arg-type]
             allow_classical=allow_classical, force=force, allow_symlinks=allow_symlinks,
@@ -182,7 +193,7 @@ def decrypt(input: str | None, output: str | None, identities: list[Any], *, for
     from pqml.distributed import jobs as distributed
 
     _needs_paths(input, output)
-    with _engine(engine, address, jobs) as eng, job_progress(input, "decrypting") as progress:
+    with _engine(engine, address, jobs) as eng, job_progress("decrypting") as progress:
         results, skipped, report = distributed.decrypt(
             input, output, identities, engine=eng,  # type: ignore[arg-type]
             force=force, allow_symlinks=allow_symlinks, progress=progress)

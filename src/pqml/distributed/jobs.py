@@ -89,9 +89,18 @@ def _input(location: str, name: str) -> planner.Input:
         return planner.Input(location, name, f.size)
 
 
+def _planned(progress: Progress | None, nbytes: int) -> None:
+    """Tell a progress callback that asks (one with a ``planned`` method, as the CLI's bar)
+    how many more bytes the job will report, before it reports them."""
+    planned = getattr(progress, "planned", None)
+    if planned is not None and nbytes:
+        planned(nbytes)
+
+
 def _run(engine: Engine, jobs: list[tuple[Any, CipherTask]], report: JobReport,
          progress: Progress | None) -> None:
     """Run the cipher tasks; route each result to its output."""
+    _planned(progress, sum(task.plaintext_bytes for _, task in jobs))
     for index, result in engine.map_unordered(run_cipher, [t for _, t in jobs]):
         output, task = jobs[index]
         output.accept(task.item, result)
@@ -250,6 +259,7 @@ def _run_tree(dst: str, work: list[tuple[planner.Input, str]],
                 f.write(data)
             copied.append((inp, str(Path(dst) / rel), len(data)))
             if progress is not None:
+                _planned(progress, len(data))
                 progress(len(data))
     return done, copied
 
@@ -295,6 +305,7 @@ def _run_object_tree(dst: str, work: list[tuple[planner.Input, str]],
             copied.append((inp, url, len(data)))
         _run(engine, jobs, report, progress)
     if progress is not None:
+        _planned(progress, sum(size for _, _, size in copied))
         for _, _, size in copied:
             progress(size)
     return done, copied

@@ -69,6 +69,18 @@ class CipherTask:
     prefix: bytes  # those bytes, in part 1 only (public: no key opens anything with them)
     sink: Sink
 
+    @property
+    def plaintext_bytes(self) -> int:
+        """The plaintext bytes this part handles: what its result will report (so a
+        progress bar can be sized before any part runs)."""
+        count = self.item.stop_chunk - self.item.first_chunk
+        if count <= 0:
+            return 0
+        size = self.codec.chunk_size
+        if self.item.stop_chunk == self.chunk_count:
+            return (count - 1) * size + self.plaintext_size - (self.chunk_count - 1) * size
+        return count * size
+
 
 @dataclass(frozen=True)
 class PartResult:
