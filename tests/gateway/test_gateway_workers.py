@@ -5,6 +5,8 @@ takes its workers with it (nothing keeps holding the port)."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import signal
 import sys
@@ -162,16 +164,12 @@ def test_killed_supervisor_takes_its_workers(tmp_path: Path, upstream: str,
                 os.kill(pid, signal.SIGKILL)
 
 
-def test_crash_loop_stops_the_gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Workers that die at once, every time: the supervisor gives up with status 1 instead
-    of forking forever."""
-    from pqml.gateway import workers
-
-    def doomed(config: object, sock: object, parent: int) -> None:
-        os._exit(3)
-
-    monkeypatch.setattr(workers, "_worker", doomed)
+def _supervisor(worker, *, fork=None) -> int:  # type: ignore[no-untyped-def]
+    """Run :func:`supervise` (2 workers) in a forked child of the test with ``worker`` in
+    place of the uvicorn worker (and ``fork`` in place of ``os.fork``); its pid."""
     import socket
+
+    from pqml.gateway import workers
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -179,8 +177,66 @@ def test_crash_loop_stops_the_gateway(tmp_path: Path, monkeypatch: pytest.Monkey
         if pid == 0:  # the supervisor under test, in its own process
             status = 2
             try:
+                workers._worker = worker
+                if fork is not None:
+                    workers.os.fork = fork(workers.os.fork)
                 status = workers.supervise(object(), sock, 2)
             finally:
                 os._exit(status)
-        _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 1
+    return pid
+
+
+def _sleeper(config: object, sock: object, parent: int, mask: object) -> None:
+    """A worker that serves nothing until a signal ends it (default actions)."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # type: ignore[arg-type]
+    time.sleep(60)
+    os._exit(0)
+
+
+def _exit_code(pid: int) -> int:
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def test_crash_loop_stops_the_gateway() -> None:
+    """Workers that die at once, every time: the supervisor gives up with status 1 instead
+    of forking forever."""
+
+    def doomed(*_: object) -> None:
+        os._exit(3)
+
+    assert _exit_code(_supervisor(doomed)) == 1
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_stop_signals_end_every_worker_with_status_0(signum: int) -> None:
+    pid = _supervisor(_sleeper)
+    try:
+        workers = _until(lambda: _children(pid) if len(_children(pid)) == 2 else set())
+        os.kill(pid, signum)
+        assert _exit_code(pid) == 0
+        assert not any(_alive(w) for w in workers)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_failed_fork_is_tried_again_not_fatal() -> None:
+    def failing_once(real):  # type: ignore[no-untyped-def]
+        failures = [OSError(errno.EAGAIN, "Resource temporarily unavailable")]
+
+        def fork() -> int:
+            if failures:
+                raise failures.pop()
+            return int(real())
+
+        return fork
+
+    pid = _supervisor(_sleeper, fork=failing_once)
+    try:
+        _until(lambda: len(_children(pid)) == 2)
+        os.kill(pid, signal.SIGTERM)
+        assert _exit_code(pid) == 0
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)

@@ -160,16 +160,22 @@ def serve(app: Any, *, host: str = "127.0.0.1", port: int = 8080,
     their replay checks must then share a store (Redis)."""
     import uvicorn
 
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level,
-                            access_log=False, server_header=False, proxy_headers=False,
-                            lifespan="on")
+    options: dict[str, Any] = {"host": host, "port": port, "log_level": log_level,
+                               "access_log": False, "server_header": False,
+                               "proxy_headers": False, "lifespan": "on"}
     if workers <= 1:
-        uvicorn.Server(config).run()
+        uvicorn.run(app, **options)
         return 0
+    import sys
+
     from pqml.gateway.workers import supervise
 
+    config = uvicorn.Config(app, **options)
     sock = config.bind_socket()
     try:
+        if port == 0:  # the kernel's choice: say which
+            print(f"pqml gateway: listening on port {sock.getsockname()[1]}", file=sys.stderr,
+                  flush=True)
         return supervise(config, sock, workers)
     finally:
         sock.close()
