@@ -186,6 +186,9 @@ class NodeGate:
             except OSError:  # a worker killed mid-greeting: Ray retries its part
                 conn.close()
                 continue
+            if not node:  # a worker gone before it named its node: Ray retries its part
+                conn.close()
+                continue
             self.nodes.add(node)
             self._held.append(conn)
             if self._open or len(self.nodes) >= self._want:
