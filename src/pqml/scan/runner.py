@@ -7,19 +7,22 @@ analyses it — a worker process here, or a worker of an engine — through rang
 locations show as URLs; finding paths (and so fingerprints and baselines) stay relative
 to the root, as for a local tree. A storage failure stops the scan (exit code 2).
 
-Per-file analysis (:mod:`detect`) is independent, so files are batched across worker
-processes (the AST work holds the GIL; threads would not help). What needs the whole tree
-runs afterwards in the parent: linking OMS bundles to the artifacts they sign, risk
-assessment, fingerprints, the baseline, inline ``# pqml: ignore`` suppressions.
+Per-file analysis (:mod:`detect`) is independent, so files are batched across processes,
+this one and ``jobs - 1`` workers (the AST work holds the GIL; threads would not help).
+What needs the whole tree runs afterwards in the parent: linking OMS bundles to the
+artifacts they sign, risk assessment, fingerprints, the baseline, inline
+``# pqml: ignore`` suppressions.
 """
 
 from __future__ import annotations
 
+import gc
 import os
+import pickle
 import posixpath
+import queue
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -144,6 +147,28 @@ def _scan_batch(batch: list[tuple[int, str, str, int]],
                 risk_cfg: RiskConfig) -> list[tuple[int, FileResult]]:
     """Analyse files and do the per-file part of the join in the worker: inline
     suppressions, risk and fingerprints (fingerprints only depend on the file itself)."""
+    with _gc_paused():
+        return _scan_files(batch, risk_cfg)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a batch is analysed. A module's AST is
+    thousands of objects that live until its analysis ends and hold no reference cycles
+    (neither do findings): the collector, triggered by their allocation, only walks them
+    again and again (a few per cent of the scan's time). Cycles made meanwhile wait for
+    the next collection after the batch; a caller's disabled collector stays disabled."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _scan_files(batch: Batch, risk_cfg: RiskConfig) -> list[tuple[int, FileResult]]:
     out = []
     for root_index, path, rel, size in batch:
         if is_url(path):
@@ -164,6 +189,97 @@ def _scan_batch(batch: list[tuple[int, str, str, int]],
 def _preload() -> None:
     """Import the detectors once in the parent, so forked workers inherit them warm."""
     from pqml.scan.files import configs, dependencies, jwk, pem, ssh_keys  # noqa: F401
+
+
+def _parallel(batches: list[Batch], risk_cfg: RiskConfig,
+              children: int) -> Iterator[list[tuple[int, FileResult]]]:
+    """Each batch's result, scanned by ``children`` worker processes and by this one
+    (``--jobs N`` is N processes analysing, this one included): the parent would otherwise
+    sit idle while the workers run, and what it scans itself is never pickled. Every
+    process claims the next batch from a shared counter when it is free, so none waits
+    while another holds more than the batch it is on (a pool's queue would hand a worker
+    batches ahead, and its management threads would compete with this process for the
+    GIL); workers send results back on a queue this process empties between batches."""
+    import multiprocessing
+
+    _preload()
+    ctx = multiprocessing.get_context()
+    claim = ctx.Value("i", 0)
+    results = ctx.Queue()
+    workers = [ctx.Process(target=_worker, args=(k, batches, risk_cfg, claim, results),
+                           daemon=True) for k in range(children)]
+    finished: set[int] = set()
+    try:
+        for w in workers:
+            w.start()
+        while (i := _claim(claim, len(batches))) is not None:
+            yield _scan_batch(batches[i], risk_cfg)
+            while not results.empty():
+                part = _received(results.get(), finished)
+                if part is not None:
+                    yield part
+        while len(finished) < children:
+            try:
+                message = results.get(timeout=0.5)
+            except queue.Empty:
+                lost = [w for k, w in enumerate(workers)
+                        if k not in finished and not w.is_alive()]
+                if lost and results.empty():  # a dead worker's messages are all sent
+                    raise ScanError(f"a scan worker process died (exit code "
+                                    f"{lost[0].exitcode})") from None
+                continue
+            part = _received(message, finished)
+            if part is not None:
+                yield part
+    finally:  # a store failing, Ctrl-C, a worker's error: do not wait for the rest
+        for k, w in enumerate(workers):
+            if k not in finished and w.is_alive():
+                w.terminate()
+        for w in workers:
+            if w.pid is not None:
+                w.join()
+        results.close()
+
+
+def _claim(counter: Any, n: int) -> int | None:
+    """The index of the next batch nobody has claimed, or None once all are."""
+    with counter.get_lock():
+        i: int = counter.value
+        if i >= n:
+            return None
+        counter.value = i + 1
+    return i
+
+
+def _received(message: tuple[str, Any], finished: set[int]) -> Any:
+    """A worker's batch result; None for its last word (raised if an error)."""
+    kind, value = message
+    if kind == "part":
+        return pickle.loads(value)
+    if kind == "error":
+        raise value
+    finished.add(value)
+    return None
+
+
+def _worker(k: int, batches: list[Batch], risk_cfg: RiskConfig, claim: Any,
+            results: Any) -> None:
+    """Worker process ``k``: scan batches until none is left, sending each result back,
+    then its index (or the error that stopped it, raised again in the parent). Results
+    are pickled here, not by the queue's thread, so that one that cannot be is an error
+    the parent hears about rather than a batch silently lost."""
+    try:
+        while (i := _claim(claim, len(batches))) is not None:
+            part = _scan_batch(batches[i], risk_cfg)
+            results.put(("part", pickle.dumps(part, pickle.HIGHEST_PROTOCOL)))
+    except BaseException as exc:
+        try:
+            pickle.loads(pickle.dumps(exc))
+        except Exception:  # the parent must still learn why
+            exc = ScanError(f"{type(exc).__name__}: {exc}")
+        results.put(("error", exc))
+        return
+    results.put(("done", k))
 
 
 def default_jobs() -> int:
@@ -248,19 +364,11 @@ def _run(roots: Sequence[str], options: ScanOptions | None,
             if progress:
                 progress(done, total)
     elif jobs > 1 and total >= _PARALLEL_MIN_FILES and len(batches) > 1:
-        _preload()
-        with ProcessPoolExecutor(max_workers=min(jobs, len(batches))) as pool:
-            futures = [pool.submit(_scan_batch, b, cfg.risk) for b in plain]
-            try:
-                for fut in as_completed(futures):
-                    part = fut.result()
-                    results.extend(part)
-                    done += len(part)
-                    if progress:
-                        progress(done, total)
-            except BaseException:  # a store failing, Ctrl-C: do not wait for the rest
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
+        for part in _parallel(plain, cfg.risk, min(jobs, len(batches)) - 1):
+            results.extend(part)
+            done += len(part)
+            if progress:
+                progress(done, total)
     else:
         jobs = 1
         for b in plain:

@@ -208,8 +208,9 @@ class Analyzer:
         # values used as lookup keys or compared (OID tables keyed by hashlib.sha256)
         self.identity_refs: set[int] = set()
         # source spans of the arguments of calls that yielded findings: values inside them
-        # (hashfunc=hashlib.sha256, a TLS constant) are parameters of those calls
-        self.hit_spans: list[tuple[int, int, int, int]] = []
+        # (hashfunc=hashlib.sha256, a TLS constant) are parameters of those calls. Indexed
+        # by each line a span covers, so a lookup reads only the spans on its line.
+        self.hit_spans: dict[int, list[tuple[int, int, int, int]]] = {}
         self.findings: list[Finding] = []
         # algorithm names in code positions: (node, scope, role, may be a COSE integer)
         self.identifiers: list[tuple[ast.expr, _Scope, str, bool]] = []
@@ -638,7 +639,7 @@ class Analyzer:
                 self.consumed.add(id(call.func))
                 for arg_node in (*call.args, *(k.value for k in call.keywords)):
                     if type(arg_node) is not ast.Constant:
-                        self.hit_spans.append(_span(arg_node))
+                        self._add_hit_span(arg_node)
                 line = _op_line(call)
                 then = self.chained.get(id(call))
                 for hit in hits:
@@ -675,8 +676,8 @@ class Analyzer:
                     (id(call) in self.consumed and id(call) not in self.class_values)
                     or self._in_hit_args(call)):
                 # what a consumed object was built from are its parameters
-                self.hit_spans.extend(_span(x) for x in (*call.args,
-                                                         *(k.value for k in call.keywords)))
+                for x in (*call.args, *(k.value for k in call.keywords)):
+                    self._add_hit_span(x)
                 continue
             self._scope = scope
             hit = self.rules.analyze_ref(self, node)
@@ -685,7 +686,7 @@ class Analyzer:
                 if call is not None:  # padding.PSS(mgf=padding.MGF1(hashes.SHA256())) as a
                     self.consumed.add(id(call))  # value: what it contains are parameters
                     for arg_node in (*call.args, *(k.value for k in call.keywords)):
-                        self.hit_spans.append(_span(arg_node))
+                        self._add_hit_span(arg_node)
                 self._emit(hit, node.end_lineno or node.lineno, node)
         for d, scope in self.dicts:
             if id(d) in self.consumed or self._in_hit_args(d):
@@ -869,11 +870,18 @@ class Analyzer:
                 self._emit(Hit("DH", "key-exchange", str(bits), "high", None,
                                {"group_prime": True}), const.lineno, const)
 
+    def _add_hit_span(self, node: ast.AST) -> None:
+        span = _span(node)
+        by_line = self.hit_spans
+        for line in range(span[0], span[2] + 1):
+            by_line.setdefault(line, []).append(span)
+
     def _in_hit_args(self, node: ast.AST) -> bool:
-        if not self.hit_spans:
+        spans = self.hit_spans.get(node.lineno)  # type: ignore[attr-defined]
+        if not spans:
             return False
         start = (node.lineno, node.col_offset)  # type: ignore[attr-defined]
-        return any((s[0], s[1]) <= start <= (s[2], s[3]) for s in self.hit_spans)
+        return any((s[0], s[1]) <= start <= (s[2], s[3]) for s in spans)
 
     def _emit(self, hit: Hit, line: int, node: ast.AST) -> Finding:
         facts = lookup(hit.algorithm, hit.parameter, hit.usage)

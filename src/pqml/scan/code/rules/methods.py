@@ -159,16 +159,18 @@ def _method_hits(a: Analyzer, call: ast.Call, method: str, receiver: ast.expr) -
             return [Hit(kind, "keygen", str(size) if isinstance(size, int) else None,
                         library="pyOpenSSL")]
     # 4. typed receivers
+    if method not in _RECEIVER_METHODS:  # no receiver type makes it a use: skip typing it
+        return []
     t = a.key_type(receiver)
     if t is None:
         return []
     if t.algorithm == "TLS":
-        if method in ("set_ciphers", "set_cipher_list"):
+        if method in _CIPHER_METHODS:
             text = a.const(arg(call, 0, None))
             if isinstance(text, bytes):
                 text = text.decode("ascii", "replace")
             return cipher_hits(text, t.library or "ssl") if isinstance(text, str) else []
-        if method in ("set_ecdh_curve", "set1_groups_list"):
+        if method in _GROUP_METHODS:
             text = a.const(arg(call, 0, None))
             if isinstance(text, bytes):
                 text = text.decode("ascii", "replace")
@@ -189,6 +191,13 @@ def _method_hits(a: Analyzer, call: ast.Call, method: str, receiver: ast.expr) -
         return [Hit(t.algorithm, table[method], t.parameter, library=t.library)]
     return []
 
+
+# Every method step 4 of _method_hits can report, whatever the receiver's type: a method
+# step 4 looks up must come from one of these tables, or it is never reached.
+_CIPHER_METHODS = frozenset({"set_ciphers", "set_cipher_list"})
+_GROUP_METHODS = frozenset({"set_ecdh_curve", "set1_groups_list"})
+_RECEIVER_METHODS = (_CIPHER_METHODS | _GROUP_METHODS).union(
+    *_TYPED_METHODS.values(), _SIGNERS, _ECDSA_LIB_METHODS, _PARAMIKO_METHODS, _RSA_LIB_METHODS)
 
 _BUILDERS = frozenset({
     "cryptography.x509.CertificateBuilder", "cryptography.x509.CertificateSigningRequestBuilder",
