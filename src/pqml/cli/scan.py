@@ -134,7 +134,7 @@ def _stderr_console():
               help="Ignore the scanned repository's own pqml.toml (it can never hide ML "
                    "artifacts; this also keeps its other settings out).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), metavar="N",
-              help="Worker processes (default: CPUs available).")
+              help="Processes analysing files, this one included (default: CPUs available).")
 @click.option("--no-progress", is_flag=True, help="No progress bar, even on a terminal.")
 @cli_engine.engine_options
 def scan(paths: tuple[str, ...], fmt: str | None, as_json: bool, output: str | None, plan: bool,
