@@ -41,6 +41,14 @@ def _progress(total: int | None, label: str) -> Iterator[Any]:
     if not total or not sys.stderr.isatty() or total < 8 * 1024 * 1024:
         yield None
         return
+    with byte_bar(label, total) as (bar, task):
+        yield lambda n: bar.advance(task, n)
+
+
+@contextlib.contextmanager
+def byte_bar(label: str, total: int | None) -> Iterator[tuple[Any, Any]]:
+    """A transient rich bar of bytes on stderr (``total`` None: not known yet); yields
+    the progress display and its task."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -53,8 +61,7 @@ def _progress(total: int | None, label: str) -> Iterator[Any]:
     with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
                   TransferSpeedColumn(), TimeRemainingColumn(),
                   console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
+        yield bar, bar.add_task(label, total=total)
 
 
 def _tree_size(path: Path) -> int:

@@ -97,19 +97,10 @@ def job_progress(label: str) -> Iterator[Any]:
     if not _stderr_is_terminal():
         yield None
         return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
+    from pqml.cli.encrypt import byte_bar
 
-    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                  TransferSpeedColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
-        yield _JobBar(bar, bar.add_task(label, total=None))
+    with byte_bar(label, None) as (bar, task):
+        yield _JobBar(bar, task)
 
 
 class _JobBar:
