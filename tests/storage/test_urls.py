@@ -72,3 +72,24 @@ def test_local_paths_go_through_the_same_seam(tmp_path: Path) -> None:
         assert f.size == 5 and f.pread(3, 1) == b"hol" and f.read() == b"whole"
     with pytest.raises(pqml.errors.OutputExistsError):
         storage.write_bytes(f"file://{target}", b"again")
+
+
+def test_views_keep_their_own_positions(tmp_path: Path) -> None:
+    """Readers sharing one input each read sequentially from where they are, and the
+    input's own position stays where it was (what the scanner's object views rely on)."""
+    import io
+
+    from pqml.storage.reader import InputView
+
+    data = bytes(range(256)) * 64
+    (tmp_path / "f").write_bytes(data)
+    with storage.open_input(tmp_path / "f") as f:
+        f.seek(10)
+        a, b = io.BufferedReader(InputView(f)), io.BufferedReader(InputView(f))
+        assert a.read(100) == data[:100]
+        b.seek(-50, io.SEEK_END)
+        assert b.read() == data[-50:]
+        assert a.read(10) == data[100:110]
+        assert f.tell() == 10 and f.read(5) == data[10:15]
+        with pytest.raises(ValueError):
+            a.seek(-1)

@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 from pqml.scan.errors import ScanError
 from pqml.storage.errors import MissingExtraError, StorageError, StorageURLError
+from pqml.storage.reader import InputFile, InputView
 
 if TYPE_CHECKING:
     from pqml.scan.config import ScanConfig
     from pqml.scan.detect import FileResult
     from pqml.scan.runner import ScanResult
     from pqml.storage.listing import Info
-    from pqml.storage.reader import InputFile
 
 MAX_CONFIG_BYTES = 1 << 20
 """A ``pqml.toml`` (``--config`` URL or the repository's own) larger than this is refused."""
@@ -152,41 +152,22 @@ def read_config(url: str, from_repository: bool) -> ScanConfig | None:
 # ---- one object -----------------------------------------------------------------------------
 
 
-class _View(io.RawIOBase):
-    """A private read position over a shared :class:`InputFile` (every read is a
-    ``pread``, so views never disturb each other). Storage failures are recorded on
-    ``sink`` before they propagate: detectors turn exceptions into "not inspected"
-    warnings, and a store failing mid-read must fail the scan instead."""
+class _View(InputView):
+    """A private read position over a shared object (see :class:`InputView`). Storage
+    failures are recorded on ``sink`` before they propagate: detectors turn exceptions
+    into "not inspected" warnings, and a store failing mid-read must fail the scan
+    instead."""
 
     def __init__(self, raw: InputFile, sink: list[StorageError]) -> None:
-        super().__init__()
-        self._raw, self._sink, self._pos = raw, sink, 0
+        super().__init__(raw)
+        self._sink = sink
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        from pqml._internal.seeking import new_position
-
-        self._pos = new_position(self._pos, self._raw.size, offset, whence)
-        return self._pos
-
-    def readinto(self, buffer: Any) -> int:
-        out = memoryview(buffer).cast("B")
+    def pread(self, size: int, offset: int) -> bytes:
         try:
-            data = self._raw.pread(len(out), self._pos)
+            return super().pread(size, offset)
         except StorageError as exc:
             self._sink.append(exc)
             raise
-        out[:len(data)] = data
-        self._pos += len(data)
-        return len(data)
 
 
 _VIEW_BUFFER = 1 << 20  # one range request per MiB read sequentially

@@ -40,34 +40,17 @@ def storage_error(exc: BaseException, url: str, doing: str) -> StorageError:
     return StorageError(f"{url}: cannot {doing}: {reason}")
 
 
-class InputFile(io.RawIOBase):
-    """A read-only, seekable input (local file or object) with :meth:`pread`."""
+class _Positioned(io.RawIOBase):
+    """Sequential reads at a position of its own, each one a ``pread``."""
 
-    name: str
     size: int
-    requests: int = 0
-    """Reads issued to the storage (range requests for objects, pread calls locally)."""
-    bytes_read: int = 0
 
     def __init__(self) -> None:
         super().__init__()
         self._pos = 0
 
-    # subclasses: _fetch(offset, size) -> bytes
-
-    def _fetch(self, offset: int, size: int) -> bytes:  # pragma: no cover - abstract
+    def pread(self, size: int, offset: int) -> bytes:  # pragma: no cover - abstract
         raise NotImplementedError
-
-    def pread(self, size: int, offset: int) -> bytes:
-        """Up to ``size`` bytes at ``offset`` (fewer only at the end); the position is
-        unchanged."""
-        if offset >= self.size or size <= 0:
-            return b""
-        size = min(size, self.size - offset)
-        data = self._fetch(offset, size)
-        self.requests += 1
-        self.bytes_read += len(data)
-        return data
 
     def readable(self) -> bool:
         return True
@@ -89,8 +72,46 @@ class InputFile(io.RawIOBase):
         self._pos += len(data)
         return len(data)
 
+
+class InputFile(_Positioned):
+    """A read-only, seekable input (local file or object) with :meth:`pread`."""
+
+    name: str
+    requests: int = 0
+    """Reads issued to the storage (range requests for objects, pread calls locally)."""
+    bytes_read: int = 0
+
+    # subclasses: _fetch(offset, size) -> bytes
+
+    def _fetch(self, offset: int, size: int) -> bytes:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def pread(self, size: int, offset: int) -> bytes:
+        """Up to ``size`` bytes at ``offset`` (fewer only at the end); the position is
+        unchanged."""
+        if offset >= self.size or size <= 0:
+            return b""
+        size = min(size, self.size - offset)
+        data = self._fetch(offset, size)
+        self.requests += 1
+        self.bytes_read += len(data)
+        return data
+
     def __repr__(self) -> str:
         return f"<pqml input {self.name!r} ({self.size} bytes)>"
+
+
+class InputView(_Positioned):
+    """A read position of its own over a shared :class:`InputFile` (its reads are the
+    file's ``pread``); closing it leaves the file open."""
+
+    def __init__(self, raw: InputFile) -> None:
+        super().__init__()
+        self.raw = raw
+        self.size = raw.size
+
+    def pread(self, size: int, offset: int) -> bytes:
+        return self.raw.pread(size, offset)
 
 
 class LocalInput(InputFile):
