@@ -16,6 +16,7 @@ from pqml.distributed import jobs
 from pqml.encryption import encrypt as local
 from pqml.formats.age.errors import PayloadError
 from pqml.signing import signing
+from storage.moto_server import objects_under, pending_uploads, upload_tree
 
 pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray")
@@ -37,17 +38,10 @@ class Recording:
         return self.engine.map_unordered(fn, tasks)
 
 
-def _upload(s3: Any, tree: Path, prefix: str) -> None:
-    for path in sorted(p for p in tree.rglob("*") if p.is_file()):
-        s3.pipe(f"{prefix}/{path.relative_to(tree).as_posix()}", path.read_bytes())
 
 
-def _objects(s3: Any, prefix: str) -> dict[str, bytes]:
-    return {p[len(prefix) + 1:]: s3.cat_file(p) for p in s3.find(prefix)}
 
 
-def _pending(s3: Any, bucket: str) -> list[Any]:
-    return s3.call_s3("list_multipart_uploads", Bucket=bucket).get("Uploads", [])
 
 
 def test_prefix_trees_round_trip_on_both_nodes(tmp_path: Path, keys, make_tree, s3, bucket,
@@ -61,7 +55,7 @@ def test_prefix_trees_round_trip_on_both_nodes(tmp_path: Path, keys, make_tree, 
     model = make_tree(tmp_path / "model", SIZES)
     signing.sign_model(model, [keys["ml"]])
     expected = {n: (model / n).read_bytes() for n in [*SIZES, "model.sig"]}
-    _upload(s3, model, f"{bucket}/data")
+    upload_tree(s3, model, f"{bucket}/data")
     s3.pipe(f"{bucket}/data/NOTES.txt", b"plain")  # encrypted too: it is data
 
     engine = Recording(ray_engine_on_both_nodes)  # parts start on both nodes: conftest
@@ -70,7 +64,7 @@ def test_prefix_trees_round_trip_on_both_nodes(tmp_path: Path, keys, make_tree, 
     assert report.tasks == 3 + 2 + 3  # a.bin 3 parts, b.bin 2, three small files
     assert sorted(report.nodes) == sorted(nodes)
     assert results[-1].format == local.COPIED
-    enc = _objects(s3, f"{bucket}/enc")
+    enc = objects_under(s3, f"{bucket}/enc")
     assert enc["model.sig"] == expected["model.sig"]
     assert sorted(enc) == sorted([f"{n}.pqml" for n in [*SIZES, "NOTES.txt"]] +
                                  ["model.sig"])
@@ -80,7 +74,7 @@ def test_prefix_trees_round_trip_on_both_nodes(tmp_path: Path, keys, make_tree, 
                                       [keys["xwing"]], engine=engine, part_size=5 * MiB)
     assert skipped == [f"s3://{bucket}/enc/README"]
     assert sorted(report.nodes) == sorted(nodes)
-    dec = _objects(s3, f"{bucket}/dec")
+    dec = objects_under(s3, f"{bucket}/dec")
     assert dec == {**expected, "NOTES.txt": b"plain"}
 
     _, skipped, _ = jobs.decrypt(f"s3://{bucket}/enc/", tmp_path / "dec", [keys["xwing"]],
@@ -88,7 +82,7 @@ def test_prefix_trees_round_trip_on_both_nodes(tmp_path: Path, keys, make_tree, 
     for name, data in expected.items():
         assert (tmp_path / "dec" / name).read_bytes() == data
     assert (tmp_path / "dec" / "w" / "a.bin").stat().st_mode & 0o777 == 0o600
-    assert _pending(s3, bucket) == []
+    assert pending_uploads(s3, bucket) == []
 
     # workers carried one file's chunk key, never a file key, payload key or identity
     (tmp_path / "a.pqml").write_bytes(enc["w/a.bin.pqml"])
@@ -115,7 +109,7 @@ def test_directory_to_prefix_and_back_with_the_cli(tmp_path: Path, keys, make_tr
     res = cli("decrypt", "--engine", "ray", "--address", "auto", "-i", keys["xwing"],
               "-o", f"s3://{bucket}/dec/", tmp_path / "enc")
     assert res.exit_code == 0, res.output
-    dec = _objects(s3, f"{bucket}/dec")
+    dec = objects_under(s3, f"{bucket}/dec")
     for name in SIZES:
         assert (tmp_path / "dec" / name).read_bytes() == (model / name).read_bytes()
         assert dec[name] == (model / name).read_bytes()
@@ -134,7 +128,7 @@ def test_a_bad_chunk_in_one_file_aborts_every_upload(tmp_path: Path, keys, make_
         jobs.decrypt(f"s3://{bucket}/enc/", f"s3://{bucket}/dec/", [keys["xwing"]],
                      engine=ray_engine, part_size=5 * MiB)
     assert not s3.exists(f"{bucket}/dec")
-    assert _pending(s3, bucket) == []
+    assert pending_uploads(s3, bucket) == []
     with pytest.raises(PayloadError, match=rf"{url}: "):
         jobs.decrypt(f"s3://{bucket}/enc/", tmp_path / "dec", [keys["xwing"]],
                      engine=ray_engine, part_size=5 * MiB)

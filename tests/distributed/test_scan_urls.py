@@ -17,6 +17,8 @@ from pqml.distributed import scan as distributed_scan
 from pqml.scan import runner
 from pqml.scan.errors import ScanError
 from pqml.scan.runner import ScanOptions
+from scan.report_json import normal_json
+from storage.moto_server import upload_tree
 
 pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray")
@@ -49,10 +51,6 @@ def _tree(root: Path, keys: dict[str, Path], n: int = 40) -> Path:
     return root
 
 
-def _upload(s3: Any, root: Path, prefix: str) -> None:
-    for path in sorted(root.rglob("*")):
-        if path.is_file():
-            s3.pipe(f"{prefix}/{path.relative_to(root).as_posix()}", path.read_bytes())
 
 
 def _driver_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -76,7 +74,7 @@ def test_ray_workers_read_the_objects_and_find_what_local_finds(
         ray_engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     _, nodes = ray_cluster
     root = _tree(tmp_path / "repo", keys)
-    _upload(s3, root, f"{bucket}/repo")
+    upload_tree(s3, root, f"{bucket}/repo")
     url = f"s3://{bucket}/repo/"
     reads = _driver_reads(monkeypatch)
     mine, report = distributed_scan.scan([url], ScanOptions(), engine=ray_engine)
@@ -95,21 +93,13 @@ def test_ray_workers_read_the_objects_and_find_what_local_finds(
 def test_cli_scan_url_on_ray_equals_local(tmp_path: Path, keys: dict[str, Path], s3: Any,
                                           bucket: str, ray_engine: Any, cli: Any) -> None:
     root = _tree(tmp_path / "repo", keys, n=3)
-    _upload(s3, root, f"{bucket}/p")
+    upload_tree(s3, root, f"{bucket}/p")
     url = f"s3://{bucket}/p/"
     res = cli("scan", url, "--json", "--engine", "ray", "--no-progress")
     assert res.exit_code == 0, res.output
     local = cli("scan", root, "-f", "json", "--no-progress")
-    mine, theirs = json.loads(res.stdout), json.loads(local.stdout)
-    for doc, base in ((mine, url), (theirs, "")):
-        for key in ("generated", "roots"):
-            doc.pop(key)
-        for key in ("seconds", "jobs"):
-            doc["summary"].pop(key)
-        for f in doc["findings"]:
-            assert f.pop("location") == f"{base}{f['path']}:{f['line']}"
-            f.pop("root")
-    assert mine == theirs and mine["findings"]
+    mine = normal_json(json.loads(res.stdout), url)
+    assert mine == normal_json(json.loads(local.stdout), "") and mine["findings"]
 
 
 def test_memory_urls_are_refused_on_ray(tmp_path: Path, ray_engine: Any) -> None:

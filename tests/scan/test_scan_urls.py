@@ -5,7 +5,6 @@ relative to the prefix, bounded range reads, and one-line errors with exit code 
 # ruff: noqa: F811 - the moto fixtures are imported, then named as parameters
 from __future__ import annotations
 
-import copy
 import json
 import os
 import pickle
@@ -23,6 +22,7 @@ from pqml.cli.main import cli
 from pqml.scan import remote, runner
 from pqml.scan.runner import ScanOptions
 from pqml.storage.errors import MissingExtraError, StorageError
+from scan.report_json import normal_json
 from storage.moto_server import bucket, s3, s3_endpoint  # noqa: F401 - fixtures
 
 APP = """\
@@ -121,18 +121,6 @@ def assert_one_line_error(result: Any, code: int, match: str) -> None:
     assert result.stdout == ""
 
 
-def _normal_json(doc: dict[str, Any], base: str) -> dict[str, Any]:
-    """``doc`` without what differs between two runs of the same tree anywhere: the
-    roots, timings, and each location's prefix (checked to be ``base``)."""
-    doc = copy.deepcopy(doc)
-    for key in ("generated", "roots"):
-        doc.pop(key)
-    for key in ("seconds", "jobs"):
-        doc["summary"].pop(key)
-    for f in doc["findings"]:
-        assert f.pop("location") == f"{base}{f['path']}:{f['line']}"
-        f.pop("root")
-    return doc
 
 
 def _same_json(local: Path, url: str, *extra: object) -> dict[str, Any]:
@@ -141,7 +129,7 @@ def _same_json(local: Path, url: str, *extra: object) -> dict[str, Any]:
     doc = json.loads(mine.stdout)
     assert doc["roots"] == [url]
     base = url.rstrip("/") + "/"
-    assert _normal_json(doc, base) == _normal_json(json.loads(theirs.stdout), "")
+    assert normal_json(doc, base) == normal_json(json.loads(theirs.stdout), "")
     return doc
 
 

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from storage.server_process import environment, started
 
@@ -81,3 +82,22 @@ def s3(s3_endpoint: str) -> object:
 def bucket(s3: object) -> str:
     """A fresh, empty bucket: ``s3://NAME``."""
     return new_bucket(s3)
+
+
+# ---- what several test modules do with a bucket ------------------------------------------------
+
+
+def upload_tree(s3: Any, tree: Path, prefix: str) -> None:
+    """Every file under the local ``tree`` as an object under ``prefix`` (bucket/path)."""
+    for path in sorted(p for p in tree.rglob("*") if p.is_file()):
+        s3.pipe(f"{prefix}/{path.relative_to(tree).as_posix()}", path.read_bytes())
+
+
+def objects_under(s3: Any, prefix: str) -> dict[str, bytes]:
+    """The objects under ``prefix``, by name relative to it."""
+    return {p[len(prefix) + 1:]: s3.cat_file(p) for p in s3.find(prefix)}
+
+
+def pending_uploads(s3: Any, bucket: str) -> list[Any]:
+    """Multipart uploads started and neither completed nor aborted."""
+    return s3.call_s3("list_multipart_uploads", Bucket=bucket).get("Uploads", [])

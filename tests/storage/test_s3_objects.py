@@ -15,7 +15,7 @@ import pqml
 from pqml import storage
 from pqml.errors import OutputExistsError
 from storage import object_checks
-from storage.moto_server import bucket, s3, s3_endpoint  # noqa: F401 - fixtures
+from storage.moto_server import bucket, pending_uploads, s3, s3_endpoint  # noqa: F401 - fixtures
 
 MiB = 1024 * 1024
 
@@ -29,8 +29,6 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return d / "id.pem", d / "id.pub"
 
 
-def _pending_uploads(s3: Any, bucket: str) -> list[Any]:
-    return s3.call_s3("list_multipart_uploads", Bucket=bucket).get("Uploads", [])
 
 
 def test_encrypt_to_object_decrypts_locally_byte_for_byte(tmp_path: Path, s3: Any, bucket: str,
@@ -51,21 +49,21 @@ def test_encrypt_to_object_decrypts_locally_byte_for_byte(tmp_path: Path, s3: An
     assert (tmp_path / "out2.bin").read_bytes() == data
     pqml.decrypt_file(url, f"s3://{bucket}/plain/", [keys[0]])
     assert s3.cat_file(f"{bucket}/plain/weights.bin") == data
-    assert _pending_uploads(s3, bucket) == []
+    assert pending_uploads(s3, bucket) == []
 
 
 def test_failure_mid_upload_leaves_no_object(tmp_path: Path, s3: Any, bucket: str,
                                              keys: tuple[Path, Path]) -> None:
     object_checks.interrupted_upload_leaves_no_object(  # two 8 MiB parts are up by then
         s3, "s3", bucket, tmp_path, keys, 20 * MiB, 17 * MiB)
-    assert _pending_uploads(s3, bucket) == []  # aborted, not left behind
+    assert pending_uploads(s3, bucket) == []  # aborted, not left behind
 
 
 def test_wrong_key_or_tampered_object_leaves_no_output(tmp_path: Path, s3: Any, bucket: str,
                                                         keys: tuple[Path, Path]) -> None:
     object_checks.wrong_key_or_tampered_object_leaves_no_output(s3, "s3", bucket, tmp_path,
                                                                 keys)
-    assert _pending_uploads(s3, bucket) == []
+    assert pending_uploads(s3, bucket) == []
 
 
 def test_existing_object_refused_unless_force(tmp_path: Path, s3: Any, bucket: str,
@@ -80,7 +78,7 @@ def test_conditional_completion_refuses_an_object_that_appeared(s3: Any, bucket:
     with pytest.raises(OutputExistsError):
         out.commit()
     assert s3.cat_file(f"{bucket}/race.bin") == b"someone else's"
-    assert _pending_uploads(s3, bucket) == []
+    assert pending_uploads(s3, bucket) == []
 
 
 KILLED_WRITER = textwrap.dedent("""
@@ -97,7 +95,7 @@ KILLED_WRITER = textwrap.dedent("""
 def test_sigkill_mid_upload_leaves_no_object(s3: Any, bucket: str) -> None:
     object_checks.killed_writer_leaves_no_object(s3, "s3", bucket, KILLED_WRITER,
                                                  lambda line: line == "parts 2")
-    assert len(_pending_uploads(s3, bucket)) == 1  # invisible; a lifecycle rule reclaims it
+    assert len(pending_uploads(s3, bucket)) == 1  # invisible; a lifecycle rule reclaims it
 
 
 def test_one_tensor_reads_only_its_chunks(s3: Any, bucket: str,

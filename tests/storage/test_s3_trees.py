@@ -21,7 +21,7 @@ from pqml.encryption import encrypt as local
 from pqml.errors import OutputExistsError, PqmlError
 from pqml.formats.age.errors import NoIdentityMatchError, PayloadError
 from pqml.storage.errors import StorageURLError
-from storage.moto_server import bucket, s3, s3_endpoint  # noqa: F401 - fixtures
+from storage.moto_server import bucket, objects_under, pending_uploads, s3, s3_endpoint, upload_tree  # noqa: F401 - fixtures
 
 MiB = 1 << 20
 SIZES = {"w/a.bin": 6 * MiB + 5, "w/b.bin": 16384, "config.json": 300, "empty.txt": 0}
@@ -56,17 +56,10 @@ def _model(root: Path, keys: dict[str, Path]) -> Path:
     return root
 
 
-def _upload(s3: Any, tree: Path, prefix: str) -> None:
-    for path in sorted(p for p in tree.rglob("*") if p.is_file()):
-        s3.pipe(f"{prefix}/{path.relative_to(tree).as_posix()}", path.read_bytes())
 
 
-def _objects(s3: Any, prefix: str) -> dict[str, bytes]:
-    return {p[len(prefix) + 1:]: s3.cat_file(p) for p in s3.find(prefix)}
 
 
-def _pending(s3: Any, bucket: str) -> list[Any]:
-    return s3.call_s3("list_multipart_uploads", Bucket=bucket).get("Uploads", [])
 
 
 def _same_tree(tree: Path, model: Path) -> None:
@@ -79,14 +72,14 @@ def _same_tree(tree: Path, model: Path) -> None:
 def test_cli_prefix_to_prefix_and_back_both_ways(tmp_path: Path, s3: Any, bucket: str,
                                                  keys: dict[str, Path]) -> None:
     model = _model(tmp_path / "model", keys)
-    _upload(s3, model, f"{bucket}/data")
+    upload_tree(s3, model, f"{bucket}/data")
     res = cli("encrypt", "-r", keys["id.pub"], "-o", f"s3://{bucket}/enc/",
               f"s3://{bucket}/data/", "--json")
     assert res.exit_code == 0, res.output
     results = json.loads(res.stdout)
     assert [r["output"] for r in results][-1] == f"s3://{bucket}/enc/model.sig"
     assert results[-1]["format"] == local.COPIED
-    enc = _objects(s3, f"{bucket}/enc")
+    enc = objects_under(s3, f"{bucket}/enc")
     assert sorted(enc) == sorted([f"{n}.pqml" for n in SIZES] + ["model.sig"])
     assert enc["model.sig"] == (model / "model.sig").read_bytes()
     # each object is an ordinary pqml/v1 file the local path decrypts
@@ -107,9 +100,9 @@ def test_cli_prefix_to_prefix_and_back_both_ways(tmp_path: Path, s3: Any, bucket
     res = cli("decrypt", "-i", keys["id"], "-o", f"s3://{bucket}/plain/",
               f"s3://{bucket}/enc/")
     assert res.exit_code == 0, res.output
-    plain = _objects(s3, f"{bucket}/plain")
+    plain = objects_under(s3, f"{bucket}/plain")
     assert plain == {n: (model / n).read_bytes() for n in [*SIZES, "model.sig"]}
-    assert _pending(s3, bucket) == []
+    assert pending_uploads(s3, bucket) == []
 
 
 def test_cli_directory_to_prefix_and_prefix_to_directory(tmp_path: Path, s3: Any,
@@ -126,7 +119,7 @@ def test_cli_directory_to_prefix_and_prefix_to_directory(tmp_path: Path, s3: Any
     local.encrypt_tree(model, tmp_path / "enc", [keys["id.pub"]])
     res = cli("decrypt", "-i", keys["id"], "-o", f"s3://{bucket}/dec/", tmp_path / "enc")
     assert res.exit_code == 0, res.output
-    assert _objects(s3, f"{bucket}/dec") == {n: (model / n).read_bytes()
+    assert objects_under(s3, f"{bucket}/dec") == {n: (model / n).read_bytes()
                                              for n in [*SIZES, "model.sig"]}
     res = cli("decrypt", "-i", keys["id"], "-o", tmp_path / "dec", f"s3://{bucket}/enc/")
     assert res.exit_code == 0, res.output
@@ -206,7 +199,7 @@ def test_one_tampered_chunk_leaves_no_object_and_names_it(tmp_path: Path, s3: An
         jobs.decrypt(f"s3://{bucket}/enc/", f"s3://{bucket}/dec/", [keys["id"]],
                      engine=LocalEngine(2), part_size=5 * MiB)
     assert not s3.exists(f"{bucket}/dec")  # not even the files that authenticated
-    assert _pending(s3, bucket) == []  # every upload aborted
+    assert pending_uploads(s3, bucket) == []  # every upload aborted
     res = cli("decrypt", "-i", keys["id"], "-o", tmp_path / "dec", f"s3://{bucket}/enc/")
     assert res.exit_code == 1 and url in res.output
     assert not (tmp_path / "dec").exists()
@@ -225,7 +218,7 @@ def test_truncated_object_and_wrong_key(tmp_path: Path, s3: Any, bucket: str,
     with pytest.raises(PayloadError, match=rf"{url}: .*truncated"):
         jobs.decrypt(f"s3://{bucket}/enc/", f"s3://{bucket}/dec/", [keys["id"]],
                      engine=LocalEngine(1))
-    assert not s3.exists(f"{bucket}/dec") and _pending(s3, bucket) == []
+    assert not s3.exists(f"{bucket}/dec") and pending_uploads(s3, bucket) == []
 
 
 def test_existing_objects_are_refused_before_any_work(tmp_path: Path, s3: Any, bucket: str,
@@ -235,8 +228,8 @@ def test_existing_objects_are_refused_before_any_work(tmp_path: Path, s3: Any, b
     res = cli("encrypt", "-r", keys["id.pub"], "-o", f"s3://{bucket}/enc/", model)
     assert res.exit_code == 1
     assert "the output prefix is not empty" in res.output and "--force" in res.output
-    assert _objects(s3, f"{bucket}/enc") == {"config.json.pqml": b"precious"}
-    assert _pending(s3, bucket) == []  # refused before a single upload started
+    assert objects_under(s3, f"{bucket}/enc") == {"config.json.pqml": b"precious"}
+    assert pending_uploads(s3, bucket) == []  # refused before a single upload started
     res = cli("encrypt", "-r", keys["id.pub"], "--force", "-o", f"s3://{bucket}/enc/", model)
     assert res.exit_code == 0, res.output
     assert s3.cat_file(f"{bucket}/enc/config.json.pqml") != b"precious"
@@ -260,7 +253,7 @@ def test_an_upload_part_per_task_and_all_complete_together(tmp_path: Path, s3: A
 def test_what_names_a_tree_and_what_is_refused(tmp_path: Path, s3: Any, bucket: str,
                                                keys: dict[str, Path]) -> None:
     model = _model(tmp_path / "model", keys)
-    _upload(s3, model, f"{bucket}/data")
+    upload_tree(s3, model, f"{bucket}/data")
     # without the trailing slash a prefix is not silently taken as a tree
     with pytest.raises(StorageURLError, match=rf"s3://{bucket}/data: is a prefix.*"
                                               rf"write s3://{bucket}/data/"):
@@ -288,7 +281,7 @@ def test_what_names_a_tree_and_what_is_refused(tmp_path: Path, s3: Any, bucket: 
     s3.pipe(f"{bucket}/agetree/c.age", (tmp_path / "c.age").read_bytes())
     res = cli("decrypt", "-i", keys["id"], "-o", tmp_path / "o", f"s3://{bucket}/agetree/")
     assert res.exit_code == 1 and "binary pqml/v1 only" in res.output
-    assert _pending(s3, bucket) == []
+    assert pending_uploads(s3, bucket) == []
 
 
 def test_memory_trees(tmp_path: Path, keys: dict[str, Path]) -> None:
