@@ -769,7 +769,7 @@ def verify_model(
 
 
 def _listing(auth: Authenticated, allow_symlinks: bool) -> model_tree.Listing:
-    root, signed = auth.root, auth.manifest
+    root = auth.root
     exclude = []
     if root.is_dir():
         base = os.path.realpath(root)
@@ -780,10 +780,17 @@ def _listing(auth: Authenticated, allow_symlinks: bool) -> model_tree.Listing:
         root, ignore_paths=auth.statement.serialization.ignore_paths,
         allow_symlinks=allow_symlinks, exclude=exclude,
     )
-    single = model_tree.SINGLE_FILE in signed.files
-    if single != listing.single_file:
-        signed_as = "a single file" if single else "a directory"
-        found = "a single file" if listing.single_file else "a directory"
-        message = f"{root}: the signature covers {signed_as}, but this is {found}"
-        raise IntegrityError(message, report=auth.result(ok=False, error=message))
+    check_shape(root, auth, listing.single_file)
     return listing
+
+
+def check_shape(where: object, auth: Authenticated, single_file: bool, *,
+                kinds: tuple[str, str] = ("a single file", "a directory")) -> None:
+    """Refuse a model whose shape (one file, or a tree) is not the one ``auth``'s manifest
+    signed: a file's signature must not vouch for a directory of that name, nor the
+    reverse. ``kinds`` names the two shapes in the message."""
+    single = model_tree.SINGLE_FILE in auth.manifest.files
+    if single != single_file:
+        signed_as, found = (kinds[0] if x else kinds[1] for x in (single, single_file))
+        message = f"{where}: the signature covers {signed_as}, but this is {found}"
+        raise IntegrityError(message, report=auth.result(ok=False, error=message))

@@ -272,12 +272,8 @@ def verify_object(url: str, trusted_keys: Iterable[Any] = (), *, signature: str 
     rel = _relative_sig(url, sig)
     listing = object_listing(url, ignore_paths=statement.serialization.ignore_paths,
                              exclude=[rel] if rel else [])
-    single = model_tree.SINGLE_FILE in signed.files
-    if single != listing.single_file:
-        signed_as = "a single object" if single else "a prefix (directory)"
-        found_as = "a single object" if listing.single_file else "a prefix (directory)"
-        message = f"{url}: the signature covers {signed_as}, but this is {found_as}"
-        raise IntegrityError(message, report=auth.result(ok=False, error=message))
+    signing.check_shape(url, auth, listing.single_file,
+                        kinds=("a single object", "a prefix (directory)"))
     unsigned = [n for n in listing.files if n not in signed.files]
     if unsigned and not allow_unsigned_files:
         names = ", ".join(model_tree.display(n) for n in unsigned[:4])
